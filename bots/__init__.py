@@ -1,0 +1,1 @@
+"""Chat adapters: the only code that imports `discord` or `telegram`."""

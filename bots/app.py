@@ -1,0 +1,51 @@
+"""Start the bots whose tokens are set, sharing one Detector, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bots import discord_bot, telegram_bot
+from bots.redact import install_redaction
+from config import Settings
+from core import Detector, Judge
+
+log = logging.getLogger(__name__)
+
+TOKEN_VARIABLES = ("DEEPGUARD_DISCORD__TOKEN", "DEEPGUARD_TELEGRAM__TOKEN")
+
+
+class NoBotConfigured(Exception):
+    """Neither bot has a token, so there is nothing to run."""
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    return [
+        token.get_secret_value()
+        for token in (settings.discord.token, settings.telegram.token)
+        if token is not None
+    ]
+
+
+async def run(settings: Settings) -> None:
+    """Load the model, start the configured bots, and stop them cleanly on a signal."""
+    if not (settings.discord.enabled or settings.telegram.enabled):
+        raise NoBotConfigured(f"no bot token is set; set {' or '.join(TOKEN_VARIABLES)}")
+    install_redaction(secrets_of(settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with Detector.open(settings.model, settings.queue, settings.images) as detector:
+        await serve(settings, detector, stop)
+
+
+async def serve(settings: Settings, detector: Judge, stop: asyncio.Event) -> None:
+    """Run each configured adapter until `stop` is set; one failing stops the others."""
+    async with asyncio.TaskGroup() as group:
+        if settings.telegram.enabled:
+            group.create_task(telegram_bot.run(settings, detector, stop), name="telegram")
+        if settings.discord.enabled:
+            group.create_task(discord_bot.run(settings, detector, stop), name="discord")
+    log.info("bots stopped")

@@ -1,0 +1,82 @@
+"""Every word the bots say about an image, shared so Discord and Telegram say the same thing.
+
+The model is right about four times in five, so replies speak of likelihood, never proof.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from config import ReplySettings
+from core import DeepGuardError, Judgement
+
+DISCLAIMER = "An automated estimate (about 4 in 5 right), not proof."
+BUSY = "I'm busy checking other images right now; please try again in a minute."
+THROTTLED = "You're sending images faster than I can check them, so I'll skip some for a minute."
+HELP = (
+    "I estimate whether an image is likely AI-generated or a deepfake.\n"
+    "Send or post an image (photo, file or sticker) and I reply with the probability that it is "
+    "AI-made, in three bands: likely AI-generated, uncertain, likely real.\n"
+    "/check: reply to a message that has an image to check that image.\n"
+    "/help: this message.\n\n"
+    "Limits: the model is right about 4 times in 5 (78.5% accuracy on its test set), so treat a "
+    "result as a hint for a human to weigh, never as proof. Heavily edited, screenshotted or "
+    "re-compressed images are harder to judge.\n"
+    "Privacy: images are checked on the bot's own server and are never stored or shared."
+)
+
+
+def band(fake_probability: float, bands: ReplySettings) -> str:
+    """The three-band wording for a fake probability."""
+    if fake_probability >= bands.likely_fake_from:
+        return "likely AI-generated"
+    if fake_probability < bands.likely_real_below:
+        return "likely real"
+    return "uncertain"
+
+
+_ICONS = {"likely AI-generated": "🤖", "uncertain": "❔", "likely real": "📷"}
+
+
+def verdict_line(judgement: Judgement, bands: ReplySettings) -> str:
+    """One line: icon, band, and the fake probability in percent."""
+    wording = band(judgement.fake_probability, bands)
+    percent = round(judgement.fake_probability * 100)
+    return f"{_ICONS[wording]} {wording.capitalize()}: {percent}% chance it is AI-generated."
+
+
+def error_line(error: DeepGuardError) -> str:
+    """A polite refusal that names the reason."""
+    return f"⚠️ I couldn't check this image: {error.message}."
+
+
+def verdict_text(judgement: Judgement, bands: ReplySettings) -> str:
+    """The reply to a message with one image."""
+    return f"{verdict_line(judgement, bands)}\n{DISCLAIMER}"
+
+
+def error_text(error: DeepGuardError) -> str:
+    """The reply when the only image could not be judged."""
+    return error_line(error)
+
+
+Outcome = Judgement | DeepGuardError
+
+
+def outcomes_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str:
+    """One reply for a message or album with several images, one line each, in order."""
+    if len(outcomes) == 1:
+        only = outcomes[0]
+        return verdict_text(only, bands) if isinstance(only, Judgement) else error_text(only)
+    lines = [
+        f"Image {index}: " + _line(outcome, bands) for index, outcome in enumerate(outcomes, 1)
+    ]
+    if any(isinstance(outcome, Judgement) for outcome in outcomes):
+        lines.append(DISCLAIMER)
+    return "\n".join(lines)
+
+
+def _line(outcome: Outcome, bands: ReplySettings) -> str:
+    if isinstance(outcome, Judgement):
+        return verdict_line(outcome, bands)
+    return error_line(outcome)

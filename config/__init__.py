@@ -1,0 +1,23 @@
+"""Settings for every part of DeepGuard, read once from the environment and `.env`."""
+
+from config.settings import (
+    DiscordSettings,
+    ImageLimits,
+    ModelSettings,
+    QueueSettings,
+    ReplySettings,
+    Settings,
+    TelegramSettings,
+    ThrottleSettings,
+)
+
+__all__ = [
+    "DiscordSettings",
+    "ImageLimits",
+    "ModelSettings",
+    "QueueSettings",
+    "ReplySettings",
+    "Settings",
+    "TelegramSettings",
+    "ThrottleSettings",
+]

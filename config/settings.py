@@ -1,0 +1,160 @@
+"""One `Settings` object, grouped by the part of DeepGuard that reads it.
+
+Every field is an environment variable: `DEEPGUARD_` + group + `__` + field, e.g.
+`DEEPGUARD_QUEUE__MAX_BATCH_SIZE=8`. A `.env` file in the working directory is read too.
+`main()` builds `Settings` once and hands each part only its own group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "DEEPGUARD_"
+NESTED_DELIMITER = "__"
+MiB = 1024 * 1024
+
+
+class ModelSettings(BaseModel):
+    """Which classifier to load and how to run it."""
+
+    name: str = Field(
+        "king1oo1/deepfake-model",
+        description="Hugging Face hub id or a local directory holding config and weights.",
+    )
+    revision: str | None = Field(None, description="Hub branch, tag or commit to pin.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1, description="Intra-op threads; default all cores.")
+    offline: bool = Field(False, description="Never contact the hub; use the local cache only.")
+    cache_dir: Path | None = Field(None, description="Where hub downloads are kept.")
+    fake_label: str | None = Field(
+        None, description="Name in id2label of the fake class, when its name is not recognised."
+    )
+    threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Fake probability at which the verdict is FAKE."
+    )
+
+
+class QueueSettings(BaseModel):
+    """Micro-batching: how long a request may wait to share a batch, and how many may wait."""
+
+    max_batch_size: int = Field(8, ge=1)
+    max_wait_ms: float = Field(10.0, ge=0.0)
+    max_pending: int = Field(64, ge=1, description="Queued requests before new ones are refused.")
+    request_timeout_s: float = Field(30.0, gt=0.0)
+    drain_timeout_s: float = Field(8.0, ge=0.0, description="Time to finish queued work on exit.")
+    cache_size: int = Field(1024, ge=0, description="Results kept by SHA-256; 0 turns it off.")
+    decode_workers: int = Field(2, ge=1, description="Threads that decode images.")
+
+
+class ImageLimits(BaseModel):
+    """What an upload may be before it is refused without decoding."""
+
+    max_bytes: int = Field(25 * MiB, ge=1)
+    max_pixels: int = Field(40_000_000, ge=1)
+    max_side: int = Field(16_384, ge=1)
+
+
+class ReplySettings(BaseModel):
+    """The three bands of the reply wording: likely AI-generated, uncertain, likely real."""
+
+    likely_fake_from: float = Field(0.7, ge=0.0, le=1.0)
+    likely_real_below: float = Field(0.3, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> ReplySettings:
+        if self.likely_real_below > self.likely_fake_from:
+            raise ValueError("likely_real_below must not exceed likely_fake_from")
+        return self
+
+
+class ThrottleSettings(BaseModel):
+    """Per-user token bucket, so one user cannot monopolise the model."""
+
+    burst: int = Field(6, ge=1, description="Images a user may send at once.")
+    per_minute: float = Field(12.0, gt=0.0, description="Steady rate refilled per user.")
+
+
+class DiscordSettings(BaseModel):
+    """The Discord bot; it is off while `token` is unset."""
+
+    token: SecretStr | None = None
+    test_guild_id: int | None = Field(None, description="Sync commands to this guild only.")
+    max_images_per_message: int = Field(4, ge=1)
+    link_hosts: list[str] = Field(
+        default_factory=lambda: ["cdn.discordapp.com", "media.discordapp.net"],
+        description="Hosts whose https links may be fetched.",
+    )
+    fetch_timeout_s: float = Field(15.0, gt=0.0)
+    max_redirects: int = Field(3, ge=0)
+    allow_private_addresses: bool = Field(
+        False, description="Tests only: let links reach loopback and private networks."
+    )
+    defer_when_queue_over: int = Field(4, ge=0, description="Defer slash answers past this depth.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token and self.token.get_secret_value())
+
+
+class TelegramSettings(BaseModel):
+    """The Telegram bot; it is off while `token` is unset."""
+
+    token: SecretStr | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    max_file_bytes: int = Field(20 * MiB, ge=1, description="Bot API download limit.")
+    mode: Literal["polling", "webhook"] = "polling"
+    poll_timeout_s: float = Field(10.0, ge=0.0)
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    webhook_path: str = "telegram"
+    webhook_url: str | None = Field(None, description="Public URL Telegram posts updates to.")
+    webhook_secret: SecretStr | None = None
+    album_wait_s: float = Field(1.0, ge=0.0, description="Wait for the rest of an album.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token and self.token.get_secret_value())
+
+
+class Settings(BaseSettings):
+    """Everything DeepGuard reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    model: ModelSettings = ModelSettings()
+    queue: QueueSettings = QueueSettings()
+    images: ImageLimits = ImageLimits()
+    replies: ReplySettings = ReplySettings()
+    throttle: ThrottleSettings = ThrottleSettings()
+    discord: DiscordSettings = DiscordSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class SettingsError(Exception):
+    """Settings that fail validation, each problem named by its environment variable."""
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic error location into the variable a user sets."""
+    return ENV_PREFIX + NESTED_DELIMITER.join(str(part).upper() for part in loc)
+
+
+def load_settings(env_file: Path | str | None = ".env") -> Settings:
+    """Read settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings(_env_file=env_file)
+    except ValidationError as exc:
+        lines = [f"{env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
