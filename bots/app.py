@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 
-from bots import discord_bot, telegram_bot
 from bots.redact import install_redaction
 from config import Settings
 from core import Detector, Judge
@@ -43,9 +42,14 @@ async def run(settings: Settings) -> None:
 
 async def serve(settings: Settings, detector: Judge, stop: asyncio.Event) -> None:
     """Run each configured adapter until `stop` is set; one failing stops the others."""
+    # Imported here so that `deepguard check` and a one-platform install load one client only.
     async with asyncio.TaskGroup() as group:
         if settings.telegram.enabled:
+            from bots import telegram_bot
+
             group.create_task(telegram_bot.run(settings, detector, stop), name="telegram")
         if settings.discord.enabled:
+            from bots import discord_bot
+
             group.create_task(discord_bot.run(settings, detector, stop), name="discord")
     log.info("bots stopped")

@@ -42,7 +42,7 @@ def verdict_line(judgement: Judgement, bands: ReplySettings) -> str:
     """One line: icon, band, and the fake probability in percent."""
     wording = band(judgement.fake_probability, bands)
     percent = round(judgement.fake_probability * 100)
-    return f"{_ICONS[wording]} {wording.capitalize()}: {percent}% chance it is AI-generated."
+    return f"{_ICONS[wording]} {wording[0].upper()}{wording[1:]} ({percent}% probability of AI)"
 
 
 def error_line(error: DeepGuardError) -> str:

@@ -1,0 +1,130 @@
+"""`deepguard check` and `deepguard eval`: many files through the same batched Detector."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from config import ImageLimits, Settings
+from core import DeepGuardError, Detector, ImageTooLarge, Judge, Judgement
+from core.evaluation import Report
+from core.evaluation import evaluate as evaluate_scores
+
+Outcome = Judgement | str  # a verdict, or the user-safe reason there is none
+
+
+async def check(settings: Settings, files: Sequence[Path], *, as_json: bool) -> int:
+    """Print one line per file in input order; exit status 2 if any file was not judged."""
+    async with Detector.open(settings.model, settings.queue, settings.images) as detector:
+        outcomes = judge_files(detector, files, settings.images, settings.queue.max_pending)
+        failed = False
+        if not as_json:
+            print(f"{'VERDICT':<8}{'FAKE %':>7}  FILE")
+        for path, pending in zip(files, outcomes, strict=True):
+            outcome = await pending
+            failed |= isinstance(outcome, str)
+            print(_json_line(path, outcome) if as_json else _table_line(path, outcome), flush=True)
+    return 2 if failed else 0
+
+
+def judge_files(
+    judge: Judge, files: Iterable[Path], limits: ImageLimits, concurrency: int
+) -> list[asyncio.Task[Outcome]]:
+    """Start judging every file at once, at most `concurrency` in the queue at a time."""
+    gate = asyncio.Semaphore(concurrency)
+    return [asyncio.create_task(_judge_file(judge, path, limits, gate)) for path in files]
+
+
+async def _judge_file(
+    judge: Judge, path: Path, limits: ImageLimits, gate: asyncio.Semaphore
+) -> Outcome:
+    async with gate:
+        try:
+            data = await asyncio.to_thread(_read, path, limits)
+            return await judge.judge(data)
+        except DeepGuardError as exc:
+            return exc.message
+        except FileNotFoundError:
+            return "file not found"
+        except IsADirectoryError:
+            return "is a directory, not a file"
+        except OSError as exc:
+            return f"cannot read the file ({exc.strerror or exc.__class__.__name__})"
+
+
+def _read(path: Path, limits: ImageLimits) -> bytes:
+    if path.stat().st_size > limits.max_bytes:  # don't read a huge file just to refuse it
+        raise ImageTooLarge(f"the file is too large (limit {limits.max_bytes // 2**20} MB)")
+    return path.read_bytes()
+
+
+def _json_line(path: Path, outcome: Outcome) -> str:
+    if isinstance(outcome, str):
+        return json.dumps({"file": str(path), "error": outcome})
+    return json.dumps({"file": str(path), **outcome.as_dict()})
+
+
+def _table_line(path: Path, outcome: Outcome) -> str:
+    if isinstance(outcome, str):
+        return f"{'ERROR':<8}{'-':>7}  {path}: {outcome}"
+    return f"{outcome.verdict.value:<8}{outcome.fake_probability * 100:>6.1f}%  {path}"
+
+
+async def evaluate(
+    settings: Settings, directory: Path, *, target_fpr: float, as_json: bool
+) -> int:
+    """Judge DIR/real and DIR/fake and print the model card's metrics."""
+    real_files, fake_files = _images_in(directory / "real"), _images_in(directory / "fake")
+    if not real_files or not fake_files:
+        print(f"deepguard: {directory} needs images in both real/ and fake/", file=sys.stderr)
+        return 2
+    async with Detector.open(settings.model, settings.queue, settings.images) as detector:
+        files = real_files + fake_files
+        tasks = judge_files(detector, files, settings.images, settings.queue.max_pending)
+        outcomes = [await task for task in tqdm(tasks, desc="judging", unit="img", disable=None)]
+    scores: dict[Path, float] = {}
+    for path, outcome in zip(files, outcomes, strict=True):
+        if isinstance(outcome, str):
+            print(f"skipped {path}: {outcome}", file=sys.stderr)
+        else:
+            scores[path] = outcome.fake_probability
+    real = [scores[p] for p in real_files if p in scores]
+    fake = [scores[p] for p in fake_files if p in scores]
+    if not real or not fake:
+        print("deepguard: no judged images in real/ or fake/", file=sys.stderr)
+        return 2
+    report = evaluate_scores(real, fake, settings.model.threshold, target_fpr)
+    print(json.dumps(report.as_dict()) if as_json else _report_text(report, len(files)))
+    return 0
+
+
+def _images_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _report_text(report: Report, total: int) -> str:
+    c = report.confusion
+    return "\n".join(
+        [
+            f"images judged   {report.count} of {total}",
+            f"threshold       {report.threshold:.3f}",
+            f"accuracy        {report.accuracy:.4f}",
+            f"AUC             {report.auc:.4f}",
+            f"F1              {report.f1:.4f}",
+            f"precision       {report.precision:.4f}  (flagged images that were fake)",
+            f"recall          {report.recall:.4f}  (fakes that were flagged)",
+            "confusion       predicted FAKE | predicted REAL",
+            f"  actual FAKE   {c.true_fake:>14} | {c.false_real}",
+            f"  actual REAL   {c.false_fake:>14} | {c.true_real}",
+            f"for a false positive rate <= {report.target_fpr:.1%}: threshold "
+            f"{report.threshold_at_target:.4f} (FPR {report.fpr_at_target:.1%}, "
+            f"recall {report.recall_at_target:.1%})",
+        ]
+    )

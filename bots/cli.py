@@ -1,0 +1,94 @@
+"""`deepguard`: run the bots, or check and evaluate images from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bots import app, batch_commands
+from config import Settings
+from config.settings import SettingsError, load_settings
+from core import ModelError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 2, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepguard", description="Tell whether images are likely AI-generated."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the bots whose tokens are set")
+
+    check = commands.add_parser("check", help="judge image files")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _model_options(check)
+
+    evaluate = commands.add_parser("eval", help="measure the model on DIR/real and DIR/fake")
+    evaluate.add_argument("directory", type=Path, metavar="DIR")
+    evaluate.add_argument(
+        "--target-fpr",
+        type=float,
+        default=0.05,
+        help="false positive rate to find a threshold for (default 0.05)",
+    )
+    _model_options(evaluate)
+    return parser
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="hub id or local directory (overrides the setting)")
+    parser.add_argument("--threshold", type=float, help="fake probability for a FAKE verdict")
+    parser.add_argument("--json", action="store_true", help="print JSON lines")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"deepguard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except (app.NoBotConfigured, ModelError) as exc:
+        print(f"deepguard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    update: dict[str, object] = {}
+    if getattr(args, "model", None):
+        update["name"] = args.model
+    if getattr(args, "threshold", None) is not None:
+        if not 0.0 <= args.threshold <= 1.0:
+            raise SettingsError("--threshold must be between 0 and 1")
+        update["threshold"] = args.threshold
+    if update:
+        settings = settings.model_copy(update={"model": settings.model.model_copy(update=update)})
+    return settings
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "run":
+        await app.run(settings)
+        return EXIT_OK
+    if args.command == "check":
+        return await batch_commands.check(settings, args.files, as_json=args.json)
+    return await batch_commands.evaluate(
+        settings, args.directory, target_fpr=args.target_fpr, as_json=args.json
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

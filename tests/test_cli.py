@@ -1,0 +1,124 @@
+"""`deepguard check`, `eval` and `run` from the command line, loading the model as users do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bots.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No developer `.env` or DEEPGUARD_* variable leaks into these runs."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in __import__("os").environ if n.startswith("DEEPGUARD_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DEEPGUARD_MODEL__OFFLINE", "true")
+    monkeypatch.setenv("DEEPGUARD_MODEL__THREADS", "1")
+
+
+def _image(path: Path, seed: int, fmt: str = "PNG") -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(path, fmt)
+    return path
+
+
+def test_check_json_contract(
+    tmp_path: Path, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One JSON object per file in input order; errors named; exit status 2 if any failed."""
+    good = _image(tmp_path / "a.png", 1)
+    photo = _image(tmp_path / "b.jpg", 2, "JPEG")
+    corrupt = tmp_path / "c.png"
+    corrupt.write_bytes(good.read_bytes()[:60])
+    svg = tmp_path / "d.png"
+    svg.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg"/>')
+    missing = tmp_path / "e.png"
+    files = [good, photo, corrupt, svg, missing]
+    status = main(["check", "--json", "--model", str(model_dir), *map(str, files)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert status == 2
+    assert [line["file"] for line in lines] == [str(f) for f in files]
+    for verdict in lines[:2]:
+        assert verdict["verdict"] in {"FAKE", "REAL"}
+        assert verdict["fake_probability"] + verdict["real_probability"] == pytest.approx(1.0)
+        assert (verdict["fake_probability"] >= 0.5) == (verdict["verdict"] == "FAKE")
+    assert lines[2] == {"file": str(corrupt), "error": "the image is damaged or incomplete"}
+    assert "not supported" in lines[3]["error"]
+    assert lines[4]["error"] == "file not found"
+
+
+def test_check_table_and_threshold(
+    tmp_path: Path, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --json a readable table; all judged means exit 0; --threshold moves verdicts."""
+    files = [str(_image(tmp_path / f"{i}.png", i)) for i in range(3)]
+    assert main(["check", "--model", str(model_dir), "--threshold", "0", *files]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["VERDICT", "FAKE", "%", "FILE"]
+    assert all(line.startswith("FAKE") for line in out[1:])
+    assert len(out) == 4
+
+
+def test_eval_reports_card_metrics(
+    tmp_path: Path, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """eval judges real/ and fake/ and prints accuracy, AUC, F1 and a threshold for 5% FPR."""
+    for label, offset in (("real", 0), ("fake", 100)):
+        (tmp_path / "set" / label).mkdir(parents=True)
+        for i in range(4):
+            _image(tmp_path / "set" / label / f"{i}.png", offset + i)
+    status = main(["eval", str(tmp_path / "set"), "--model", str(model_dir), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert report["count"] == 8
+    confusion = report["confusion"]
+    assert sum(confusion.values()) == 8
+    assert 0.0 <= report["auc"] <= 1.0
+    assert report["fpr_at_target"] <= 0.05
+
+
+def test_eval_needs_both_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder without real/ and fake/ is a usage error, before any model is loaded."""
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "real/ and fake/" in capsys.readouterr().err
+
+
+def test_run_without_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+    """With no bot token set, run says which variables to set."""
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "DEEPGUARD_DISCORD__TOKEN" in err
+    assert "DEEPGUARD_TELEGRAM__TOKEN" in err
+
+
+def test_bad_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An invalid variable is reported by name, with exit status 2."""
+    monkeypatch.setenv("DEEPGUARD_QUEUE__MAX_PENDING", "lots")
+    assert main(["check", "x.png"]) == 2
+    assert "DEEPGUARD_QUEUE__MAX_PENDING" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_console_script(tmp_path: Path, model_dir: Path) -> None:
+    """The installed `deepguard` command works end to end in a fresh process."""
+    script = Path(sys.executable).parent / "deepguard"
+    image = _image(tmp_path / "x.png", 7)
+    done = subprocess.run(
+        [str(script), "check", "--json", "--model", str(model_dir), str(image)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["file"] == str(image)
