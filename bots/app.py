@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from bots.health import heartbeat
 from bots.redact import install_redaction
 from config import Settings
 from core import Detector, Judge
@@ -37,7 +38,12 @@ async def run(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with Detector.open(settings.model, settings.queue, settings.images) as detector:
-        await serve(settings, detector, stop)
+        beat = asyncio.create_task(heartbeat(settings.health_file), name="heartbeat")
+        try:
+            await serve(settings, detector, stop)
+        finally:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
 
 
 async def serve(settings: Settings, detector: Judge, stop: asyncio.Event) -> None:

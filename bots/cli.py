@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bots import app, batch_commands
+from bots import app, batch_commands, health
 from config import Settings
 from config.settings import SettingsError, load_settings
 from core import ModelError
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the bots whose tokens are set")
+    commands.add_parser("health", help="exit 0 while a running `deepguard run` is alive")
 
     check = commands.add_parser("check", help="judge image files")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"deepguard: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "health":
+        return EXIT_OK if health.is_alive(settings.health_file) else 1
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -122,3 +122,31 @@ def test_console_script(tmp_path: Path, model_dir: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["file"] == str(image)
+
+
+def test_health_follows_heartbeat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`deepguard health` fails without a fresh heartbeat file and passes with one."""
+    beat = tmp_path / "alive"
+    monkeypatch.setenv("DEEPGUARD_HEALTH_FILE", str(beat))
+    assert main(["health"]) == 1
+    beat.touch()
+    assert main(["health"]) == 0
+
+
+async def test_heartbeat_touches_then_removes(tmp_path: Path) -> None:
+    """The heartbeat keeps its file fresh while running and removes it when cancelled."""
+    import asyncio
+
+    from bots.health import heartbeat, is_alive
+
+    beat = tmp_path / "alive"
+    task = asyncio.create_task(heartbeat(beat, interval_s=0.01))
+    for _ in range(100):
+        if beat.exists():
+            break
+        await asyncio.sleep(0.01)
+    assert is_alive(beat)
+    assert not is_alive(beat, max_age_s=10, now=beat.stat().st_mtime + 11)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert not beat.exists()
