@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# DeepGuard bots: `docker build -t deepguard . && docker run --env-file .env -v deepguard-models:/models deepguard`
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HOME=/models \
+    DEEPGUARD_HEALTH_FILE=/tmp/deepguard-alive
+
+# The CPU build of torch (a few hundred MB instead of several GB of CUDA libraries). Build with
+# --build-arg TORCH_INDEX=<a CUDA wheel index> for GPU hosts.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG TORCH_VERSION=2.13.0
+
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin deepguard \
+    && mkdir -p /models /app \
+    && chown deepguard:deepguard /models
+
+WORKDIR /app
+
+# Dependencies first, in their own layer, so a source change does not reinstall torch.
+RUN pip install --index-url "$TORCH_INDEX" "torch==$TORCH_VERSION"
+COPY pyproject.toml README.md ./
+RUN mkdir core bots config \
+    && touch core/__init__.py bots/__init__.py config/__init__.py \
+    && pip install . \
+    && pip uninstall --yes deepguard \
+    && rm -rf core bots config
+
+COPY core ./core
+COPY bots ./bots
+COPY config ./config
+RUN pip install --no-deps . && rm -rf build
+
+USER deepguard
+# Downloaded weights survive container rebuilds; mount a named volume here.
+VOLUME ["/models"]
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["deepguard", "health"]
+
+# Tokens come from the environment (--env-file .env) or a mounted .env; never baked in.
+CMD ["deepguard", "run"]
