@@ -80,3 +80,23 @@ def _line(outcome: Outcome, bands: ReplySettings) -> str:
     if isinstance(outcome, Judgement):
         return verdict_line(outcome, bands)
     return error_line(outcome)
+
+
+# Reasons (worded to follow "I couldn't check this image: ") for images behind links.
+LINK_REFUSED_REASON = "I only fetch images that Discord itself hosts or previewed"
+LINK_UNAVAILABLE_REASON = (
+    "the link has expired or the image could not be downloaded; please post the image again"
+)
+NO_IMAGE_FOUND = "I couldn't find an image in that message."
+UNEXPECTED = "Something went wrong on my side; please try again later."
+
+# Telegram: /check sent without replying to a message, the command menu, a failed download.
+CHECK_NEEDS_IMAGE = (
+    "Reply /check to a message that has an image (a photo, an image file or a sticker) "
+    "and I'll check that image."
+)
+DOWNLOAD_FAILED_REASON = "the file could not be downloaded; please send it again"
+COMMAND_DESCRIPTIONS = {
+    "check": "Check the image in the message you reply to",
+    "help": "What I do, my limits and privacy",
+}

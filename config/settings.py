@@ -94,6 +94,22 @@ class DiscordSettings(BaseModel):
         False, description="Tests only: let links reach loopback and private networks."
     )
     defer_when_queue_over: int = Field(4, ge=0, description="Defer slash answers past this depth.")
+    answer_within_s: float = Field(
+        2.0, gt=0.0, le=2.5, description="Defer a slash answer not ready by then (limit 3 s)."
+    )
+    allow_http: bool = Field(False, description="Tests only: fetch plain-http links too.")
+    cdn_base_url: str = Field(
+        "https://cdn.discordapp.com", description="Where sticker images are downloaded from."
+    )
+    muted_channel_s: float = Field(
+        600.0, ge=0.0, description="After a 403 on reply, skip that channel this long."
+    )
+    max_ratelimit_timeout_s: float = Field(
+        30.0, ge=30.0, description="Drop a reply rather than wait out a longer rate limit."
+    )
+    stop_grace_s: float = Field(
+        10.0, ge=0.0, description="On stop, time answers in flight get to finish."
+    )
 
     @property
     def enabled(self) -> bool:
