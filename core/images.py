@@ -8,11 +8,13 @@ header before a single pixel is decoded.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 from typing import Final
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from config import ImageLimits
 from core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
@@ -20,29 +22,46 @@ from core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 # Transparent pixels are composited on white: what chat clients show behind them.
 BACKGROUND: Final = (255, 255, 255)
 
-_HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
+# Generic brands (mif1, msf1) say nothing about the codec; the specific ones decide.
+_HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis")
 _AVIF_BRANDS: Final = (b"avif", b"avis")
 _ALPHA_MODES: Final = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _DEEP_GREY_MODES: Final = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+_MAGIC: Final = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+}
 
 
 def sniff_format(data: bytes) -> str | None:
     """Name the Pillow decoder for `data` from its magic bytes, or None if not allowed."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
+    for magic, fmt in _MAGIC.items():
+        if data.startswith(magic):
+            return fmt
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
     if data[4:8] == b"ftyp":
-        brand = data[8:12]
+        return _isobmff_format(data)
+    return None
+
+
+def _isobmff_format(data: bytes) -> str | None:
+    """AVIF or HEIF from the `ftyp` box: the major brand first, then the compatible ones."""
+    box_end = min(int.from_bytes(data[:4], "big"), len(data), 256)
+    brands = [data[8:12]] + [data[i : i + 4] for i in range(16, box_end - 3, 4)]
+    for brand in brands:
         if brand in _AVIF_BRANDS:
             return "AVIF"
         if brand in _HEIF_BRANDS:
             return "HEIF"
     return None
+
+
+def _cut_short(data: bytes) -> bool:
+    """Too short to name a format, but the start of an allowed one: an incomplete upload."""
+    return len(data) < 12 and any(magic.startswith(data) for magic in (*_MAGIC, b"RIFF"))
 
 
 def _decoder_available(fmt: str) -> bool:
@@ -52,12 +71,27 @@ def _decoder_available(fmt: str) -> bool:
 
 def decode_image(data: bytes, limits: ImageLimits) -> Image.Image:
     """Decode `data` into a loaded RGB image, or raise an `InvalidImage` subclass."""
-    if len(data) > limits.max_bytes:
-        raise ImageTooLarge(f"the file is too large (limit {limits.max_bytes // 2**20} MB)")
+    check_byte_size(len(data), limits)
+    if not data:
+        raise CorruptImage("the file is empty")
     fmt = sniff_format(data)
+    if fmt is None and _cut_short(data):
+        raise CorruptImage()
     if fmt is None or not _decoder_available(fmt):
         raise UnsupportedImage()
     return _decode_checked(data, fmt, limits)
+
+
+def check_byte_size(size: int, limits: ImageLimits) -> None:
+    """Refuse an upload over the byte cap before anything reads (or hashes) it."""
+    if size > limits.max_bytes:
+        raise ImageTooLarge(f"the file is too large (limit {_bytes_text(limits.max_bytes)})")
+
+
+def _bytes_text(size: int) -> str:
+    if size >= 2**20:
+        return f"{size / 2**20:.3g} MB"
+    return f"{size // 1024} KB" if size >= 1024 else f"{size} bytes"
 
 
 def refuse_decompression_bombs() -> None:
@@ -71,16 +105,16 @@ def refuse_decompression_bombs() -> None:
 
 def _decode_checked(data: bytes, fmt: str, limits: ImageLimits) -> Image.Image:
     try:
-        image = Image.open(io.BytesIO(data), formats=[fmt])
-        check_dimensions(image.size, limits)
-        image.seek(0)  # animated images: the first frame, until frame sampling lands
-        image.load()
-        return to_rgb(ImageOps.exif_transpose(image))
+        with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+            check_dimensions(image.size, limits)
+            image.seek(0)  # animated images: the first frame, until frame sampling lands
+            image.load()
+            return to_rgb(ImageOps.exif_transpose(image))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge("the image has too many pixels") from None
-    except UnidentifiedImageError:
-        raise CorruptImage() from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError):
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error):
+        # Pillow's ways of saying "these bytes are not a whole, valid image" (its
+        # UnidentifiedImageError is an OSError).
         raise CorruptImage() from None
 
 
@@ -103,21 +137,26 @@ def check_dimensions(size: tuple[int, int], limits: ImageLimits) -> None:
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Convert any decoded mode to 8-bit RGB the way a viewer would show it."""
-    if image.mode == "RGB":
-        return image
     if image.mode in _DEEP_GREY_MODES:
-        return _deep_grey_to_rgb(image)
-    if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
+        image = _deep_grey(image)
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        # Palette indices and tRNS colour keys become alpha on the way to RGBA.
         return _composite(image.convert("RGBA"))
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def _deep_grey_to_rgb(image: Image.Image) -> Image.Image:
-    # Pillow's own conversion clips 16-bit values at 255, which turns most pictures white.
+def _deep_grey(image: Image.Image) -> Image.Image:
+    """16-bit grey to 8-bit, scaled: Pillow's own conversion clips at 255 (mostly white)."""
     array = np.asarray(image, dtype=np.float64)
-    peak = 65535.0 if array.max(initial=0) > 255 else 255.0
+    # "I;16" spans 0..65535; plain "I" (32-bit) names no range, so guess from the values.
+    peak = 255.0 if image.mode == "I" and array.max(initial=0) <= 255 else 65535.0
     grey = np.clip(np.rint(array * (255.0 / peak)), 0, 255).astype(np.uint8)
-    return Image.fromarray(grey).convert("RGB")
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        # The tRNS key names one exact 16-bit value; match it before scaling merges values.
+        alpha = np.where(array == key, 0, 255).astype(np.uint8)
+        return Image.fromarray(np.stack([grey, alpha], axis=-1))  # (h, w, 2) uint8 is "LA"
+    return Image.fromarray(grey)
 
 
 def _composite(rgba: Image.Image) -> Image.Image:
