@@ -131,6 +131,13 @@ class TelegramSettings(BaseModel):
     webhook_url: str | None = Field(None, description="Public URL Telegram posts updates to.")
     webhook_secret: SecretStr | None = None
     album_wait_s: float = Field(1.0, ge=0.0, description="Wait for the rest of an album.")
+    max_retries: int = Field(
+        3, ge=0, description="Retries of a call Telegram flood-limited (RetryAfter) before giving up."
+    )
+    download_timeout_s: float = Field(30.0, gt=0.0, description="Read timeout of a file download.")
+    stop_grace_s: float = Field(
+        6.0, ge=0.0, description="On stop, time updates in flight get to be answered."
+    )
 
     @property
     def enabled(self) -> bool:
