@@ -103,6 +103,11 @@ class LinkFetcher:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def open(self) -> None:
+        """Create the session; call it from a running event loop."""
         inner = self._inner_resolver or aiohttp.ThreadedResolver()  # needs the running loop
         self._resolver = GuardedResolver(inner, allow_private=self._allow_private)
         connector = aiohttp.TCPConnector(resolver=self._resolver, limit_per_host=8)
@@ -111,7 +116,6 @@ class LinkFetcher:
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"Accept-Encoding": "identity", "User-Agent": "DeepGuard"},
         )
-        return self
 
     async def __aexit__(
         self,

@@ -1,0 +1,67 @@
+"""From a member's images to the one text the Discord bot says about them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from bots.discord_inputs import ImageSource, is_image
+from bots.replies import BUSY, THROTTLED, Outcome, outcomes_text
+from bots.throttle import Admission, Throttle
+from config import Settings
+from core import DeepGuardError, Judge, Judgement, Overloaded
+
+
+class Checker:
+    """Throttles a user, fetches and judges their images together, and words the result."""
+
+    def __init__(self, settings: Settings, detector: Judge, throttle: Throttle) -> None:
+        self._bands = settings.replies
+        self._burst = settings.throttle.burst
+        self._detector = detector
+        self._throttle = throttle
+
+    async def check(
+        self, user_id: int, sources: Sequence[ImageSource], *, must_answer: bool
+    ) -> str | None:
+        """The reply for `sources`, or None when there is nothing to say.
+
+        A throttled user hears about it once per burst in a channel; someone who asked the
+        bot directly (`must_answer`) is always told.
+        """
+        if not sources:
+            return None
+        admission = self._throttle.admit(user_id, cost=min(len(sources), self._burst))
+        if admission is Admission.REFUSE_AND_NOTIFY or (
+            must_answer and admission is Admission.REFUSE_SILENTLY
+        ):
+            return THROTTLED
+        if admission is Admission.REFUSE_SILENTLY:
+            return None
+        return self.text(await self.outcomes(sources))
+
+    async def outcomes(self, sources: Sequence[ImageSource]) -> list[Outcome]:
+        """Judge all images at once, so they share a batch; unlabelled non-images drop out."""
+        async with asyncio.TaskGroup() as group:  # a bug in one cancels the rest
+            tasks = [group.create_task(self._one(source)) for source in sources]
+        return [outcome for task in tasks if (outcome := task.result()) is not None]
+
+    def text(self, outcomes: Sequence[Outcome]) -> str | None:
+        if not outcomes:
+            return None
+        judged = any(isinstance(outcome, Judgement) for outcome in outcomes)
+        if not judged and any(isinstance(outcome, Overloaded) for outcome in outcomes):
+            return BUSY
+        return outcomes_text(outcomes, self._bands)
+
+    async def _one(self, source: ImageSource) -> Outcome | None:
+        try:
+            data = await source.fetch()
+        except DeepGuardError as error:
+            return None if source.sniff else error
+        if source.sniff and not is_image(data):
+            return None
+        try:
+            return await self._detector.judge(data)
+        except DeepGuardError as error:
+            return error

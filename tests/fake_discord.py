@@ -1,0 +1,494 @@
+"""A fake Discord on 127.0.0.1 for the real discord.py client: REST, gateway and CDN.
+
+Protocol facts it relies on are in /work/shared/notes/fake-servers.md (sections A and D):
+discord.py parses JSON only when Content-Type is exactly `application/json`, interaction
+callbacks must answer 200 with JSON, a 429 needs a `Via` header, and INTERACTION_CREATE needs
+`attachment_size_limit`. Every request is recorded; tests inject errors with `fail()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import struct
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import discord.gateway
+import discord.http
+import pytest
+import yarl
+from aiohttp import WSMsgType, web
+
+from bots import discord_bot, replies
+from bots.replies import Outcome
+from config import DiscordSettings, Settings
+from core import DeepGuardError, Judge, Judgement
+
+Json = dict[str, Any]
+API = "/api/v10"
+MESSAGE_CONTENT = 1 << 15
+PERMISSIONS = "1071698660929"
+_EPOCH_MS = 1420070400000
+_counter = itertools.count(1)
+
+
+def snowflake() -> str:
+    """A realistic, unique, current snowflake id."""
+    return str(((int(time.time() * 1000) - _EPOCH_MS) << 22) + next(_counter))
+
+
+APP_ID, GUILD_ID, CHANNEL_ID, OTHER_CHANNEL_ID = (snowflake() for _ in range(4))
+BOT = {"id": APP_ID, "username": "deepguard", "discriminator": "0", "avatar": None, "bot": True}
+HUMAN = {"id": snowflake(), "username": "alice", "discriminator": "0", "avatar": None}
+NOW = "2024-01-01T00:00:00+00:00"
+
+
+# Payload shapes from the API docs; one line each reads better than the formatter's 20.
+# fmt: off
+def member(user: Json) -> Json:
+    return {"user": user, "roles": [], "joined_at": NOW, "deaf": False, "mute": False, "flags": 0}
+
+
+def channel(channel_id: str) -> Json:
+    return {"id": channel_id, "type": 0, "name": f"c{channel_id[-4:]}", "position": 0, "guild_id": GUILD_ID, "permission_overwrites": []}
+
+
+def message(*, attachments: Sequence[Json] = (), embeds: Sequence[Json] = (), stickers: Sequence[Json] = (), channel_id: str = CHANNEL_ID, author: Json = HUMAN, message_id: str | None = None) -> Json:
+    """A MESSAGE_CREATE payload (also the body of MESSAGE_UPDATE and resolved messages)."""
+    return {"id": message_id or snowflake(), "type": 0, "content": "look", "channel_id": channel_id, "guild_id": GUILD_ID,
+            "author": author, "member": member(author), "attachments": list(attachments), "embeds": list(embeds),
+            "sticker_items": list(stickers), "mentions": [], "mention_roles": [], "mention_everyone": False,
+            "pinned": False, "tts": False, "timestamp": NOW, "edited_timestamp": None, "flags": 0, "components": []}
+
+
+def interaction(data: Json) -> Json:
+    """An INTERACTION_CREATE payload for an application command with `data`."""
+    return {"id": snowflake(), "application_id": APP_ID, "type": 2, "token": f"itoken-{snowflake()}", "version": 1,
+            "attachment_size_limit": 26214400, "guild_id": GUILD_ID, "channel_id": CHANNEL_ID, "channel": channel(CHANNEL_ID),
+            "member": {**member(HUMAN), "permissions": PERMISSIONS}, "app_permissions": PERMISSIONS, "locale": "en-US",
+            "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0, "data": data}
+
+
+def slash_check(attachment: Json) -> Json:
+    return interaction({"id": snowflake(), "name": "check", "type": 1, "options": [{"name": "image", "type": 11, "value": attachment["id"]}],
+                        "resolved": {"attachments": {attachment["id"]: attachment}}})
+
+
+def message_menu(target: Json) -> Json:
+    return interaction({"id": snowflake(), "name": "Check for AI image", "type": 3, "target_id": target["id"],
+                        "resolved": {"messages": {target["id"]: target}}})
+
+
+def guild(channel_ids: Sequence[str]) -> Json:
+    everyone = {"id": GUILD_ID, "name": "@everyone", "permissions": PERMISSIONS, "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
+    return {"id": GUILD_ID, "name": "Test Guild", "owner_id": HUMAN["id"], "member_count": 2, "unavailable": False,
+            "roles": [everyone], "channels": [channel(c) for c in channel_ids], "members": [member(BOT), member(HUMAN)],
+            "emojis": [], "stickers": [], "features": [], "threads": [], "voice_states": [], "presences": []}
+
+
+def ready(gateway_url: str) -> Json:
+    return {"v": 10, "user": BOT, "guilds": [{"id": GUILD_ID, "unavailable": True}], "session_id": "fake-session",
+            "resume_gateway_url": gateway_url, "application": {"id": APP_ID, "flags": 0}}
+
+
+APPLICATION = {"id": APP_ID, "name": "DeepGuard", "description": "", "icon": None, "bot_public": True,
+               "bot_require_code_grant": False, "owner": BOT, "verify_key": "0" * 64, "flags": 0}
+# fmt: on
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str  # under /api/v10, or /cdn/... for downloads
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str
+    status: int
+    body: Json
+    headers: dict[str, str]
+    times: int
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_BODY: web.RequestKey[Any] = web.RequestKey("body", object)
+
+
+class FakeDiscord:
+    """Start with `await fake.start()`; patch discord.py to `api_base` and `gateway_url`."""
+
+    def __init__(self, *, message_content_granted: bool = True) -> None:
+        self.message_content_granted = message_content_granted
+        self.requests: list[Recorded] = []
+        self.files: dict[str, bytes] = {}
+        self.identifies: list[Json] = []
+        self.resumes: list[Json] = []
+        self.closes: list[int | None] = []  # close code of each ended gateway connection
+        self.ready = asyncio.Event()
+        self.port = 0
+        self._changed = asyncio.Condition()
+        self._faults: list[Fault] = []
+        self._events: list[Json] = []
+        self._replay = 0
+        self._ws: web.WebSocketResponse | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        return self.url + API
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gw"
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._record])
+        app.router.add_get("/gw", self._gateway)
+        app.router.add_get("/cdn/{name:.+}", self._cdn)
+        app.router.add_route("*", API + "/{tail:.*}", self._api)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- what tests call -------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        body: Json | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` requests matching `path` (a regex) with an error."""
+        body = body or {"message": "injected", "code": 0}
+        self._faults.append(Fault(method, path, status, body, headers or {}, times))
+
+    def file(self, name: str, data: bytes) -> str:
+        """Serve `data` from the fake CDN; returns its URL."""
+        self.files[name] = data
+        return f"{self.url}/cdn/{name}"
+
+    def attachment(self, name: str, data: bytes, content_type: str | None = "image/png") -> Json:
+        url = self.file(f"attachments/{snowflake()}/{name}", data)
+        found = {"id": snowflake(), "filename": name, "size": len(data), "url": url}
+        found["proxy_url"] = url
+        if content_type:
+            found["content_type"] = content_type
+        return found
+
+    async def dispatch(self, event: str, data: Json) -> None:
+        payload = {"op": 0, "t": event, "s": len(self._events) + 1, "d": data}
+        self._events.append(payload)
+        assert self._ws is not None, "no gateway connection"
+        await self._ws.send_str(json.dumps(payload))
+
+    async def reconnect(self, replay: int) -> None:
+        """Drop the gateway as Discord does at times; replay the last `replay` events on RESUME."""
+        self._replay = replay
+        assert self._ws is not None
+        await self._ws.close(code=4000)
+
+    def sent(self, path: str, method: str = "POST") -> list[Recorded]:
+        """Requests whose path under /api/v10 matches the regex `path`."""
+        return [
+            r for r in self.requests if r.method == method and re.fullmatch(API + path, r.path)
+        ]
+
+    def replies(self, channel_id: str = CHANNEL_ID) -> list[Json]:
+        return [r.body for r in self.sent(f"/channels/{channel_id}/messages")]
+
+    async def wait_for(self, check: Callable[[], Any], within_s: float = 20.0) -> Any:
+        """Wait until `check()` is truthy, re-checking after every request, and return it."""
+        async with asyncio.timeout(within_s), self._changed:
+            return await self._changed.wait_for(check)
+
+    # --- server side -----------------------------------------------------------------------
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        request[_BODY] = body = await _body(request)
+        self.requests.append(Recorded(request.method, request.path, body, dict(request.headers)))
+        try:
+            for fault in self._faults:
+                if (
+                    fault.times
+                    and fault.method == request.method
+                    and re.fullmatch(API + fault.path, request.path)
+                ):
+                    fault.times -= 1
+                    return _json(fault.body, fault.status, fault.headers)
+            return await handler(request)
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        data = self.files.get(request.match_info["name"])
+        if data is None:
+            return web.Response(status=404, text="expired")  # what the CDN says after expiry
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        tail, body = "/" + request.match_info["tail"], request[_BODY]
+        if tail == "/users/@me":
+            return _json(BOT)
+        if tail == "/oauth2/applications/@me":
+            return _json(APPLICATION)
+        if re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", tail):
+            return _json([_registered(command) for command in body])
+        if match := re.fullmatch(r"/channels/(\d+)/messages", tail):
+            return _json(_bot_message(match[1], body))
+        if match := re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", tail):
+            return _json(_callback(match[1], body))
+        if re.fullmatch(r"/webhooks/\d+/[^/]+(/messages/@original)?", tail):
+            return _json(_bot_message(CHANNEL_ID, body))
+        if request.method in ("PUT", "DELETE"):
+            return web.Response(status=204)  # reactions and deletions
+        return _json({"message": "404: Not Found", "code": 0}, 404)
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}})
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                break
+            await self._on_frame(ws, json.loads(frame.data))
+        self.closes.append(ws.close_code)
+        async with self._changed:
+            self._changed.notify_all()
+        return ws
+
+    async def _on_frame(self, ws: web.WebSocketResponse, payload: Json) -> None:
+        op, data = payload["op"], payload["d"]
+        if op == 1:
+            await ws.send_json({"op": 11})
+        elif op == 2:
+            self.identifies.append(data)
+            if data["intents"] & MESSAGE_CONTENT and not self.message_content_granted:
+                await ws.close(code=4014, message=b"Disallowed intent(s).")
+                return
+            await ws.send_json({"op": 0, "t": "READY", "s": 0, "d": ready(self.gateway_url)})
+            await ws.send_json({"op": 0, "t": "GUILD_CREATE", "s": 0, "d": guild(_CHANNELS)})
+            self.ready.set()
+        elif op == 6:
+            self.resumes.append(data)
+            await ws.send_json({"op": 0, "t": "RESUMED", "s": len(self._events), "d": {}})
+            for event in self._events[len(self._events) - self._replay :]:
+                await ws.send_str(json.dumps(event))
+
+
+_CHANNELS = (CHANNEL_ID, OTHER_CHANNEL_ID)
+
+
+async def _body(request: web.Request) -> Any:
+    if request.content_type == "application/json":
+        return await request.json()
+    if request.content_type == "multipart/form-data":
+        form = await request.post()
+        files = [name for name in form if name.startswith("files")]
+        return {**json.loads(str(form["payload_json"])), "files": files}
+    return None
+
+
+def _registered(command: Json) -> Json:
+    """Echo a synced command back as Discord does, with its id (menus have no description)."""
+    return {
+        "description": "",
+        **command,
+        "id": snowflake(),
+        "application_id": APP_ID,
+        "version": "1",
+    }
+
+
+def _bot_message(channel_id: str, body: Json) -> Json:
+    sent = message(channel_id=channel_id, author=BOT)
+    return {**sent, "content": body.get("content", ""), "flags": body.get("flags", 0)}
+
+
+def _callback(interaction_id: str, body: Json) -> Json:
+    kind, data = body["type"], body.get("data") or {}
+    state = {
+        "id": interaction_id,
+        "type": 2,
+        "response_message_id": snowflake(),
+        "response_message_loading": kind == 5,
+        "response_message_ephemeral": bool(data.get("flags", 0) & 64),
+    }
+    if kind == 5:  # deferred: "thinking..." until the follow-up
+        return {"interaction": state, "resource": {"type": kind}}
+    return {
+        "interaction": state,
+        "resource": {"type": kind, "message": _bot_message(CHANNEL_ID, data)},
+    }
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # Exactly `application/json`: discord.py reads `...; charset=utf-8` as text (notes, D1).
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return web.Response(body=json.dumps(data).encode(), status=status, headers=headers)
+
+
+@asynccontextmanager
+async def serving(monkeypatch: pytest.MonkeyPatch, **options: Any) -> AsyncIterator[FakeDiscord]:
+    """Run a fake Discord and point discord.py at it (the only two patches the tests make)."""
+    fake = FakeDiscord(**options)
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+    )
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+@asynccontextmanager
+async def bot_running(
+    fake: FakeDiscord, settings: Settings, detector: Judge
+) -> AsyncIterator[asyncio.Event]:
+    """Start the bot as `deepguard run` does; yield its stop event; stop it and wait on exit."""
+    stop = asyncio.Event()
+    bot = asyncio.create_task(discord_bot.run(settings, detector, stop), name="bot under test")
+    connected = asyncio.create_task(fake.ready.wait())
+    await asyncio.wait({bot, connected}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    connected.cancel()
+    if bot.done():
+        bot.result()
+        raise AssertionError("the bot returned during start-up")
+    try:
+        yield stop
+    finally:
+        stop.set()
+        async with asyncio.timeout(20):
+            await bot
+
+
+# --- the bot's side: settings, posting, waiting for answers ---------------------------------
+
+TOKEN = "MTAxNTk.fake-discord-token.Gx9_secret"
+
+
+def bot_settings(settings: Settings, fake: FakeDiscord, **discord: object) -> Settings:
+    """`settings` with a token, and the link guard widened to the fake on loopback only."""
+    values: dict[str, object] = {
+        "token": TOKEN,
+        "link_hosts": ["127.0.0.1"],
+        "allow_http": True,
+        "allow_private_addresses": True,
+        "cdn_base_url": f"{fake.url}/cdn",
+        "fetch_timeout_s": 5.0,
+    }
+    values.update(discord)
+    return settings.model_copy(update={"discord": DiscordSettings.model_validate(values)})
+
+
+async def post(fake: FakeDiscord, event: str = "MESSAGE_CREATE", **parts: Any) -> Json:
+    """Dispatch a message (by default a new one) from a member; returns its payload."""
+    payload = message(**parts)
+    await fake.dispatch(event, payload)
+    return payload
+
+
+async def reply_to(fake: FakeDiscord, payload: Json, count: int = 1) -> list[Json]:
+    """Wait until the bot has sent `count` replies to `payload`; return their bodies."""
+
+    def found() -> list[Json]:
+        return [
+            body
+            for body in fake.replies(payload["channel_id"])
+            if str(body["message_reference"]["message_id"]) == payload["id"]
+        ]
+
+    await fake.wait_for(lambda: len(found()) >= count)
+    return found()
+
+
+async def callback_of(fake: FakeDiscord, payload: Json) -> Json:
+    """Wait for the bot's response to an interaction; return the callback body."""
+
+    def found() -> list[Json]:
+        return [r.body for r in fake.sent(f"/interactions/{payload['id']}/[^/]+/callback")]
+
+    await fake.wait_for(found)
+    return found()[0]
+
+
+async def followup_of(fake: FakeDiscord, payload: Json) -> Json:
+    """Wait for the follow-up message that completes a deferred interaction."""
+
+    def found() -> list[Json]:
+        return [r.body for r in fake.sent(f"/webhooks/{APP_ID}/{payload['token']}")]
+
+    await fake.wait_for(found)
+    return found()[0]
+
+
+async def expected(detector: Judge, settings: Settings, *images: bytes) -> str:
+    """The shared wording for these images, judged by the same detector (or its refusals)."""
+    outcomes: list[Outcome] = []
+    for image in images:
+        try:
+            outcomes.append(await detector.judge(image))
+        except DeepGuardError as error:
+            outcomes.append(error)
+    return replies.outcomes_text(outcomes, settings.replies)
+
+
+def png_header_bomb(side: int = 60_000) -> bytes:
+    """A well-formed PNG header announcing a huge image: a decompression bomb by its size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+class GatedJudge:
+    """Passes images to a real judge once `gate` is set; `entered` tells a call arrived."""
+
+    def __init__(self, inner: Judge, depth: int = 0) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+        self._depth = depth
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    async def judge(self, data: bytes) -> Judgement:
+        self.entered.set()
+        await self.gate.wait()
+        return await self.inner.judge(data)
