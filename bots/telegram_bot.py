@@ -120,6 +120,7 @@ async def _serve(
             await updater.start_polling(
                 timeout=timedelta(seconds=telegram.poll_timeout_s),
                 allowed_updates=ALLOWED_UPDATES,
+                error_callback=_polling_failed,
             )
         log.info("telegram bot @%s is up (%s)", app.bot.username, telegram.mode)
         await stop.wait()
@@ -158,6 +159,11 @@ async def _announce_commands(app: TelegramApp) -> None:
         await app.bot.set_my_commands(commands)
     except TelegramError as exc:
         log.warning("could not set the telegram command menu: %s", exc)
+
+
+def _polling_failed(error: TelegramError) -> None:
+    """PTB retries polling with a backoff; an outage is one line per try, not a traceback."""
+    log.warning("polling Telegram failed, retrying: %s", error)
 
 
 def _redact(secrets: Iterable[str]) -> Callable[[], None]:

@@ -89,12 +89,14 @@ class TelegramHandlers:
             await _reply(context.bot, message, replies.HELP)
 
     async def on_error(self, update: object, context: Context) -> None:
-        """Log an unexpected error once, with its traceback, and tell the user if possible."""
+        """Log an error once (a bug with its traceback) and tell the user if possible."""
         update_id = update.update_id if isinstance(update, Update) else None
+        if isinstance(context.error, TelegramError):
+            # Blocked, kicked, muted or offline: a fact about the chat, and a reply would fail too.
+            log.warning("Telegram failed a call for update %s: %s", update_id, context.error)
+            return
         log.error("unexpected error handling update %s", update_id, exc_info=context.error)
-        if isinstance(context.error, TelegramError) or not isinstance(update, Update):
-            return  # Telegram itself failed: a reply would most likely fail the same way
-        if update.effective_message is not None:
+        if isinstance(update, Update) and update.effective_message is not None:
             with contextlib.suppress(TelegramError):
                 await _reply(context.bot, update.effective_message, replies.UNEXPECTED)
 

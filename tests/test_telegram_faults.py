@@ -160,6 +160,27 @@ class TestFaults:
         assert logged[0].levelno == logging.ERROR
         assert "Traceback" in caplog.text
 
+    async def test_telegram_failures_are_one_warning_each_and_the_bot_keeps_serving(
+        self,
+        fake: FakeTelegram,
+        settings: Settings,
+        detector: Detector,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A failed poll and a refused reply are logged as warnings; later photos are answered."""
+        fake.fail("getUpdates", 502, "Bad Gateway")
+        fake.fail("sendMessage", 403, "Forbidden: bot was kicked from the group chat")
+        async with running_bot(fake, bot_settings(settings, fake), detector):
+            fake.push(fake.photo(image_bytes(12)))
+            await fake.wait_until(lambda: len(fake.called("sendMessage")) == 1)
+            fake.push(fake.photo(image_bytes(13)))
+            [reply] = await fake.wait_for("sendMessage")
+        assert PERCENT.search(reply["text"])
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("polling Telegram failed" in text for text in warnings)
+        assert any("bot was kicked" in text for text in warnings)
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
 
 class TestSecrets:
     async def test_token_never_reaches_the_logs(
