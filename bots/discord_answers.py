@@ -42,8 +42,11 @@ class Checker:
 
     async def outcomes(self, sources: Sequence[ImageSource]) -> list[Outcome]:
         """Judge all images at once, so they share a batch; unlabelled non-images drop out."""
-        async with asyncio.TaskGroup() as group:  # a bug in one cancels the rest
-            tasks = [group.create_task(self._one(source)) for source in sources]
+        try:
+            async with asyncio.TaskGroup() as group:  # a bug in one cancels the rest
+                tasks = [group.create_task(self._one(source)) for source in sources]
+        except BaseExceptionGroup as bugs:
+            raise bugs.exceptions[0] from None  # log the bug itself, not its wrapper
         return [outcome for task in tasks if (outcome := task.result()) is not None]
 
     def text(self, outcomes: Sequence[Outcome]) -> str | None:

@@ -109,6 +109,7 @@ class Recorded:
     path: str  # under /api/v10, or /cdn/... for downloads
     body: Any
     headers: dict[str, str]
+    status: int = 0  # set once answered
 
 
 @dataclass
@@ -135,6 +136,7 @@ class FakeDiscord:
         self.identifies: list[Json] = []
         self.resumes: list[Json] = []
         self.closes: list[int | None] = []  # close code of each ended gateway connection
+        self._our_close: int | None = None
         self.ready = asyncio.Event()
         self.port = 0
         self._changed = asyncio.Condition()
@@ -212,6 +214,7 @@ class FakeDiscord:
         """Drop the gateway as Discord does at times; replay the last `replay` events on RESUME."""
         self._replay = replay
         assert self._ws is not None
+        self._our_close = 4000
         await self._ws.close(code=4000)
 
     def sent(self, path: str, method: str = "POST") -> list[Recorded]:
@@ -221,7 +224,9 @@ class FakeDiscord:
         ]
 
     def replies(self, channel_id: str = CHANNEL_ID) -> list[Json]:
-        return [r.body for r in self.sent(f"/channels/{channel_id}/messages")]
+        """Messages the bot posted to a channel and Discord accepted."""
+        posted = self.sent(f"/channels/{channel_id}/messages")
+        return [r.body for r in posted if r.status == 200]
 
     async def wait_for(self, check: Callable[[], Any], within_s: float = 20.0) -> Any:
         """Wait until `check()` is truthy, re-checking after every request, and return it."""
@@ -233,20 +238,23 @@ class FakeDiscord:
     @web.middleware
     async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         request[_BODY] = body = await _body(request)
-        self.requests.append(Recorded(request.method, request.path, body, dict(request.headers)))
+        recorded = Recorded(request.method, request.path, body, dict(request.headers))
+        self.requests.append(recorded)
         try:
-            for fault in self._faults:
-                if (
-                    fault.times
-                    and fault.method == request.method
-                    and re.fullmatch(API + fault.path, request.path)
-                ):
-                    fault.times -= 1
-                    return _json(fault.body, fault.status, fault.headers)
-            return await handler(request)
+            response = self._fault(request) or await handler(request)
+            recorded.status = response.status
+            return response
         finally:
             async with self._changed:
                 self._changed.notify_all()
+
+    def _fault(self, request: web.Request) -> web.Response | None:
+        for fault in self._faults:
+            path_matches = re.fullmatch(API + fault.path, request.path)
+            if fault.times and fault.method == request.method and path_matches:
+                fault.times -= 1
+                return _json(fault.body, fault.status, fault.headers)
+        return None
 
     async def _cdn(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["name"])
@@ -275,13 +283,13 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
+        self._ws, self._our_close = ws, None
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}})
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
                 break
             await self._on_frame(ws, json.loads(frame.data))
-        self.closes.append(ws.close_code)
+        self.closes.append(self._our_close or ws.close_code)
         async with self._changed:
             self._changed.notify_all()
         return ws
@@ -293,6 +301,7 @@ class FakeDiscord:
         elif op == 2:
             self.identifies.append(data)
             if data["intents"] & MESSAGE_CONTENT and not self.message_content_granted:
+                self._our_close = 4014
                 await ws.close(code=4014, message=b"Disallowed intent(s).")
                 return
             await ws.send_json({"op": 0, "t": "READY", "s": 0, "d": ready(self.gateway_url)})
@@ -303,6 +312,8 @@ class FakeDiscord:
             await ws.send_json({"op": 0, "t": "RESUMED", "s": len(self._events), "d": {}})
             for event in self._events[len(self._events) - self._replay :]:
                 await ws.send_str(json.dumps(event))
+            async with self._changed:
+                self._changed.notify_all()
 
 
 _CHANNELS = (CHANNEL_ID, OTHER_CHANNEL_ID)
@@ -492,3 +503,10 @@ class GatedJudge:
         self.entered.set()
         await self.gate.wait()
         return await self.inner.judge(data)
+
+
+async def eventually(check: Callable[[], Any], within_s: float = 10.0) -> None:
+    """Poll `check` until it holds; for state no request reveals, such as log records."""
+    async with asyncio.timeout(within_s):
+        while not check():  # noqa: ASYNC110 - logging offers nothing to await
+            await asyncio.sleep(0.01)
