@@ -95,6 +95,10 @@ class DeepGuardClient(discord.Client):
             log.warning("stopping with answers still in flight after %.0f s", grace)
         await self.close()
 
+    async def on_ready(self) -> None:
+        intent = "on" if self.intents.message_content else "OFF (only /check and the menu work)"
+        log.info("connected to Discord as %s; message content %s", self.user, intent)
+
     async def on_message(self, message: discord.Message) -> None:
         await self._consider(message)
 

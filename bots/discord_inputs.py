@@ -8,6 +8,7 @@ message is answered once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
@@ -70,8 +71,9 @@ class MessageImages:
             if attachment.size > self._max_bytes:
                 raise ImageTooLarge()
             try:
-                return await attachment.read()
-            except (discord.HTTPException, aiohttp.ClientError):
+                async with asyncio.timeout(self._settings.fetch_timeout_s):
+                    return await attachment.read()
+            except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
                 raise LinkUnavailable() from None  # 403/404: the signed CDN link has expired
 
         return ImageSource(f"attachment:{attachment.id}", fetch, sniff=not declared)

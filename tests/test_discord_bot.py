@@ -17,8 +17,7 @@ from bots.links import LinkRefused, LinkUnavailable
 from config import Settings
 from core import Detector
 from tests import fake_discord as fd
-from tests.fake_discord import (
-    FakeDiscord,
+from tests.discord_harness import (
     bot_running,
     bot_settings,
     callback_of,
@@ -28,6 +27,7 @@ from tests.fake_discord import (
     reply_to,
     serving,
 )
+from tests.fake_discord import FakeDiscord
 from tests.fakes import png_bytes
 
 pytestmark = pytest.mark.slow
@@ -150,14 +150,15 @@ async def test_attachments_count_by_their_bytes(
 
 
 async def test_messages_from_bots_are_ignored(
-    fake: FakeDiscord, bot: Settings, detector: Detector
+    fake: FakeDiscord, settings: Settings, detector: Detector
 ) -> None:
     """The bot answers people only: not itself and not other bots."""
     other_bot = {**fd.HUMAN, "id": fd.snowflake(), "username": "helper", "bot": True}
-    for author in (fd.BOT, other_bot):
-        await post(fake, author=author, attachments=[fake.attachment("x.png", png_bytes(1))])
-    marker = await post(fake, attachments=[fake.attachment("y.png", png_bytes(2))])
-    await reply_to(fake, marker)
+    async with bot_running(fake, bot_settings(settings, fake), detector):
+        for author in (fd.BOT, other_bot):
+            await post(fake, author=author, attachments=[fake.attachment("x.png", png_bytes(1))])
+        marker = await post(fake, attachments=[fake.attachment("y.png", png_bytes(2))])
+        await reply_to(fake, marker)
     assert len(fake.replies(fd.CHANNEL_ID)) == 1
 
 

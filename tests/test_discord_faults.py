@@ -18,9 +18,8 @@ from bots.redact import MASK, install_redaction
 from config import Settings, ThrottleSettings
 from core import Detector, Judgement, Overloaded
 from tests import fake_discord as fd
-from tests.fake_discord import (
+from tests.discord_harness import (
     TOKEN,
-    FakeDiscord,
     bot_running,
     bot_settings,
     callback_of,
@@ -31,6 +30,7 @@ from tests.fake_discord import (
     reply_to,
     serving,
 )
+from tests.fake_discord import FakeDiscord
 from tests.fakes import png_bytes
 
 pytestmark = pytest.mark.slow
@@ -85,26 +85,30 @@ def image_message(fake: FakeDiscord, red: int, channel: str = fd.CHANNEL_ID) -> 
     return {"channel_id": channel, "attachments": [fake.attachment("i.png", png_bytes(red))]}
 
 
-async def test_duplicate_message_create_gets_one_reply(fake: FakeDiscord, bot: Settings) -> None:
+async def test_duplicate_message_create_gets_one_reply(
+    fake: FakeDiscord, settings: Settings, detector: Detector
+) -> None:
     """The same MESSAGE_CREATE delivered twice is answered once."""
-    message = fd.message(attachments=[fake.attachment("d.png", png_bytes(5))])
-    await fake.dispatch("MESSAGE_CREATE", message)
-    await fake.dispatch("MESSAGE_CREATE", message)
-    marker = await post(fake, **image_message(fake, 6))
-    await reply_to(fake, marker)
+    async with bot_running(fake, bot_settings(settings, fake), detector):
+        message = fd.message(attachments=[fake.attachment("d.png", png_bytes(5))])
+        await fake.dispatch("MESSAGE_CREATE", message)
+        await fake.dispatch("MESSAGE_CREATE", message)
+        marker = await post(fake, **image_message(fake, 6))
+        await reply_to(fake, marker)  # so the duplicate was taken up too; the stop drains it
     assert len(await reply_to(fake, message)) == 1
 
 
 async def test_events_replayed_after_a_resume_are_answered_once(
-    fake: FakeDiscord, bot: Settings
+    fake: FakeDiscord, settings: Settings, detector: Detector
 ) -> None:
     """After the gateway drops and the session RESUMEs, a replayed message is not re-answered."""
-    message = await post(fake, **image_message(fake, 7))
-    await reply_to(fake, message)
-    await fake.reconnect(replay=1)
-    await fake.wait_for(lambda: fake.resumes)
-    marker = await post(fake, **image_message(fake, 8))
-    await reply_to(fake, marker)
+    async with bot_running(fake, bot_settings(settings, fake), detector):
+        message = await post(fake, **image_message(fake, 7))
+        await reply_to(fake, message)
+        await fake.reconnect(replay=1)
+        await fake.wait_for(lambda: fake.resumes)
+        marker = await post(fake, **image_message(fake, 8))
+        await reply_to(fake, marker)
     assert fake.resumes[0]["session_id"] == "fake-session"
     assert len(await reply_to(fake, message)) == 1
 

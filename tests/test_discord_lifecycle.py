@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import discord
 import pytest
 
 from bots import discord_bot
 from config import Settings
 from core import Detector
 from tests import fake_discord as fd
-from tests.fake_discord import (
-    MESSAGE_CONTENT,
+from tests.discord_harness import (
+    TOKEN,
     GatedJudge,
     bot_running,
     bot_settings,
@@ -23,6 +24,7 @@ from tests.fake_discord import (
     reply_to,
     serving,
 )
+from tests.fake_discord import MESSAGE_CONTENT
 from tests.fakes import png_bytes
 
 pytestmark = pytest.mark.slow
@@ -120,3 +122,16 @@ async def test_check_defers_when_the_answer_is_slow(
             followup = await followup_of(fake, payload)
     assert deferred["type"] == 5
     assert followup["content"] == await expected(detector, configured, image)
+
+
+async def test_a_rejected_token_fails_start_up_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, detector: Detector
+) -> None:
+    """A token Discord rejects (401) ends `run` with LoginFailure, whose text omits the token."""
+    async with serving(monkeypatch) as fake:
+        fake.fail("GET", "/users/@me", 401, body={"message": "401: Unauthorized", "code": 0})
+        configured = bot_settings(settings, fake)
+        with pytest.raises(discord.LoginFailure) as failure:
+            await discord_bot.run(configured, detector, asyncio.Event())
+    assert TOKEN not in str(failure.value)
+    assert fake.identifies == []

@@ -1,0 +1,169 @@
+"""Run the project's Discord bot against `FakeDiscord`, as `deepguard run` would, and talk to it.
+
+The only patches are the two class attributes the notes recommend (`Route.BASE` and
+`DiscordWebSocket.DEFAULT_GATEWAY`); the link guard is widened to loopback in settings only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import zlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import discord.gateway
+import discord.http
+import pytest
+import yarl
+
+from bots import discord_bot, replies
+from bots.replies import Outcome
+from config import DiscordSettings, Settings
+from core import DeepGuardError, Judge, Judgement
+from tests.fake_discord import APP_ID, FakeDiscord, Json, message
+
+
+@asynccontextmanager
+async def serving(monkeypatch: pytest.MonkeyPatch, **options: Any) -> AsyncIterator[FakeDiscord]:
+    """Run a fake Discord and point discord.py at it (the only two patches the tests make)."""
+    fake = FakeDiscord(**options)
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+    )
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+@asynccontextmanager
+async def bot_running(
+    fake: FakeDiscord, settings: Settings, detector: Judge
+) -> AsyncIterator[asyncio.Event]:
+    """Start the bot as `deepguard run` does; yield its stop event; stop it and wait on exit."""
+    stop = asyncio.Event()
+    bot = asyncio.create_task(discord_bot.run(settings, detector, stop), name="bot under test")
+    connected = asyncio.create_task(fake.ready.wait())
+    await asyncio.wait({bot, connected}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    connected.cancel()
+    if bot.done():
+        bot.result()
+        raise AssertionError("the bot returned during start-up")
+    try:
+        yield stop
+    finally:
+        stop.set()
+        async with asyncio.timeout(20):
+            await bot
+
+
+# --- the bot's side: settings, posting, waiting for answers ---------------------------------
+
+TOKEN = "MTAxNTk.fake-discord-token.Gx9_secret"
+
+
+def bot_settings(settings: Settings, fake: FakeDiscord, **discord: object) -> Settings:
+    """`settings` with a token, and the link guard widened to the fake on loopback only."""
+    values: dict[str, object] = {
+        "token": TOKEN,
+        "link_hosts": ["127.0.0.1"],
+        "allow_http": True,
+        "allow_private_addresses": True,
+        "cdn_base_url": f"{fake.url}/cdn",
+        "fetch_timeout_s": 5.0,
+    }
+    values.update(discord)
+    return settings.model_copy(update={"discord": DiscordSettings.model_validate(values)})
+
+
+async def post(fake: FakeDiscord, event: str = "MESSAGE_CREATE", **parts: Any) -> Json:
+    """Dispatch a message (by default a new one) from a member; returns its payload."""
+    payload = message(**parts)
+    await fake.dispatch(event, payload)
+    return payload
+
+
+async def reply_to(fake: FakeDiscord, payload: Json, count: int = 1) -> list[Json]:
+    """Wait until the bot has sent `count` replies to `payload`; return their bodies."""
+
+    def found() -> list[Json]:
+        return [
+            body
+            for body in fake.replies(payload["channel_id"])
+            if str(body["message_reference"]["message_id"]) == payload["id"]
+        ]
+
+    await fake.wait_for(lambda: len(found()) >= count)
+    return found()
+
+
+async def callback_of(fake: FakeDiscord, payload: Json) -> Json:
+    """Wait for the bot's response to an interaction; return the callback body."""
+
+    def found() -> list[Json]:
+        return [r.body for r in fake.sent(f"/interactions/{payload['id']}/[^/]+/callback")]
+
+    await fake.wait_for(found)
+    return found()[0]
+
+
+async def followup_of(fake: FakeDiscord, payload: Json) -> Json:
+    """Wait for the follow-up message that completes a deferred interaction."""
+
+    def found() -> list[Json]:
+        return [r.body for r in fake.sent(f"/webhooks/{APP_ID}/{payload['token']}")]
+
+    await fake.wait_for(found)
+    return found()[0]
+
+
+async def expected(detector: Judge, settings: Settings, *images: bytes) -> str:
+    """The shared wording for these images, judged by the same detector (or its refusals)."""
+    outcomes: list[Outcome] = []
+    for image in images:
+        try:
+            outcomes.append(await detector.judge(image))
+        except DeepGuardError as error:
+            outcomes.append(error)
+    return replies.outcomes_text(outcomes, settings.replies)
+
+
+def png_header_bomb(side: int = 60_000) -> bytes:
+    """A well-formed PNG header announcing a huge image: a decompression bomb by its size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+class GatedJudge:
+    """Passes images to a real judge once `gate` is set; `entered` tells a call arrived."""
+
+    def __init__(self, inner: Judge, depth: int = 0) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+        self._depth = depth
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    async def judge(self, data: bytes) -> Judgement:
+        self.entered.set()
+        await self.gate.wait()
+        return await self.inner.judge(data)
+
+
+async def eventually(check: Callable[[], Any], within_s: float = 10.0) -> None:
+    """Poll `check` until it holds; for state no request reveals, such as log records."""
+    async with asyncio.timeout(within_s):
+        while not check():  # noqa: ASYNC110 - logging offers nothing to await
+            await asyncio.sleep(0.01)
