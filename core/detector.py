@@ -3,7 +3,11 @@
 Adapters call it from the event loop. Decoding runs in a small thread pool before a request is
 queued, so a bad upload is refused at once and never reaches a batch; the model runs in its own
 thread behind the micro-batcher. Results are cached by SHA-256 of the bytes, and identical
-requests that arrive together share one inference.
+requests that arrive together share one inference. Outcomes are counted once per caller.
+
+Shutdown, in order: refuse new requests; let accepted ones (decoding or queued) finish within
+`drain_timeout_s`; then fail whatever is left with `ShuttingDown`, so no caller hangs and no
+task outlives `close()`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -22,10 +25,11 @@ from typing import Protocol, Self
 from config import ImageLimits, ModelSettings, QueueSettings
 from core.batching import MicroBatcher
 from core.classifier import Classifier, HFClassifier
-from core.errors import ImageTooLarge, InvalidImage, RequestTimeout, ShuttingDown
-from core.images import decode_image, refuse_decompression_bombs
+from core.errors import DeepGuardError, ModelError, RequestTimeout, ShuttingDown
+from core.images import check_byte_size, decode_image, refuse_decompression_bombs
 from core.preprocess import PixelArray
 from core.result import Judgement, Scores, judge_scores
+from core.sharing import LRU, SingleFlight
 from core.stats import Counters
 
 log = logging.getLogger(__name__)
@@ -67,8 +71,9 @@ class Detector:
             executor=self._model_thread,
             counters=self.counters,
         )
-        self._cache: OrderedDict[str, Judgement] = OrderedDict()
-        self._in_flight: dict[str, _Shared] = {}
+        # Scores, not judgements, are kept: a changed threshold applies to cached ones too.
+        self._cache: LRU[str, Scores] = LRU(queue.cache_size)
+        self._flights: SingleFlight[str, Judgement] = SingleFlight()
         self._closing = False
 
     @classmethod
@@ -96,9 +101,18 @@ class Detector:
         await self.close()
 
     async def close(self) -> None:
-        """Stop taking requests; answer queued ones within the drain timeout, fail the rest."""
+        """Stop taking requests; answer accepted ones within the drain timeout, fail the rest."""
         self._closing = True
-        await self._batcher.close(self._queue.drain_timeout_s)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._queue.drain_timeout_s
+        if self._flights.tasks:
+            await asyncio.wait(set(self._flights.tasks), timeout=self._queue.drain_timeout_s)
+        await self._batcher.close(max(0.0, deadline - loop.time()))
+        # Still decoding: their callers get ShuttingDown (see `core.sharing`).
+        leftovers = set(self._flights.tasks)
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
         self._decoders.shutdown(wait=False, cancel_futures=True)
         self._model_thread.shutdown(wait=False, cancel_futures=True)
         log.info("detector closed: %s", self.counters.snapshot())
@@ -111,96 +125,55 @@ class Detector:
     async def judge(self, data: bytes) -> Judgement:
         """Judge one image; raises a `DeepGuardError` subclass for every expected failure."""
         self.counters.requests += 1
+        try:
+            return await self._judge(data)
+        except DeepGuardError as error:
+            self.counters.record_failure(error)
+            raise
+
+    async def _judge(self, data: bytes) -> Judgement:
         if self._closing:
             raise ShuttingDown()
-        if len(data) > self._limits.max_bytes:
-            self.counters.invalid += 1
-            raise ImageTooLarge(
-                f"the file is too large (limit {self._limits.max_bytes // 2**20} MB)"
-            )
+        check_byte_size(len(data), self._limits)
         digest = hashlib.sha256(data).hexdigest()
-        cached = self._cache_get(digest)
-        if cached is not None:
-            return cached
+        scores = self._cache.get(digest)
+        if scores is not None:
+            self.counters.cache_hits += 1
+            return replace(judge_scores(scores, self.threshold, digest), cached=True)
+        flight, joined = self._flights.join(digest, lambda: self._infer(digest, data))
+        if joined:
+            self.counters.shared += 1
         try:
             async with asyncio.timeout(self._queue.request_timeout_s):
-                return await self._shared(digest, data)
+                return await flight.wait()
         except TimeoutError:
-            self.counters.timeouts += 1
             raise RequestTimeout() from None
-
-    async def _shared(self, digest: str, data: bytes) -> Judgement:
-        shared = self._in_flight.get(digest)
-        if shared is None:
-            task = asyncio.create_task(self._infer(digest, data))
-            shared = self._in_flight[digest] = _Shared(task)
-            task.add_done_callback(lambda done: self._forget(digest, done))
-        else:
-            self.counters.shared += 1
-        return await shared.wait()
-
-    def _forget(self, digest: str, task: asyncio.Task[Judgement]) -> None:
-        self._in_flight.pop(digest, None)
-        if not task.cancelled():
-            task.exception()  # retrieved here: every waiter may have left before it failed
 
     async def _infer(self, digest: str, data: bytes) -> Judgement:
         loop = asyncio.get_running_loop()
-        try:
-            pixels = await loop.run_in_executor(self._decoders, self._decode, data)
-        except InvalidImage:
-            self.counters.invalid += 1
-            raise
+        pixels = await loop.run_in_executor(self._decoders, self._decode, data)
         batched = await self._batcher.submit(pixels, self._queue.request_timeout_s)
-        judgement = judge_scores(
-            batched.value, self.threshold, digest, batched.queue_ms, batched.model_ms
-        )
+        self._cache.put(digest, batched.value)
         log.debug(
             "judged %s: fake=%.3f queue=%.1fms model=%.1fms batch=%d",
             digest[:12],
-            judgement.fake_probability,
+            batched.value.fake_probability,
             batched.queue_ms,
             batched.model_ms,
             batched.batch_size,
         )
-        self._cache_put(digest, judgement)
-        return judgement
+        return judge_scores(
+            batched.value, self.threshold, digest, batched.queue_ms, batched.model_ms
+        )
 
     def _decode(self, data: bytes) -> PixelArray:
-        return self._classifier.prepare(decode_image(data, self._limits))
+        """Run in a decode thread; a failing processor is the model's failure, not the user's."""
+        image = decode_image(data, self._limits)
+        try:
+            return self._classifier.prepare(image)
+        except Exception as exc:
+            log.exception("preparing a %dx%d image for the model failed", *image.size)
+            raise ModelError() from exc
 
     def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         return self._classifier.predict(batch)
-
-    def _cache_get(self, digest: str) -> Judgement | None:
-        judgement = self._cache.get(digest)
-        if judgement is None:
-            return None
-        self._cache.move_to_end(digest)
-        self.counters.cache_hits += 1
-        return replace(judgement, cached=True, queue_ms=0.0, model_ms=0.0)
-
-    def _cache_put(self, digest: str, judgement: Judgement) -> None:
-        if self._queue.cache_size == 0:
-            return
-        self._cache[digest] = judgement
-        self._cache.move_to_end(digest)
-        while len(self._cache) > self._queue.cache_size:
-            self._cache.popitem(last=False)
-
-
-class _Shared:
-    """One inference awaited by every identical request; cancelled when all have left."""
-
-    def __init__(self, task: asyncio.Task[Judgement]) -> None:
-        self._task = task
-        self._waiters = 0
-
-    async def wait(self) -> Judgement:
-        self._waiters += 1
-        try:
-            return await asyncio.shield(self._task)
-        finally:
-            self._waiters -= 1
-            if self._waiters == 0 and not self._task.done():
-                self._task.cancel()
