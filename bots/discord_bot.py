@@ -116,14 +116,12 @@ class DeepGuardClient(discord.Client):
             or self._muted.muted(message.channel.id)
         ):
             return
-        sources = [
-            source
-            for source in self._images.sources(message)
-            if await self._seen.claim(f"discord:{message.id}:{source.key}")
-        ]
-        if not sources:
-            return
         async with self._in_flight.track():
+            sources = [
+                source
+                for source in self._images.sources(message)
+                if await self._seen.claim(f"discord:{message.id}:{source.key}")
+            ]
             text = await self._checker.check(message.author.id, sources, must_answer=False)
             if text is not None:
                 await self._reply(message, text)
