@@ -70,9 +70,10 @@ def red_probability(red: int) -> float:
 
 
 class FakeClassifier:
-    """A scripted `Classifier`: scores come from pixel colours, batches are recorded."""
+    """A scripted `Classifier`: scores come from pixel colours, batches are recorded.
 
-    labels = ("Real", "Fake")
+    Its classes are named like the tiny test model's: `{"Real": 1 - p, "Fake": p}`.
+    """
 
     def __init__(
         self,
