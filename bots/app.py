@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from contextlib import AbstractAsyncContextManager
 
 from bots.health import heartbeat
 from bots.redact import install_redaction
@@ -23,13 +24,13 @@ class NoBotConfigured(Exception):
 def secrets_of(settings: Settings) -> list[str]:
     return [
         token.get_secret_value()
-        for token in (settings.discord.token, settings.telegram.token)
+        for token in (settings.discord.token, settings.telegram.token, settings.core_token)
         if token is not None
     ]
 
 
 async def run(settings: Settings) -> None:
-    """Load the model, start the configured bots, and stop them cleanly on a signal."""
+    """Load the model (or use the remote core), start the bots, stop them cleanly on a signal."""
     if not (settings.discord.enabled or settings.telegram.enabled):
         raise NoBotConfigured(f"no bot token is set; set {' or '.join(TOKEN_VARIABLES)}")
     install_redaction(secrets_of(settings))
@@ -37,13 +38,23 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with Detector.open(settings.model, settings.queue, settings.images) as detector:
+    async with _open_judge(settings) as detector:
         beat = asyncio.create_task(heartbeat(settings.health_file), name="heartbeat")
         try:
             await serve(settings, detector, stop)
         finally:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
+
+
+def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
+    """The remote core when `DEEPGUARD_CORE_URL` is set (no model here), else a local model."""
+    if settings.core_url:
+        from core.remote import RemoteDetector
+
+        token = settings.core_token.get_secret_value() if settings.core_token else None
+        return RemoteDetector(settings.core_url, settings.remote, token=token)
+    return Detector.open(settings.model, settings.queue, settings.images)
 
 
 async def serve(settings: Settings, detector: Judge, stop: asyncio.Event) -> None:

@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the bots whose tokens are set")
     commands.add_parser("health", help="exit 0 while a running `deepguard run` is alive")
+    serve = commands.add_parser("serve", help="run the HTTP inference API (DEEPGUARD_SERVE__*)")
+    serve.add_argument("--ray", action="store_true", help="deploy on Ray Serve (deepguard[ray])")
 
     check = commands.add_parser("check", help="judge image files")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -60,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        if args.command == "serve" and args.ray:
+            from bots import ray_serve  # Ray is an optional extra
+
+            return ray_serve.run(settings)
         return asyncio.run(_dispatch(args, settings))
     except (app.NoBotConfigured, ModelError) as exc:
         print(f"deepguard: {exc}", file=sys.stderr)
@@ -85,6 +91,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         await app.run(settings)
+        return EXIT_OK
+    if args.command == "serve":
+        from bots import http_server  # the bots need neither aiohttp.web nor prometheus
+
+        await http_server.run(settings)
         return EXIT_OK
     if args.command == "check":
         return await batch_commands.check(settings, args.files, as_json=args.json)

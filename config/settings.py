@@ -10,7 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "DEEPGUARD_"
@@ -132,7 +139,9 @@ class TelegramSettings(BaseModel):
     webhook_secret: SecretStr | None = None
     album_wait_s: float = Field(1.0, ge=0.0, description="Wait for the rest of an album.")
     max_retries: int = Field(
-        3, ge=0, description="Retries of a call Telegram flood-limited (RetryAfter) before giving up."
+        3,
+        ge=0,
+        description="Retries of a call Telegram flood-limited (RetryAfter) before giving up.",
     )
     download_timeout_s: float = Field(30.0, gt=0.0, description="Read timeout of a file download.")
     stop_grace_s: float = Field(
@@ -142,6 +151,60 @@ class TelegramSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         return bool(self.token and self.token.get_secret_value())
+
+
+class ServeSettings(BaseModel):
+    """`deepguard serve`: the HTTP inference API that many bot processes can share."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 in a container.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on; 0 picks a free one.")
+    token: SecretStr | None = Field(
+        None, description="Bearer token clients must send; unset means no authentication."
+    )
+    max_in_flight: int = Field(
+        128, ge=1, description="Requests read or judged at once; more are refused with 429."
+    )
+    retry_after_s: int = Field(1, ge=1, description="Retry-After sent with a 429 or 503.")
+    ready_queue_fill: float = Field(
+        0.9, gt=0.0, le=1.0, description="/readyz fails once the queue is this full."
+    )
+    drain_timeout_s: float = Field(
+        10.0, ge=0.0, description="On stop, time requests in flight get to be answered."
+    )
+    ray_address: str | None = Field(
+        None, description="`--ray`: cluster to join (e.g. auto); unset starts a local one."
+    )
+    ray_min_replicas: int = Field(1, ge=0, description="`--ray`: fewest replicas kept.")
+    ray_max_replicas: int = Field(2, ge=1, description="`--ray`: most replicas started.")
+    ray_target_ongoing_requests: float = Field(
+        8.0, gt=0.0, description="`--ray`: requests per replica the autoscaler aims for."
+    )
+    ray_max_ongoing_requests: int = Field(
+        32, ge=1, description="`--ray`: requests one replica takes at once."
+    )
+    ray_max_queued_requests: int = Field(
+        64, ge=-1, description="`--ray`: requests queued before Ray answers 503; -1 no limit."
+    )
+    ray_cpus_per_replica: float = Field(1.0, ge=0.0, description="`--ray`: CPUs per replica.")
+    ray_gpus_per_replica: float = Field(0.0, ge=0.0, description="`--ray`: GPUs per replica.")
+
+    @model_validator(mode="after")
+    def _replicas_in_order(self) -> ServeSettings:
+        if self.ray_min_replicas > self.ray_max_replicas:
+            raise ValueError("ray_min_replicas must not exceed ray_max_replicas")
+        return self
+
+
+class RemoteSettings(BaseModel):
+    """How bots talk to a remote inference API (`DEEPGUARD_CORE_URL`)."""
+
+    timeout_s: float = Field(40.0, gt=0.0, description="Limit on one attempt, answer included.")
+    connect_timeout_s: float = Field(5.0, gt=0.0)
+    retries: int = Field(3, ge=0, description="Retries after a 429, a 503 or a failed connect.")
+    max_retry_wait_s: float = Field(
+        5.0, ge=0.0, description="Longest wait before one retry, Retry-After included."
+    )
+    connections: int = Field(32, ge=1, description="Connections kept open to the API.")
 
 
 class Settings(BaseSettings):
@@ -163,6 +226,27 @@ class Settings(BaseSettings):
     discord: DiscordSettings = DiscordSettings()
     telegram: TelegramSettings = TelegramSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    health_file: Path = Field(
+        Path("/tmp/deepguard-alive"),
+        description="Touched while `deepguard run` is alive; `deepguard health` checks it.",
+    )
+    serve: ServeSettings = ServeSettings()
+    remote: RemoteSettings = RemoteSettings()
+    core_url: str | None = Field(
+        None,
+        description="A `deepguard serve` (or `serve --ray`) URL: bots judge images there "
+        "instead of loading a model.",
+    )
+    core_token: SecretStr | None = Field(None, description="Bearer token for `core_url`.")
+
+    @field_validator("core_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return url.rstrip("/")
 
 
 class SettingsError(Exception):
