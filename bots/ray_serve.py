@@ -66,10 +66,12 @@ def run(settings: Settings) -> int:
     from ray import serve
 
     ray.init(address=settings.serve.ray_address)
+    stop = _stop_on_signal()  # after ray.init, whose own handlers would end the process at once
     try:
         deploy(settings)
         log.info("Ray Serve listening on http://%s:%d", settings.serve.host, settings.serve.port)
-        _wait_for_signal()
+        while not stop.wait(1.0):
+            pass
         log.info("stopping: replicas get %.0f s to finish", settings.serve.drain_timeout_s)
         serve.shutdown()
     finally:
@@ -77,9 +79,9 @@ def run(settings: Settings) -> int:
     return EXIT_OK
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so a stop during deployment is not lost either."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
+    return stop
