@@ -13,6 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # --build-arg TORCH_INDEX=<a CUDA wheel index> for GPU hosts.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
+# Optional extras, e.g. --build-arg EXTRAS=ray for `deepguard serve --ray`.
+ARG EXTRAS=
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin deepguard \
     && mkdir -p /models /app \
@@ -25,7 +27,7 @@ RUN pip install --index-url "$TORCH_INDEX" "torch==$TORCH_VERSION"
 COPY pyproject.toml README.md ./
 RUN mkdir core bots config \
     && touch core/__init__.py bots/__init__.py config/__init__.py \
-    && pip install . \
+    && pip install ".${EXTRAS:+[$EXTRAS]}" \
     && pip uninstall --yes deepguard \
     && rm -rf core bots config
 
@@ -37,6 +39,10 @@ RUN pip install --no-deps . && rm -rf build
 USER deepguard
 # Downloaded weights survive container rebuilds; mount a named volume here.
 VOLUME ["/models"]
+
+# `deepguard serve` (the inference API) listens here when run with DEEPGUARD_SERVE__HOST=0.0.0.0;
+# its health check is GET /healthz (see compose.yaml). The default command runs the bots.
+EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["deepguard", "health"]

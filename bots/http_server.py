@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 
 from aiohttp import web
 
+from bots.health import heartbeat
 from bots.http_api import InferenceAPI
 from bots.http_metrics import Metrics
 from bots.redact import install_redaction
@@ -38,9 +39,15 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(
-        settings, stop, lambda: Detector.open(settings.model, settings.queue, settings.images)
-    )
+    # The image's HEALTHCHECK (`deepguard health`) then works for `serve` as for `run`.
+    beat = asyncio.create_task(heartbeat(settings.health_file), name="heartbeat")
+    try:
+        await serve(
+            settings, stop, lambda: Detector.open(settings.model, settings.queue, settings.images)
+        )
+    finally:
+        beat.cancel()
+        await asyncio.gather(beat, return_exceptions=True)
 
 
 async def serve(

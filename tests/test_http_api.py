@@ -439,7 +439,7 @@ CHECK_JSON_FIELDS = {
 
 @pytest.mark.slow
 async def test_serve_command_answers_and_stops_on_sigterm(model_dir: Path, tmp_path: Path) -> None:
-    """`deepguard serve` loads the model, judges on its port, and exits 0 on SIGTERM."""
+    """`deepguard serve` loads the model, judges on its port, keeps a heartbeat, exits 0 on SIGTERM."""
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("DEEPGUARD_")}
     env.update(
@@ -448,6 +448,7 @@ async def test_serve_command_answers_and_stops_on_sigterm(model_dir: Path, tmp_p
         DEEPGUARD_MODEL__DEVICE="cpu",
         DEEPGUARD_MODEL__THREADS="1",
         DEEPGUARD_SERVE__PORT=str(port),
+        DEEPGUARD_HEALTH_FILE=str(tmp_path / "alive"),
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -470,6 +471,7 @@ async def test_serve_command_answers_and_stops_on_sigterm(model_dir: Path, tmp_p
                 await asyncio.sleep(0.1)
             async with session.post(f"{url}/v1/classify", data=png_bytes(99)) as response:
                 status, body = response.status, await response.json()
+        beating = (tmp_path / "alive").exists()
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     finally:
@@ -480,3 +482,5 @@ async def test_serve_command_answers_and_stops_on_sigterm(model_dir: Path, tmp_p
     assert set(body) == CHECK_JSON_FIELDS | {"signals"}
     assert process.returncode == 0, stderr.decode()
     assert b"inference API ready" in stderr
+    assert beating
+    assert not (tmp_path / "alive").exists()
