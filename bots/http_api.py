@@ -8,33 +8,21 @@ is read, so memory stays bounded (about `max_in_flight` images) and a refusal co
 
 from __future__ import annotations
 
-import hmac
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
+from bots.http_guard import guard
 from bots.http_metrics import CONTENT_TYPE, Metrics
-from bots.http_openapi import HTTP_CODES, document
+from bots.http_openapi import document
 from bots.http_upload import body_limit, check_declared_size, extract_image, read_capped
 from config import Settings
-from core import DeepGuardError, Judge, Overloaded, ShuttingDown
+from core import Judge, Overloaded, ShuttingDown
 from core.stats import Counters
-from core.wire import (
-    CLASSIFY_PATH,
-    Unauthorized,
-    Unavailable,
-    error_body,
-    judgement_to_json,
-    kind_of,
-)
+from core.wire import CLASSIFY_PATH, Unavailable, judgement_to_json
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PROTECTED = frozenset({CLASSIFY_PATH, "/metrics"})
 
 
 class InferenceAPI:
@@ -46,8 +34,6 @@ class InferenceAPI:
         # The queue's places plus the batch in the model: past that, the core refuses too.
         self._capacity = settings.queue.max_pending + settings.queue.max_batch_size
         self._metrics = metrics
-        token = settings.serve.token.get_secret_value() if settings.serve.token else ""
-        self._expected = f"Bearer {token}".encode() if token else None
         self._judge: Judge | None = None
         self._closing = False
         self.in_flight = 0
@@ -63,7 +49,8 @@ class InferenceAPI:
 
     def application(self) -> web.Application:
         app = web.Application(
-            client_max_size=body_limit(self._limits), middlewares=[self._answer_errors]
+            client_max_size=body_limit(self._limits),
+            middlewares=[guard(self._serve, self._metrics)],
         )
         app.router.add_post(CLASSIFY_PATH, self.classify)
         app.router.add_get("/healthz", self.healthz)
@@ -121,50 +108,6 @@ class InferenceAPI:
 
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(document(_version()))
-
-    @web.middleware
-    async def _answer_errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Check the token, turn every failure into a JSON answer, count classify outcomes."""
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
-            if request.path in PROTECTED and not self._authorised(request):
-                raise Unauthorized("missing or wrong bearer token")
-            response = await handler(request)
-        except DeepGuardError as error:
-            outcome, response = kind_of(error).code, self._error_response(error)
-        except web.HTTPException as exc:
-            outcome = HTTP_CODES.get(exc.status, "error")
-            body = {"error": outcome, "message": exc.reason}
-            response = web.json_response(body, status=exc.status, headers=_allow(exc))
-        except Exception:
-            log.exception("%s %s failed", request.method, request.path)
-            outcome = "internal"
-            body = {"error": outcome, "message": "internal error"}
-            response = web.json_response(body, status=500)
-        if request.path == CLASSIFY_PATH:
-            self._metrics.observe(outcome, time.perf_counter() - started)
-        return response
-
-    def _authorised(self, request: web.Request) -> bool:
-        if self._expected is None:
-            return True
-        given = request.headers.get("Authorization", "").encode()
-        return hmac.compare_digest(given, self._expected)
-
-    def _error_response(self, error: DeepGuardError) -> web.Response:
-        kind = kind_of(error)
-        headers = {}
-        if kind.retry:
-            headers["Retry-After"] = str(self._serve.retry_after_s)
-        if isinstance(error, Unauthorized):
-            headers["WWW-Authenticate"] = "Bearer"
-        return web.json_response(error_body(error), status=kind.status, headers=headers)
-
-
-def _allow(exc: web.HTTPException) -> dict[str, str]:
-    allow = exc.headers.get("Allow")
-    return {"Allow": allow} if allow else {}
 
 
 def _version() -> str:
