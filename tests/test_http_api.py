@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bots import http_server
 from bots.http_api import InferenceAPI
 from bots.http_metrics import Metrics
+from config import ImageLimits
 from core import DeepGuardError, Detector, HFClassifier, Judgement
 from core.wire import ERRORS, ErrorKind
 from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
@@ -177,6 +178,26 @@ async def test_every_core_error_has_its_answer(kind: ErrorKind) -> None:
         {"error": kind.code, "message": kind.error().message},
     )
     assert response.headers.get("Retry-After") == ("7" if kind.retry else None)
+
+
+async def test_closing_refuses_new_work_and_fails_readiness() -> None:
+    """Once closing, classify answers 503 shutting_down with Retry-After and /readyz says stopping."""
+    api = InferenceAPI(serve_settings(), Metrics())
+    async with Detector(FakeClassifier(), queue=serve_settings().queue, limits=ImageLimits()) as d:
+        api.attach(d)
+        async with TestClient(TestServer(api.application(), host="127.0.0.1")) as client:
+            before = (await client.post("/v1/classify", data=png_bytes(1))).status
+            api.close()
+            refused = await client.post("/v1/classify", data=png_bytes(2))
+            ready = await client.get("/readyz")
+            body, readiness = await refused.json(), await ready.json()
+    assert before == 200
+    assert (refused.status, body["error"], refused.headers["Retry-After"]) == (
+        503,
+        "shutting_down",
+        "1",
+    )
+    assert (ready.status, readiness["status"]) == (503, "stopping")
 
 
 class TestAuth:
