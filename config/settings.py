@@ -33,7 +33,9 @@ class ModelSettings(BaseModel):
         description="Hugging Face hub id or a local directory holding config and weights.",
     )
     revision: str | None = Field(None, description="Hub branch, tag or commit to pin.")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the model runs; auto takes a GPU when there is one."
+    )
     threads: int | None = Field(None, ge=1, description="Intra-op threads; default all cores.")
     offline: bool = Field(False, description="Never contact the hub; use the local cache only.")
     cache_dir: Path | None = Field(None, description="Where hub downloads are kept.")
@@ -48,10 +50,14 @@ class ModelSettings(BaseModel):
 class QueueSettings(BaseModel):
     """Micro-batching: how long a request may wait to share a batch, and how many may wait."""
 
-    max_batch_size: int = Field(8, ge=1)
-    max_wait_ms: float = Field(10.0, ge=0.0)
+    max_batch_size: int = Field(8, ge=1, description="Most images run through the model at once.")
+    max_wait_ms: float = Field(
+        10.0, ge=0.0, description="Longest a request waits for others to share its batch."
+    )
     max_pending: int = Field(64, ge=1, description="Queued requests before new ones are refused.")
-    request_timeout_s: float = Field(30.0, gt=0.0)
+    request_timeout_s: float = Field(
+        30.0, gt=0.0, description="A request not judged by then fails with a timeout."
+    )
     drain_timeout_s: float = Field(8.0, ge=0.0, description="Time to finish queued work on exit.")
     cache_size: int = Field(1024, ge=0, description="Results kept by SHA-256; 0 turns it off.")
     decode_workers: int = Field(2, ge=1, description="Threads that decode images.")
@@ -60,16 +66,25 @@ class QueueSettings(BaseModel):
 class ImageLimits(BaseModel):
     """What an upload may be before it is refused without decoding."""
 
-    max_bytes: int = Field(25 * MiB, ge=1)
-    max_pixels: int = Field(40_000_000, ge=1)
-    max_side: int = Field(16_384, ge=1)
+    max_bytes: int = Field(25 * MiB, ge=1, description="Largest upload, in bytes.")
+    max_pixels: int = Field(
+        40_000_000, ge=1, description="Most pixels, checked from the header before decoding."
+    )
+    max_side: int = Field(16_384, ge=1, description="Longest side, in pixels.")
 
 
 class ReplySettings(BaseModel):
     """The three bands of the reply wording: likely AI-generated, uncertain, likely real."""
 
-    likely_fake_from: float = Field(0.7, ge=0.0, le=1.0)
-    likely_real_below: float = Field(0.3, ge=0.0, le=1.0)
+    likely_fake_from: float = Field(
+        0.7, ge=0.0, le=1.0, description='From this fake probability the reply says "likely AI".'
+    )
+    likely_real_below: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description='Below this fake probability the reply says "likely real".',
+    )
 
     @model_validator(mode="after")
     def _bands_in_order(self) -> ReplySettings:
@@ -88,15 +103,17 @@ class ThrottleSettings(BaseModel):
 class DiscordSettings(BaseModel):
     """The Discord bot; it is off while `token` is unset."""
 
-    token: SecretStr | None = None
+    token: SecretStr | None = Field(
+        None, description="Bot token; unset turns the Discord bot off."
+    )
     test_guild_id: int | None = Field(None, description="Sync commands to this guild only.")
-    max_images_per_message: int = Field(4, ge=1)
+    max_images_per_message: int = Field(4, ge=1, description="Images checked in one message.")
     link_hosts: list[str] = Field(
         default_factory=lambda: ["cdn.discordapp.com", "media.discordapp.net"],
         description="Hosts whose https links may be fetched.",
     )
-    fetch_timeout_s: float = Field(15.0, gt=0.0)
-    max_redirects: int = Field(3, ge=0)
+    fetch_timeout_s: float = Field(15.0, gt=0.0, description="Limit on fetching one image link.")
+    max_redirects: int = Field(3, ge=0, description="Redirects an image link may take.")
     allow_private_addresses: bool = Field(
         False, description="Tests only: let links reach loopback and private networks."
     )
@@ -126,17 +143,28 @@ class DiscordSettings(BaseModel):
 class TelegramSettings(BaseModel):
     """The Telegram bot; it is off while `token` is unset."""
 
-    token: SecretStr | None = None
-    base_url: str = "https://api.telegram.org/bot"
-    base_file_url: str = "https://api.telegram.org/file/bot"
+    token: SecretStr | None = Field(
+        None, description="Bot token; unset turns the Telegram bot off."
+    )
+    base_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API endpoint; your own server lifts 20 MB.",
+    )
+    base_file_url: str = Field(
+        "https://api.telegram.org/file/bot", description="Where files are downloaded from."
+    )
     max_file_bytes: int = Field(20 * MiB, ge=1, description="Bot API download limit.")
-    mode: Literal["polling", "webhook"] = "polling"
-    poll_timeout_s: float = Field(10.0, ge=0.0)
-    webhook_listen: str = "0.0.0.0"
-    webhook_port: int = Field(8443, ge=1, le=65535)
-    webhook_path: str = "telegram"
+    mode: Literal["polling", "webhook"] = Field(
+        "polling", description="polling, or webhook (needs webhook_url)."
+    )
+    poll_timeout_s: float = Field(10.0, ge=0.0, description="Long-polling wait for updates.")
+    webhook_listen: str = Field("0.0.0.0", description="Webhook mode: address to listen on.")
+    webhook_port: int = Field(8443, ge=1, le=65535, description="Webhook mode: port to listen on.")
+    webhook_path: str = Field("telegram", description="Webhook mode: URL path of the endpoint.")
     webhook_url: str | None = Field(None, description="Public URL Telegram posts updates to.")
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(
+        None, description="Webhook mode: secret Telegram sends back in a header."
+    )
     album_wait_s: float = Field(1.0, ge=0.0, description="Wait for the rest of an album.")
     max_retries: int = Field(
         3,
@@ -199,7 +227,7 @@ class RemoteSettings(BaseModel):
     """How bots talk to a remote inference API (`DEEPGUARD_CORE_URL`)."""
 
     timeout_s: float = Field(40.0, gt=0.0, description="Limit on one attempt, answer included.")
-    connect_timeout_s: float = Field(5.0, gt=0.0)
+    connect_timeout_s: float = Field(5.0, gt=0.0, description="Limit on opening a connection.")
     retries: int = Field(3, ge=0, description="Retries after a 429, a 503 or a failed connect.")
     max_retry_wait_s: float = Field(
         5.0, ge=0.0, description="Longest wait before one retry, Retry-After included."
@@ -225,7 +253,9 @@ class Settings(BaseSettings):
     throttle: ThrottleSettings = ThrottleSettings()
     discord: DiscordSettings = DiscordSettings()
     telegram: TelegramSettings = TelegramSettings()
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR."
+    )
     health_file: Path = Field(
         Path("/tmp/deepguard-alive"),
         description="Touched while `deepguard run` is alive; `deepguard health` checks it.",
