@@ -61,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx (under python-telegram-bot) logs every long poll at INFO: noise, and URLs with tokens.
+    logging.getLogger("httpx").setLevel(
+        max(logging.WARNING, logging.getLevelName(settings.log_level))
+    )
     try:
         if args.command == "serve" and args.ray:
             from bots import ray_serve  # Ray is an optional extra
