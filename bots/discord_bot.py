@@ -24,6 +24,7 @@ from bots.links import LinkFetcher
 from bots.throttle import Throttle
 from config import Settings
 from core import Judge
+from core.moderation import ModerationStore
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class DeepGuardClient(discord.Client):
         throttle: Throttle,
         seen: SeenMessages,
         *,
+        store: ModerationStore,
         message_content: bool = True,
     ) -> None:
         intents = discord.Intents.default()
@@ -58,6 +60,7 @@ class DeepGuardClient(discord.Client):
         )
         self.settings = settings
         self._seen = seen
+        self.store = store
         self._links = LinkFetcher(settings.discord, settings.images.max_bytes)
         self._images = MessageImages(settings.discord, self._links, settings.images.max_bytes)
         self._checker = Checker(settings, detector, throttle)
@@ -142,14 +145,16 @@ class DeepGuardClient(discord.Client):
             log.warning("dropped a reply: rate limited for %.0f s", error.retry_after)
 
 
-async def run(settings: Settings, detector: Judge, stop: asyncio.Event) -> None:
+async def run(
+    settings: Settings, detector: Judge, stop: asyncio.Event, *, store: ModerationStore
+) -> None:
     """Serve Discord until `stop` is set; answers in flight are finished first."""
     token = settings.discord.token.get_secret_value() if settings.discord.token else ""
     throttle, seen = Throttle(settings.throttle), SeenMessages()
     message_content = True
     while True:
         client = DeepGuardClient(
-            settings, detector, throttle, seen, message_content=message_content
+            settings, detector, throttle, seen, store=store, message_content=message_content
         )
         try:
             await _serve(client, token, stop)

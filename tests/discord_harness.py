@@ -22,7 +22,9 @@ from bots import discord_bot, replies
 from bots.replies import Outcome
 from config import DiscordSettings, Settings
 from core import DeepGuardError, Judge, Judgement
+from core.moderation import ModerationStore
 from tests.fake_discord import APP_ID, FakeDiscord, Json, message
+from tests.memory_store import MemoryStore
 
 
 @asynccontextmanager
@@ -42,11 +44,17 @@ async def serving(monkeypatch: pytest.MonkeyPatch, **options: Any) -> AsyncItera
 
 @asynccontextmanager
 async def bot_running(
-    fake: FakeDiscord, settings: Settings, detector: Judge
+    fake: FakeDiscord,
+    settings: Settings,
+    detector: Judge,
+    store: ModerationStore | None = None,
 ) -> AsyncIterator[asyncio.Event]:
     """Start the bot as `deepguard run` does; yield its stop event; stop it and wait on exit."""
     stop = asyncio.Event()
-    bot = asyncio.create_task(discord_bot.run(settings, detector, stop), name="bot under test")
+    store = store or MemoryStore()
+    bot = asyncio.create_task(
+        discord_bot.run(settings, detector, stop, store=store), name="bot under test"
+    )
     connected = asyncio.create_task(fake.ready.wait())
     await asyncio.wait({bot, connected}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
     connected.cancel()

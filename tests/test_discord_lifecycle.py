@@ -26,6 +26,7 @@ from tests.discord_harness import (
 )
 from tests.fake_discord import MESSAGE_CONTENT
 from tests.fakes import png_bytes
+from tests.memory_store import MemoryStore
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ async def test_stop_finishes_the_answer_in_flight_then_returns(
     async with serving(monkeypatch) as fake:
         configured = bot_settings(settings, fake)
         stop = asyncio.Event()
-        bot = asyncio.create_task(discord_bot.run(configured, judge, stop))
+        bot = asyncio.create_task(discord_bot.run(configured, judge, stop, store=MemoryStore()))
         await fake.ready.wait()
         message = await post(fake, attachments=[fake.attachment("f.png", image)])
         await judge.entered.wait()
@@ -132,6 +133,6 @@ async def test_a_rejected_token_fails_start_up_without_showing_it(
         fake.fail("GET", "/users/@me", 401, body={"message": "401: Unauthorized", "code": 0})
         configured = bot_settings(settings, fake)
         with pytest.raises(discord.LoginFailure) as failure:
-            await discord_bot.run(configured, detector, asyncio.Event())
+            await discord_bot.run(configured, detector, asyncio.Event(), store=MemoryStore())
     assert TOKEN not in str(failure.value)
     assert fake.identifies == []
