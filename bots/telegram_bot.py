@@ -36,6 +36,7 @@ from bots.telegram_inflight import InFlight
 from bots.throttle import Throttle
 from config import Settings, TelegramSettings
 from core import Judge
+from core.moderation import ModerationStore
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE]
 IMAGES = filters.PHOTO | filters.Document.ALL | filters.Sticker.STATIC
 
 
-async def run(settings: Settings, detector: Judge, stop: asyncio.Event) -> None:
+async def run(
+    settings: Settings, detector: Judge, stop: asyncio.Event, *, store: ModerationStore
+) -> None:
     """Serve Telegram until `stop` is set, then answer the updates in flight and return."""
     telegram = settings.telegram
     token = _secret(telegram.token)
@@ -65,6 +68,7 @@ async def run(settings: Settings, detector: Judge, stop: asyncio.Event) -> None:
             inflight,
             telegram,
             settings.replies,
+            store,
         )
         app = build_application(telegram, token, handlers)
         await _initialize(app)

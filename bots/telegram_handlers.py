@@ -19,6 +19,7 @@ from bots.telegram_media import Media, fetch, media_of
 from bots.throttle import Admission, Throttle
 from config import ReplySettings, TelegramSettings
 from core import DeepGuardError, Judge, Judgement, Overloaded, UnsupportedImage
+from core.moderation import ModerationStore
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class TelegramHandlers:
         inflight: InFlight,
         settings: TelegramSettings,
         bands: ReplySettings,
+        store: ModerationStore,
     ) -> None:
         self._judge = judge
         self._throttle = throttle
@@ -47,6 +49,7 @@ class TelegramHandlers:
         self._max_bytes = settings.max_file_bytes
         self._timeout_s = settings.download_timeout_s
         self._bands = bands
+        self._store = store
 
     async def on_image(self, update: Update, context: Context) -> None:
         """A photo, image file or sticker, new or swapped in by an edit; albums reply once."""

@@ -36,6 +36,8 @@ from PIL import Image
 from bots import telegram_bot
 from config import Settings, TelegramSettings
 from core import Judge
+from core.moderation import ModerationStore
+from tests.memory_store import MemoryStore
 
 TOKEN = "123456:TEST-secret-token-do-not-log"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "DeepGuard", "username": "deepguard_bot"}
@@ -369,11 +371,17 @@ class RunningBot:
 
 @asynccontextmanager
 async def running_bot(
-    fake: FakeTelegram, settings: Settings, judge: Judge, *, ready: str = "getUpdates"
+    fake: FakeTelegram,
+    settings: Settings,
+    judge: Judge,
+    *,
+    ready: str = "getUpdates",
+    store: ModerationStore | None = None,
 ) -> AsyncIterator[RunningBot]:
     """Run `telegram_bot.run` as `deepguard run` does; stop it and await its return on exit."""
     stop = asyncio.Event()
-    bot = RunningBot(asyncio.create_task(telegram_bot.run(settings, judge, stop)), stop)
+    running = telegram_bot.run(settings, judge, stop, store=store or MemoryStore())
+    bot = RunningBot(asyncio.create_task(running), stop)
     waiter = asyncio.ensure_future(fake.wait_for(ready))
     await asyncio.wait({bot.task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if bot.task.done():

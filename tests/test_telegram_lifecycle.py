@@ -25,6 +25,7 @@ from tests.fake_telegram import (
     isolate_environment,
     running_bot,
 )
+from tests.memory_store import MemoryStore
 
 pytestmark = pytest.mark.slow
 
@@ -161,7 +162,7 @@ class TestStart:
         """A token Telegram refuses ends run with an error that names the variable, not the token."""
         wrong = bot_settings(settings, fake, token="999:WRONG-secret-token")
         with pytest.raises(InvalidToken) as refusal:
-            await telegram_bot.run(wrong, detector, asyncio.Event())
+            await telegram_bot.run(wrong, detector, asyncio.Event(), store=MemoryStore())
         assert "WRONG-secret-token" not in str(refusal.value)
         assert "DEEPGUARD_TELEGRAM__TOKEN" in str(refusal.value)
         assert [call.method for call in fake.calls] == ["getme"]
