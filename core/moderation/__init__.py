@@ -1,5 +1,6 @@
 """Per-chat moderation: a pure policy decision and the storage behind it."""
 
+from core.moderation.policy import decide, default_policy, with_mode, with_modlog, without_action
 from core.moderation.types import (
     Action,
     ChatKey,
@@ -26,4 +27,9 @@ __all__ = [
     "ModerationStore",
     "NewFlag",
     "UploadContext",
+    "decide",
+    "default_policy",
+    "with_mode",
+    "with_modlog",
+    "without_action",
 ]

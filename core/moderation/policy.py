@@ -1,0 +1,95 @@
+"""The pure part of moderation: what to do with one judged upload, and the policy's defaults.
+
+`decide` is a plain function of the chat's policy, the fake probability and who posted where, so
+it is tested exhaustively without a platform and both adapters behave the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core.moderation.types import Action, ChatPolicy, Decision, Mode, UploadContext
+
+
+def decide(policy: ChatPolicy, fake_probability: float, context: UploadContext) -> Decision:
+    """Map a chat's policy and one verdict to answer/flag/actions.
+
+    A private chat has no moderators: it is always answered and never flagged. An explicit
+    request is always answered. Nothing else happens in a chat whose mode is OFF. Exempt
+    channels, roles and users (and, with `new_members_days`, established members) are answered
+    only in REPLY_ALL and never flagged. Otherwise an upload at or above the threshold is
+    flagged, provided an action is left once disabled ones are removed.
+    """
+    if context.private:
+        return Decision(answer=True, flag=False, reason="private")
+    answer = context.requested or policy.mode is Mode.REPLY_ALL
+    if policy.mode is Mode.OFF:
+        return Decision(answer=context.requested, flag=False, reason="off")
+    exemption = _exemption(policy, context)
+    if exemption:
+        return Decision(answer=answer, flag=False, reason=exemption)
+    if fake_probability < policy.threshold:
+        return Decision(answer=answer, flag=False, reason="below-threshold")
+    actions = _actions(policy, context.channel, answered=answer)
+    if not actions:
+        return Decision(answer=answer, flag=False, reason="no-actions")
+    return Decision(answer=answer, flag=True, actions=actions, reason="flagged")
+
+
+def _exemption(policy: ChatPolicy, context: UploadContext) -> str:
+    """Why this upload is not the moderators' concern, or "" when it is."""
+    if context.channel in policy.exempt_channels:
+        return "exempt-channel"
+    if context.user in policy.exempt_users:
+        return "exempt-user"
+    if context.roles & policy.exempt_roles:
+        return "exempt-role"
+    if (
+        policy.new_members_days is not None
+        and context.member_days is not None
+        and context.member_days >= policy.new_members_days
+    ):
+        return "established-member"
+    return ""
+
+
+def _actions(policy: ChatPolicy, channel: str, *, answered: bool) -> frozenset[Action]:
+    """The flag's actions this channel still allows."""
+    actions = set(policy.actions)
+    if answered:
+        actions.discard(Action.WARN)  # the verdict reply already is the warning
+    if policy.modlog is None or (policy.modlog, Action.MODLOG) in policy.disabled:
+        actions.discard(Action.MODLOG)
+    return frozenset(a for a in actions if (channel, a) not in policy.disabled)
+
+
+def default_policy(private: bool) -> ChatPolicy:
+    """The policy of a chat nobody has configured: answer every image, never delete.
+
+    A group keeps answering every image until a mod-log is set (see `with_modlog`); its flag
+    actions are a marker reaction and the mod-log post.
+    """
+    # The same for a private chat today: `decide` never flags there, whatever the policy says.
+    return ChatPolicy(mode=Mode.REPLY_ALL, actions=frozenset({Action.REACT, Action.MODLOG}))
+
+
+def with_modlog(policy: ChatPolicy, modlog: str | None) -> ChatPolicy:
+    """Set (or clear, with None) the mod-log; an unchosen mode follows it.
+
+    Once moderators have somewhere to review flags, a group whose mode nobody chose turns
+    flag-only; clearing the mod-log turns it back to answering every image.
+    """
+    if policy.explicit_mode:
+        return replace(policy, modlog=modlog)
+    mode = Mode.REPLY_ALL if modlog is None else Mode.FLAG_ONLY
+    return replace(policy, modlog=modlog, mode=mode)
+
+
+def with_mode(policy: ChatPolicy, mode: Mode) -> ChatPolicy:
+    """A moderator's choice of mode, which a later mod-log change leaves alone."""
+    return replace(policy, mode=mode, explicit_mode=True)
+
+
+def without_action(policy: ChatPolicy, channel: str, action: Action) -> ChatPolicy:
+    """Switch one action off in one channel (the platform refused it, e.g. HTTP 403)."""
+    return replace(policy, disabled=policy.disabled | {(channel, action)})
