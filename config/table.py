@@ -1,6 +1,7 @@
 """The README's table of settings, made from `Settings` so that it cannot drift from the code.
 
-`python -m config.table` prints it; a test checks that README.md holds exactly this text.
+`python -m config.table` prints it, `python -m config.table --write` puts it into README.md; a
+test checks that README.md holds exactly this text.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ END = "<!-- /settings-table -->"
 
 def settings_table() -> str:
     """A Markdown table: variable, default, what it does."""
-    rows = ["| Variable | Default | What it does |", "| --- | --- | --- |"]
-    rows += [f"| `{name}` | {default} | {about} |" for name, default, about in _rows()]
-    return "\n".join(rows)
+    lines = ["| Variable | Default | What it does |", "| --- | --- | --- |"]
+    lines += [f"| `{name}` | {default} | {about} |" for name, default, about in rows()]
+    return "\n".join(lines)
 
 
-def _rows() -> Iterator[tuple[str, str, str]]:
+def rows() -> Iterator[tuple[str, str, str]]:
     for group_name, group in Settings.model_fields.items():
         annotation = group.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -71,4 +72,9 @@ def update_readme(path: Path) -> bool:
 
 
 if __name__ == "__main__":
-    print(settings_table())
+    import sys
+
+    if "--write" in sys.argv:
+        update_readme(Path(__file__).resolve().parent.parent / "README.md")
+    else:
+        print(settings_table())

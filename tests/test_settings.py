@@ -8,6 +8,8 @@ import pytest
 
 from config import Settings
 from config.settings import SettingsError, load_settings
+from config.table import readme_block
+from config.table import rows as table_rows
 
 
 def test_defaults() -> None:
@@ -71,3 +73,17 @@ def test_env_example_lists_every_setting() -> None:
             continue
         for field_name in fields:
             assert f"DEEPGUARD_{group_name.upper()}__{field_name.upper()}=" in text
+
+
+def test_every_setting_says_what_it_does() -> None:
+    """Each field has a description, which the README's table and `.env.example` rely on."""
+    for name, default, about in table_rows():
+        assert about, f"{name} (default {default}) has no description"
+
+
+def test_readme_table_matches_the_settings() -> None:
+    """README.md's settings table is the one made from the code (`python -m config.table --write`)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_block() in readme, (
+        "README's settings table is stale: python -m config.table --write"
+    )
