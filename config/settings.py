@@ -36,7 +36,11 @@ class ModelSettings(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where the model runs; auto takes a GPU when there is one."
     )
-    threads: int | None = Field(None, ge=1, description="Intra-op threads; default all cores.")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="Intra-op threads (torch and ONNX Runtime); default all usable cores.",
+    )
     offline: bool = Field(False, description="Never contact the hub; use the local cache only.")
     cache_dir: Path | None = Field(None, description="Where hub downloads are kept.")
     fake_label: str | None = Field(
@@ -44,6 +48,17 @@ class ModelSettings(BaseModel):
     )
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Fake probability at which the verdict is FAKE."
+    )
+    backend: Literal["torch", "torch-int8", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="torch (exact), torch-int8 (dynamic int8 Linear layers), onnx or "
+        "onnx-int8 (ONNX Runtime; exported once and cached, needs the onnx extra).",
+    )
+    dtype: Literal["float32", "float16", "bfloat16"] = Field(
+        "float32", description="Weights' type on CUDA with the torch backend; CPU stays float32."
+    )
+    onnx_cache_dir: Path | None = Field(
+        None, description="Where exported ONNX models are kept; default beside the weights."
     )
 
 
@@ -61,6 +76,13 @@ class QueueSettings(BaseModel):
     drain_timeout_s: float = Field(8.0, ge=0.0, description="Time to finish queued work on exit.")
     cache_size: int = Field(1024, ge=0, description="Results kept by SHA-256; 0 turns it off.")
     decode_workers: int = Field(2, ge=1, description="Threads that decode images.")
+    near_duplicate_distance: int | None = Field(
+        None,
+        ge=0,
+        le=32,
+        description="Answer an image from the cache when its perceptual hash is within "
+        "this many bits (of 64) of one already judged; unset turns it off.",
+    )
 
 
 class ImageLimits(BaseModel):
@@ -71,6 +93,11 @@ class ImageLimits(BaseModel):
         40_000_000, ge=1, description="Most pixels, checked from the header before decoding."
     )
     max_side: int = Field(16_384, ge=1, description="Longest side, in pixels.")
+    fast_decode: bool = Field(
+        False,
+        description="Decode JPEGs at a reduced scale (at least twice the model's input "
+        "size): several times faster, pixels change slightly.",
+    )
 
 
 class ReplySettings(BaseModel):
