@@ -1,4 +1,4 @@
-"""Fixtures shared by the suite: a tiny model on disk, settings, a running detector."""
+"""Fixtures shared by the suite: a tiny model on disk, settings, a running detector, a store."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from config import ImageLimits, ModelSettings, QueueSettings, Settings
 from core import Detector, HFClassifier
+from core.moderation import SqlStore
 from tests.tiny_model import build_model_dir
 
 
@@ -42,3 +43,16 @@ async def detector(classifier: HFClassifier) -> AsyncIterator[Detector]:
     queue = QueueSettings(max_batch_size=4, max_wait_ms=5)
     async with Detector(classifier, queue=queue, limits=ImageLimits()) as running:
         yield running
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """A fresh SQLite file; open it again with `SqlStore.open(store_url)` to act as a restart."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'deepguard.db'}"
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[SqlStore]:
+    """The real moderation store on a temporary SQLite file."""
+    async with SqlStore.open(store_url) as opened:
+        yield opened

@@ -1,6 +1,7 @@
 """Per-chat moderation: a pure policy decision and the storage behind it."""
 
 from core.moderation.policy import decide, default_policy, with_mode, with_modlog, without_action
+from core.moderation.store import SqlStore
 from core.moderation.types import (
     Action,
     ChatKey,
@@ -26,6 +27,7 @@ __all__ = [
     "Mode",
     "ModerationStore",
     "NewFlag",
+    "SqlStore",
     "UploadContext",
     "decide",
     "default_policy",

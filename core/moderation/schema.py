@@ -1,0 +1,138 @@
+"""The moderation tables and the versioned steps that build them.
+
+Each migration runs once, in order, and is recorded in `schema_version`. All pending steps run in
+one transaction that first takes a database-wide lock (a PostgreSQL advisory lock; SQLite's write
+lock, taken by BEGIN IMMEDIATE), so processes starting together apply each step exactly once.
+A new schema version appends a step; a released step is never edited.
+No table ever holds image bytes: a flag keeps the image's SHA-256 only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+ID = sa.String(128)  # platform ids are opaque strings (Discord snowflakes, Telegram ids)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite has no time zones: it stores UTC naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a stored time must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)
+
+chat_policies = sa.Table(
+    "chat_policies",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("chat", ID, primary_key=True),
+    sa.Column("policy", sa.Text, nullable=False),  # JSON, see core.moderation.codec
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("chat", ID, nullable=False),
+    sa.Column("channel", ID, nullable=False),
+    sa.Column("message", ID, nullable=False),
+    sa.Column("author", ID, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("fake_probability", sa.Float, nullable=False),
+    sa.Column("actions", sa.String(128), nullable=False),  # comma-separated Action values
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reviewer", ID, nullable=True),
+    sa.Column("reviewed_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("modlog_message", ID, nullable=True),
+    sa.Index("flags_chat_created", "platform", "chat", "created_at"),
+    sa.Index("flags_status_reviewed", "status", "reviewed_at"),
+)
+
+processed_messages = sa.Table(
+    "processed_messages",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("chat", ID, primary_key=True),
+    sa.Column("message", ID, primary_key=True),
+    sa.Column("seen_at", UtcDateTime, nullable=False),
+    sa.Index("processed_seen", "seen_at"),
+)
+
+scan_counts = sa.Table(
+    "scan_counts",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("chat", ID, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+CHAT_TABLES = (chat_policies, flags, processed_messages, scan_counts)
+
+
+def _v1_tables(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(CHAT_TABLES))
+
+
+Migration = Callable[[Connection], Any]
+
+# Step N brings the schema to version N. Append only.
+MIGRATIONS: tuple[Migration, ...] = (_v1_tables,)
+
+LATEST = len(MIGRATIONS)
+_ADVISORY_LOCK = 0x6465_6570_6775  # "deepgu": any constant no other application uses
+
+
+def migrate(conn: Connection, now: datetime) -> list[int]:
+    """Apply the steps this database lacks, inside the caller's transaction; their versions."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK)))
+    schema_version.create(conn, checkfirst=True)
+    done = set(conn.scalars(sa.select(schema_version.c.version)))
+    if done and max(done) > LATEST:
+        raise RuntimeError(
+            f"the database schema is version {max(done)}, newer than this DeepGuard knows"
+            f" ({LATEST}); upgrade DeepGuard"
+        )
+    applied = []
+    for version, step in enumerate(MIGRATIONS, start=1):
+        if version in done:
+            continue
+        step(conn)
+        conn.execute(sa.insert(schema_version).values(version=version, applied_at=now))
+        applied.append(version)
+    return applied
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()

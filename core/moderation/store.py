@@ -1,0 +1,235 @@
+"""`SqlStore`: moderation state in SQLite (one process) or PostgreSQL (several), via SQLAlchemy.
+
+Every method is one short transaction, so processes sharing a database never see half a change;
+`claim` is a single INSERT ... ON CONFLICT DO NOTHING, which the database makes atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from core.moderation import schema as s
+from core.moderation.codec import policy_from_json, policy_to_json
+from core.moderation.policy import default_policy
+from core.moderation.sqlite import prepare_sqlite
+from core.moderation.types import (
+    Action,
+    ChatKey,
+    ChatPolicy,
+    ChatStats,
+    Flag,
+    FlagStatus,
+    NewFlag,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+STATS_DAYS_KEPT = 31  # daily scan counts outlive a shorter retention: /stats shows 30 days
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore:
+    """The `ModerationStore` on a SQLAlchemy async engine; build it with `SqlStore.open`."""
+
+    def __init__(self, engine: AsyncEngine, *, retention_days: int, clock: Clock) -> None:
+        self._engine = engine
+        self._retention = timedelta(days=retention_days)
+        self._clock = clock
+        postgres = engine.dialect.name == "postgresql"
+        self._insert: Any = postgresql.insert if postgres else sqlite.insert  # both upsert
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, url: str, *, retention_days: int = 30, clock: Clock = utc_now
+    ) -> AsyncIterator[SqlStore]:
+        """Connect, bring the schema up to date, and close the connections on exit."""
+        engine = create_async_engine(url, **_engine_options(url))
+        try:
+            if engine.dialect.name == "sqlite":
+                prepare_sqlite(engine)
+            async with engine.begin() as conn:
+                applied = await conn.run_sync(s.migrate, clock())
+            if applied:
+                log.info("moderation database migrated to version %d", applied[-1])
+            yield cls(engine, retention_days=retention_days, clock=clock)
+        finally:
+            await engine.dispose()
+
+    async def schema_versions(self) -> list[int]:
+        async with self._engine.connect() as conn:
+            rows = await conn.scalars(sa.select(s.schema_version.c.version).order_by("version"))
+            return list(rows)
+
+    async def policy(self, chat: ChatKey, *, private: bool) -> ChatPolicy:
+        query = sa.select(s.chat_policies.c.policy).where(*_is(s.chat_policies, chat))
+        async with self._engine.begin() as conn:
+            text = await conn.scalar(query)
+        return default_policy(private) if text is None else policy_from_json(text)
+
+    async def save_policy(self, chat: ChatKey, policy: ChatPolicy) -> None:
+        values = {"policy": policy_to_json(policy), "updated_at": self._clock()}
+        insert = self._insert(s.chat_policies).values(
+            platform=chat.platform, chat=chat.chat, **values
+        )
+        upsert = insert.on_conflict_do_update(index_elements=["platform", "chat"], set_=values)
+        async with self._engine.begin() as conn:
+            await conn.execute(upsert)
+
+    async def claim(self, chat: ChatKey, message: str) -> bool:
+        insert = self._insert(s.processed_messages).values(
+            platform=chat.platform, chat=chat.chat, message=message, seen_at=self._clock()
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(insert.on_conflict_do_nothing())
+        return bool(result.rowcount == 1)
+
+    async def count_scanned(self, chat: ChatKey, images: int) -> None:
+        if images <= 0:
+            return
+        table = s.scan_counts
+        insert = self._insert(table).values(
+            platform=chat.platform, chat=chat.chat, day=s.day_of(self._clock()), count=images
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=["platform", "chat", "day"], set_={"count": table.c.count + images}
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(upsert)
+
+    async def add_flag(self, flag: NewFlag) -> Flag:
+        created = self._clock()
+        values = {
+            "platform": flag.chat.platform,
+            "chat": flag.chat.chat,
+            "channel": flag.channel,
+            "message": flag.message,
+            "author": flag.author,
+            "sha256": flag.sha256,
+            "fake_probability": flag.fake_probability,
+            "actions": ",".join(sorted(a.value for a in flag.actions)),
+            "status": FlagStatus.OPEN.value,
+            "created_at": created,
+        }
+        async with self._engine.begin() as conn:
+            result = await conn.execute(sa.insert(s.flags).values(**values))
+            (flag_id,) = result.inserted_primary_key or (None,)
+        if flag_id is None:
+            raise RuntimeError("the database returned no id for a new flag; this is a bug")
+        return Flag(id=int(flag_id), flag=flag, status=FlagStatus.OPEN, created_at=created)
+
+    async def set_modlog_message(self, flag_id: int, message: str) -> None:
+        update = sa.update(s.flags).where(s.flags.c.id == flag_id).values(modlog_message=message)
+        async with self._engine.begin() as conn:
+            await conn.execute(update)
+
+    async def get_flag(self, flag_id: int) -> Flag | None:
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).first()
+        return None if row is None else _flag(row._mapping)
+
+    async def review(self, flag_id: int, status: FlagStatus, reviewer: str) -> Flag | None:
+        if status is FlagStatus.OPEN:
+            raise ValueError("a review confirms or dismisses a flag")
+        update = (
+            sa.update(s.flags)
+            .where(s.flags.c.id == flag_id, s.flags.c.status == FlagStatus.OPEN.value)
+            .values(status=status.value, reviewer=reviewer, reviewed_at=self._clock())
+        )
+        async with self._engine.begin() as conn:
+            if (await conn.execute(update)).rowcount != 1:
+                return None  # unknown, or another moderator got there first
+            row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).one()
+        return _flag(row._mapping)
+
+    async def stats(self, chat: ChatKey, since: datetime) -> ChatStats:
+        """Counts over flags created since `since`; scans counted per UTC day from its day on."""
+        counts = s.scan_counts
+        scanned = sa.select(sa.func.coalesce(sa.func.sum(counts.c.count), 0)).where(
+            *_is(counts, chat), counts.c.day >= s.day_of(since)
+        )
+        by_status = (
+            sa.select(s.flags.c.status, sa.func.count())
+            .where(*_is(s.flags, chat), s.flags.c.created_at >= since)
+            .group_by(s.flags.c.status)
+        )
+        async with self._engine.begin() as conn:
+            images = int(await conn.scalar(scanned) or 0)
+            statuses: dict[str, int] = {
+                str(status): int(n) for status, n in (await conn.execute(by_status)).all()
+            }
+        return ChatStats(
+            scanned=images,
+            flagged=sum(statuses.values()),
+            confirmed=statuses.get(FlagStatus.CONFIRMED.value, 0),
+            dismissed=statuses.get(FlagStatus.DISMISSED.value, 0),
+            extra={"open": statuses.get(FlagStatus.OPEN.value, 0)},
+        )
+
+    async def purge(self, now: datetime) -> int:
+        cutoff = now - self._retention
+        closed = (FlagStatus.CONFIRMED.value, FlagStatus.DISMISSED.value)
+        statements = (
+            sa.delete(s.processed_messages).where(s.processed_messages.c.seen_at < cutoff),
+            sa.delete(s.flags).where(s.flags.c.status.in_(closed), s.flags.c.reviewed_at < cutoff),
+            sa.delete(s.scan_counts).where(
+                s.scan_counts.c.day < s.day_of(min(cutoff, now - timedelta(STATS_DAYS_KEPT)))
+            ),
+        )
+        async with self._engine.begin() as conn:
+            gone = [(await conn.execute(statement)).rowcount for statement in statements]
+        return sum(gone)
+
+    async def forget(self, chat: ChatKey) -> None:
+        async with self._engine.begin() as conn:
+            for table in s.CHAT_TABLES:
+                await conn.execute(sa.delete(table).where(*_is(table, chat)))
+
+
+def _is(table: sa.Table, chat: ChatKey) -> tuple[sa.ColumnElement[bool], ...]:
+    return (table.c.platform == chat.platform, table.c.chat == chat.chat)
+
+
+def _flag(row: Any) -> Flag:
+    actions = frozenset(Action(a) for a in row["actions"].split(",") if a)
+    new = NewFlag(
+        chat=ChatKey(row["platform"], row["chat"]),
+        channel=row["channel"],
+        message=row["message"],
+        author=row["author"],
+        sha256=row["sha256"],
+        fake_probability=row["fake_probability"],
+        actions=actions,
+    )
+    return Flag(
+        id=row["id"],
+        flag=new,
+        status=FlagStatus(row["status"]),
+        created_at=row["created_at"],
+        reviewer=row["reviewer"],
+        reviewed_at=row["reviewed_at"],
+        modlog_message=row["modlog_message"],
+    )
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    """SQLite waits for another writer instead of failing; PostgreSQL checks pooled connections."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
