@@ -36,8 +36,12 @@ NO_MESSAGE_CONTENT = (
 _ANSWERED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
-class DeepGuardClient(discord.Client):
-    """A discord.py client whose collaborators are all handed in."""
+class DeepGuardClient(discord.AutoShardedClient):
+    """A discord.py client whose collaborators are all handed in.
+
+    It runs the shards `settings.discord` names, or as many as Discord recommends, over one
+    connection each; several processes can split a large bot's shards between them.
+    """
 
     def __init__(
         self,
@@ -57,6 +61,7 @@ class DeepGuardClient(discord.Client):
             max_ratelimit_timeout=settings.discord.max_ratelimit_timeout_s,
             chunk_guilds_at_startup=False,
             max_messages=None,  # edits arrive as raw events; no message cache is needed
+            **_shards(settings),
         )
         self.settings = settings
         self._seen = seen
@@ -91,8 +96,8 @@ class DeepGuardClient(discord.Client):
         Call it after the task running `connect()` was cancelled, or it would reconnect.
         """
         self._in_flight.stopping = True
-        if self.ws is not None and self.ws.open:
-            await self.ws.close(code=1000)  # 1000 ends the session: no RESUME will follow
+        for shard in self.shards.values():
+            await shard.disconnect()  # code 1000 ends the session: no RESUME will follow
         grace = self.settings.discord.stop_grace_s
         if not await self._in_flight.drain(grace):
             log.warning("stopping with answers still in flight after %.0f s", grace)
@@ -143,6 +148,15 @@ class DeepGuardClient(discord.Client):
                 )
         except discord.RateLimited as error:
             log.warning("dropped a reply: rate limited for %.0f s", error.retry_after)
+
+
+def _shards(settings: Settings) -> dict[str, Any]:
+    """Shard options for discord.py; none at all lets it ask Discord (GET /gateway/bot)."""
+    count, ids = settings.discord.shard_count, settings.discord.shard_ids
+    options: dict[str, Any] = {} if count is None else {"shard_count": count}
+    if ids is not None:
+        options["shard_ids"] = list(ids)
+    return options
 
 
 async def run(

@@ -161,10 +161,31 @@ class DiscordSettings(BaseModel):
     stop_grace_s: float = Field(
         10.0, ge=0.0, description="On stop, time answers in flight get to finish."
     )
+    shard_count: int | None = Field(
+        None, ge=1, description="Shards across all processes; unset asks Discord how many."
+    )
+    shard_ids: list[int] | None = Field(
+        None, description="Shards this process runs (needs shard_count); unset runs all."
+    )
 
     @property
     def enabled(self) -> bool:
         return bool(self.token and self.token.get_secret_value())
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> DiscordSettings:
+        """Catch a bad split across processes at start-up rather than as a gateway error."""
+        if self.shard_ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("shard_ids needs shard_count (the total across all processes)")
+        outside = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+        if not self.shard_ids or outside or len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError(
+                f"shard_ids must be distinct numbers from 0 to {self.shard_count - 1}, "
+                f"not {self.shard_ids}"
+            )
+        return self
 
 
 class TelegramSettings(BaseModel):

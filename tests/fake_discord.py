@@ -221,6 +221,11 @@ class FakeDiscord:
         async with asyncio.timeout(within_s), self._changed:
             return await self._changed.wait_for(check)
 
+    def gateway_bot(self) -> Json:
+        """The answer to GET /gateway/bot: where to connect and how many shards to run."""
+        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+
     # --- server side -----------------------------------------------------------------------
 
     @web.middleware
@@ -256,6 +261,8 @@ class FakeDiscord:
             return _json(BOT)
         if tail == "/oauth2/applications/@me":
             return _json(APPLICATION)
+        if tail == "/gateway/bot":  # only asked when no shard count is configured
+            return _json(self.gateway_bot())
         if re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", tail):
             return _json([_registered(command) for command in body])
         if match := re.fullmatch(r"/channels/(\d+)/messages", tail):
@@ -292,7 +299,10 @@ class FakeDiscord:
                 self._our_close = 4014
                 await ws.close(code=4014, message=b"Disallowed intent(s).")
                 return
-            await ws.send_json({"op": 0, "t": "READY", "s": 0, "d": ready(self.gateway_url)})
+            shard = data.get("shard", [0, 1])  # AutoShardedClient reads it back from READY
+            await ws.send_json(
+                {"op": 0, "t": "READY", "s": 0, "d": {**ready(self.gateway_url), "shard": shard}}
+            )
             await ws.send_json({"op": 0, "t": "GUILD_CREATE", "s": 0, "d": guild(_CHANNELS)})
             self.ready.set()
         elif op == 6:
