@@ -33,6 +33,7 @@ from bots.redact import install_redaction
 from bots.telegram_albums import Albums
 from bots.telegram_handlers import Context, TelegramHandlers
 from bots.telegram_inflight import InFlight
+from bots.telegram_mod import Moderator
 from bots.throttle import Throttle
 from config import Settings, TelegramSettings
 from core import Judge
@@ -68,7 +69,7 @@ async def run(
             inflight,
             telegram,
             settings.replies,
-            store,
+            Moderator(store),
         )
         app = build_application(telegram, token, handlers)
         await _initialize(app)

@@ -16,10 +16,11 @@ from bots.dedupe import SeenMessages
 from bots.telegram_albums import Albums
 from bots.telegram_inflight import InFlight
 from bots.telegram_media import Media, fetch, media_of
+from bots.telegram_mod import Judged, Moderator
 from bots.throttle import Admission, Throttle
 from config import ReplySettings, TelegramSettings
 from core import DeepGuardError, Judge, Judgement, Overloaded, UnsupportedImage
-from core.moderation import ModerationStore
+from core.moderation import ChatPolicy
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class TelegramHandlers:
         inflight: InFlight,
         settings: TelegramSettings,
         bands: ReplySettings,
-        store: ModerationStore,
+        moderator: Moderator,
     ) -> None:
         self._judge = judge
         self._throttle = throttle
@@ -49,7 +50,7 @@ class TelegramHandlers:
         self._max_bytes = settings.max_file_bytes
         self._timeout_s = settings.download_timeout_s
         self._bands = bands
-        self._store = store
+        self._mod = moderator
 
     async def on_image(self, update: Update, context: Context) -> None:
         """A photo, image file or sticker, new or swapped in by an edit; albums reply once."""
@@ -58,16 +59,20 @@ class TelegramHandlers:
         if message is None or media is None:
             return
         with self._inflight.track():
-            if not await self._admit(context.bot, message, media.unique_id):
+            policy = await self._mod.policy(message)
+            if not self._mod.scans(policy, message):
+                return
+            loud = self._mod.answers(policy, message)
+            if not await self._admit(context.bot, message, media.unique_id, loud):
                 return
             if message.media_group_id is None:
-                await self._answer(context.bot, message, [media])
+                await self._answer(context.bot, message, [(message, media)], policy)
                 return
             key = (message.chat_id, message.media_group_id)
             album = await self._albums.gather(key, (message, media))
             if album is not None:
                 album.sort(key=lambda pending: pending[0].message_id)
-                await self._answer(context.bot, album[0][0], [media for _, media in album])
+                await self._answer(context.bot, album[0][0], album, policy)
 
     async def on_check(self, update: Update, context: Context) -> None:
         """`/check` in reply to a message judges that message's image (works in privacy mode)."""
@@ -75,20 +80,22 @@ class TelegramHandlers:
         if message is None:
             return
         with self._inflight.track():
-            if not await self._seen.claim(_key(message, "check")):
+            if not await self._claim(message, "check"):
                 return
             target = message.reply_to_message
             media = media_of(target, self._max_bytes) if target else None
-            if media is None:
+            if target is None or media is None:
                 hint = replies.CHECK_NEEDS_IMAGE if target is None else replies.NO_IMAGE_FOUND
                 await _reply(context.bot, message, hint)
-            elif await self._allowed(context.bot, message):
-                await self._answer(context.bot, message, [media], replies.NO_IMAGE_FOUND)
+            elif await self._allowed(context.bot, message, True):
+                policy = await self._mod.policy(message)
+                found = [(target, media)]
+                await self._answer(context.bot, message, found, policy, requested=True)
 
     async def on_help(self, update: Update, context: Context) -> None:
         """`/start` and `/help`: what the bot does, its limits and its commands."""
         message = update.effective_message
-        if message is not None and await self._seen.claim(_key(message, "help")):
+        if message is not None and await self._claim(message, "help"):
             await _reply(context.bot, message, replies.HELP)
 
     async def on_error(self, update: object, context: Context) -> None:
@@ -103,36 +110,53 @@ class TelegramHandlers:
             with contextlib.suppress(TelegramError):
                 await _reply(context.bot, update.effective_message, replies.UNEXPECTED)
 
-    async def _admit(self, bot: Bot, message: Message, what: str) -> bool:
-        """Claim the message once, then spend a token of its sender."""
-        return await self._seen.claim(_key(message, what)) and await self._allowed(bot, message)
+    async def _claim(self, message: Message, what: str) -> bool:
+        """In memory first (cheap), then in the store (across restarts and processes)."""
+        return await self._seen.claim(_key(message, what)) and await self._mod.claim(message, what)
 
-    async def _allowed(self, bot: Bot, message: Message) -> bool:
-        """Spend a token of the sender; the first refusal of a burst is told, once."""
+    async def _admit(self, bot: Bot, message: Message, what: str, loud: bool) -> bool:
+        """Claim the message once, then spend a token of its sender."""
+        return await self._claim(message, what) and await self._allowed(bot, message, loud)
+
+    async def _allowed(self, bot: Bot, message: Message, loud: bool) -> bool:
+        """Spend a token of the sender; the first refusal of a burst is told, once, if `loud`."""
         admission = self._throttle.admit(_sender(message))
-        if admission is Admission.REFUSE_AND_NOTIFY:
+        if admission is Admission.REFUSE_AND_NOTIFY and loud:
             await _reply(bot, message, replies.THROTTLED)
         return admission is Admission.ALLOW
 
     async def _answer(
-        self, bot: Bot, message: Message, media: Sequence[Media], nothing: str | None = None
+        self,
+        bot: Bot,
+        message: Message,
+        pending: Sequence[Pending],
+        policy: ChatPolicy,
+        *,
+        requested: bool = False,
     ) -> None:
+        """Judge each image, let moderation act on each, post one reply if the chat wants it."""
         # Every image finishes before a bug in one is raised, so none is left running unawaited.
         found = await asyncio.gather(
-            *(self._outcome(bot, item) for item in media), return_exceptions=True
+            *(self._outcome(bot, media) for _, media in pending), return_exceptions=True
         )
         outcomes: list[replies.Outcome] = []
-        for outcome in found:
+        judged: list[Judged] = []
+        for (source, _), outcome in zip(pending, found, strict=True):
+            if isinstance(outcome, Judgement):
+                judged.append((source, outcome))
             if isinstance(outcome, Judgement | DeepGuardError):
                 outcomes.append(outcome)
             elif outcome is not None:
                 raise outcome
+        await self._mod.review(bot, policy, judged, requested=requested)
+        if not self._mod.answers(policy, message, requested=requested):
+            return
         if len(outcomes) == 1 and isinstance(outcomes[0], Overloaded):
             await _reply(bot, message, replies.BUSY)
         elif outcomes:
             await _reply(bot, message, replies.outcomes_text(outcomes, self._bands))
-        elif nothing is not None:
-            await _reply(bot, message, nothing)
+        elif requested:
+            await _reply(bot, message, replies.NO_IMAGE_FOUND)
 
     async def _outcome(self, bot: Bot, media: Media) -> replies.Outcome | None:
         """The judgement or the polite reason; None for a file that only pretended."""

@@ -1,0 +1,139 @@
+"""What a flag does in Telegram: record it, mark the message, warn, post to the mod-log, delete.
+
+Each action is tried on its own, so one Telegram refuses does not stop the others. A refusal
+(the bot lacks a right, or the chat forbids it) switches that action off for the chat and is
+told once; network trouble is only logged, since the next flag may well work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bots import mod_replies
+from bots.telegram_mod_chat import author_id, chat_key, chat_name, poster_name
+from core import Judgement
+from core.moderation import (
+    Action,
+    ChatPolicy,
+    Decision,
+    Flag,
+    ModerationStore,
+    NewFlag,
+    without_action,
+)
+
+log = logging.getLogger(__name__)
+
+# Deleting last: the reaction and warning need the message, the mod-log post quotes its link.
+ORDER = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
+
+
+def review_buttons(flag_id: int) -> InlineKeyboardMarkup:
+    """Confirm / Dismiss; the data names the flag, so the buttons still work after a restart."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(mod_replies.CONFIRM_BUTTON, callback_data=f"dg:ok:{flag_id}"),
+                InlineKeyboardButton(mod_replies.DISMISS_BUTTON, callback_data=f"dg:no:{flag_id}"),
+            ]
+        ]
+    )
+
+
+def report_button(flag_id: int) -> InlineKeyboardMarkup:
+    button = InlineKeyboardButton(mod_replies.REPORT_BUTTON, callback_data=f"dg:rp:{flag_id}")
+    return InlineKeyboardMarkup([[button]])
+
+
+class FlagActions:
+    """Takes a flag's actions; the lock makes "switch off and tell once" hold under concurrency."""
+
+    def __init__(self, store: ModerationStore) -> None:
+        self._store = store
+        self._refusals = asyncio.Lock()
+
+    async def take(
+        self, bot: Bot, message: Message, judgement: Judgement, decision: Decision
+    ) -> Flag:
+        flag = await self._store.add_flag(
+            NewFlag(
+                chat=chat_key(message.chat_id),
+                channel=str(message.chat_id),
+                message=str(message.message_id),
+                author=author_id(message),
+                sha256=judgement.sha256,
+                fake_probability=judgement.fake_probability,
+                actions=decision.actions,
+            )
+        )
+        policy = await self._store.policy(chat_key(message.chat_id), private=False)
+        for action in ORDER:
+            if action not in decision.actions:
+                continue
+            try:
+                await self._act(bot, action, message, flag, policy)
+            except TelegramError as exc:
+                if _refusal(exc):
+                    await self.refused(bot, message, action, exc)
+                else:
+                    log.warning("flag %d: %s failed: %s", flag.id, action.value, exc)
+        return flag
+
+    async def _act(
+        self, bot: Bot, action: Action, message: Message, flag: Flag, policy: ChatPolicy
+    ) -> None:
+        chat, p = message.chat_id, flag.flag.fake_probability
+        if action is Action.REACT:
+            await bot.set_message_reaction(chat, message.message_id, mod_replies.MARKER_EMOJI)
+        elif action is Action.WARN:
+            await bot.send_message(
+                chat,
+                mod_replies.warning_text(p),
+                reply_parameters=ReplyParameters(
+                    message.message_id, allow_sending_without_reply=True
+                ),
+                message_thread_id=message.message_thread_id if message.is_topic_message else None,
+                reply_markup=report_button(flag.id),
+            )
+        elif action is Action.MODLOG and policy.modlog is not None:
+            text = mod_replies.flag_notice(
+                flag.id, poster_name(message), chat_name(message.chat), p, message.link or ""
+            )
+            posted = await bot.send_message(
+                policy.modlog, text, reply_markup=review_buttons(flag.id)
+            )
+            await self._store.set_modlog_message(flag.id, f"{posted.chat_id}/{posted.message_id}")
+        elif action is Action.DELETE:
+            await bot.delete_message(chat, message.message_id)
+
+    async def refused(
+        self, bot: Bot, message: Message, action: Action, exc: TelegramError
+    ) -> None:
+        """Switch `action` off where it was refused and say so, once, where moderators look."""
+        key = chat_key(message.chat_id)
+        async with self._refusals:
+            policy = await self._store.policy(key, private=False)
+            channel = policy.modlog if action is Action.MODLOG else str(message.chat_id)
+            if channel is None or (channel, action) in policy.disabled:
+                return
+            log.warning("Telegram refused %s in %s: %s", action.value, message.chat_id, exc)
+            await self._store.save_policy(key, without_action(policy, channel, action))
+        notice = mod_replies.permission_missing(action, chat_name(message.chat))
+        target = (
+            policy.modlog if policy.modlog and action is not Action.MODLOG else message.chat_id
+        )
+        try:
+            await bot.send_message(target, notice)
+        except TelegramError as error:
+            log.warning("could not tell %s that %s is off: %s", target, action.value, error)
+
+
+def _refusal(exc: TelegramError) -> bool:
+    """A missing right or a forbidden chat, as opposed to a message that is already gone."""
+    return isinstance(exc, Forbidden) or (
+        isinstance(exc, BadRequest) and "not found" not in exc.message.lower()
+    )
