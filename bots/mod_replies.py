@@ -6,6 +6,8 @@ hint for a human, so the wording speaks of likelihood and leaves the decision to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.moderation import Action, ChatPolicy, ChatStats, FlagStatus
 
 MARKER_EMOJI = "🤔"  # allowed as a Telegram reaction, and a plain emoji on Discord
@@ -107,3 +109,19 @@ def stats_text(week: ChatStats, month: ChatStats) -> str:
         )
 
     return f"{line(7, week)}\n{line(30, month)}"
+
+
+SERVERS_ONLY = "This command works in servers and groups only, not in private chats."
+REPORT_NO_MODLOG = "Thanks. There is no mod-log here, so please tell a moderator yourself."
+
+
+def exemptions_text(channels: Sequence[str], roles: Sequence[str], days: int | None) -> str:
+    """Discord-only settings, as extra lines under `settings_text` (ids rendered as mentions)."""
+    scanned = f"members who joined less than {days} days ago" if days else "every member"
+    return "\n".join(
+        [
+            f"• exempt channels: {', '.join(channels) or 'none'}",
+            f"• exempt roles: {', '.join(roles) or 'none'}",
+            f"• scanned: {scanned}",
+        ]
+    )
