@@ -16,6 +16,7 @@ DISMISS_BUTTON = "Dismiss"
 REPORT_BUTTON = "Report a mistake"
 
 ADMINS_ONLY = "Only the chat's administrators can change DeepGuard's settings."
+ADMINS_ONLY_COMMAND = "Only the chat's administrators can use this command."
 REVIEW_ADMINS_ONLY = "Only administrators of the flagged chat can review this flag."
 ALREADY_REVIEWED = "This flag was already reviewed."
 UNKNOWN_FLAG = "I no longer know this flag (its data was deleted)."
@@ -125,3 +126,24 @@ def exemptions_text(channels: Sequence[str], roles: Sequence[str], days: int | N
             f"• scanned: {scanned}",
         ]
     )
+
+
+# Settings and the mod-log chat, as typed commands (Telegram says `/settings`).
+SETTINGS_USAGE = (
+    "Use the buttons to choose the mode and what happens on a flag, or type:\n"
+    "/settings threshold 0.8 (flag at or above 80% probability of AI)\n"
+    "/settings modlog <chat id> (where flags are posted; `off` to stop)\n"
+    "/settings exempt <user id> and /settings unexempt <user id> (or in reply to their message)\n"
+    "/settings mode reply-all|flag-only|off\n"
+    "/settings show"
+)
+SETTINGS_GROUPS_ONLY = "Settings are for groups: in a private chat I always answer every image."
+MODLOG_NOT_YOURS = "You can only choose a mod-log chat you are a member of."
+MODLOG_UNREACHABLE = (
+    "I couldn't post in that chat. Add me to it (and let me write there), then try again."
+)
+
+
+def modlog_hello(where: str) -> str:
+    """Posted in a chat when it becomes the mod-log of `where`."""
+    return f"This chat is now DeepGuard's mod-log for {where}: flags will be posted here."

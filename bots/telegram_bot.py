@@ -34,6 +34,7 @@ from bots.telegram_albums import Albums
 from bots.telegram_handlers import Context, TelegramHandlers
 from bots.telegram_inflight import InFlight
 from bots.telegram_mod import Moderator
+from bots.telegram_mod_commands import moderation_handlers
 from bots.throttle import Throttle
 from config import Settings, TelegramSettings
 from core import Judge
@@ -43,7 +44,12 @@ log = logging.getLogger(__name__)
 
 _Data = dict[Any, Any]
 TelegramApp = Application[ExtBot[int], Context, _Data, _Data, _Data, None]
-ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+]
 IMAGES = filters.PHOTO | filters.Document.ALL | filters.Sticker.STATIC
 
 
@@ -71,7 +77,7 @@ async def run(
             settings.replies,
             Moderator(store),
         )
-        app = build_application(telegram, token, handlers)
+        app = build_application(telegram, token, handlers, store)
         await _initialize(app)
         try:
             await _announce_commands(app)
@@ -83,7 +89,7 @@ async def run(
 
 
 def build_application(
-    telegram: TelegramSettings, token: str, handlers: TelegramHandlers
+    telegram: TelegramSettings, token: str, handlers: TelegramHandlers, store: ModerationStore
 ) -> TelegramApp:
     """The PTB Application with DeepGuard's handlers, pointed at `base_url`."""
     app = (
@@ -100,6 +106,7 @@ def build_application(
     app.add_handler(CommandHandler(["start", "help"], handlers.on_help, only_new))
     app.add_handler(CommandHandler("check", handlers.on_check, only_new))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGES & IMAGES, handlers.on_image))
+    app.add_handlers(moderation_handlers(store))
     app.add_error_handler(handlers.on_error)
     return app
 

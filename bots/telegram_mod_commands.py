@@ -1,0 +1,88 @@
+"""`/stats` and `/forget` for a chat's administrators, and forgetting a chat the bot left.
+
+Telegram sends a `my_chat_member` update when the bot is removed from a group (or a user blocks
+it in private): that chat's settings, flags and counts are deleted then, as the issue asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    filters,
+)
+
+from bots import mod_replies
+from bots.telegram_mod_chat import chat_key, sender_is_admin
+from bots.telegram_mod_review import PATTERN as REVIEW_PATTERN
+from bots.telegram_mod_review import ReviewButtons
+from bots.telegram_mod_settings import PATTERN as SETTINGS_PATTERN
+from bots.telegram_mod_settings import SettingsCommand
+from core.moderation import ModerationStore
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
+
+
+class ChatCommands:
+    """Per-chat data on demand; the store is the only state."""
+
+    def __init__(self, store: ModerationStore) -> None:
+        self._store = store
+
+    async def on_stats(self, update: Update, context: Context) -> None:
+        """Images scanned, flagged, confirmed and dismissed in the last 7 and 30 days."""
+        message = update.effective_message
+        if message is None:
+            return
+        if not await sender_is_admin(context.bot, message):
+            await message.reply_text(mod_replies.ADMINS_ONLY_COMMAND)
+            return
+        now, key = datetime.now(UTC), chat_key(message.chat_id)
+        week = await self._store.stats(key, now - timedelta(days=7))
+        month = await self._store.stats(key, now - timedelta(days=30))
+        await message.reply_text(mod_replies.stats_text(week, month))
+
+    async def on_forget(self, update: Update, context: Context) -> None:
+        """Delete everything stored about this chat, at an administrator's request."""
+        message = update.effective_message
+        if message is None:
+            return
+        if not await sender_is_admin(context.bot, message):
+            await message.reply_text(mod_replies.ADMINS_ONLY_COMMAND)
+            return
+        await self._store.forget(chat_key(message.chat_id))
+        log.info("telegram chat %s: data deleted on request", message.chat_id)
+        await message.reply_text(mod_replies.FORGOTTEN)
+
+    async def on_membership(self, update: Update, context: Context) -> None:
+        """The bot left or was removed (or blocked in private): forget the chat."""
+        change = update.my_chat_member
+        if change is None or change.new_chat_member.status not in GONE:
+            return
+        await self._store.forget(chat_key(change.chat.id))
+        log.info("telegram chat %s: the bot was removed, its data deleted", change.chat.id)
+
+
+def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Context, None]]:
+    """The commands, buttons and membership updates of moderation, sharing one store."""
+    settings, review, chat = SettingsCommand(store), ReviewButtons(store), ChatCommands(store)
+    only_new = filters.UpdateType.MESSAGE  # an edited command is not a new request
+    return [
+        CommandHandler("settings", settings.on_settings, only_new),
+        CommandHandler("stats", chat.on_stats, only_new),
+        CommandHandler("forget", chat.on_forget, only_new),
+        CallbackQueryHandler(settings.on_button, SETTINGS_PATTERN),
+        CallbackQueryHandler(review.on_button, REVIEW_PATTERN),
+        ChatMemberHandler(chat.on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+    ]
