@@ -2,8 +2,10 @@
 
 Adapters call it from the event loop. Decoding runs in a small thread pool before a request is
 queued, so a bad upload is refused at once and never reaches a batch; the model runs in its own
-thread behind the micro-batcher. Results are cached by SHA-256 of the bytes, and identical
-requests that arrive together share one inference. Outcomes are counted once per caller.
+thread behind the micro-batcher. Results are cached by SHA-256 of the bytes (and, when
+`near_duplicate_distance` is set, by a perceptual hash of the model's input, so re-encoded
+copies hit too), and identical requests that arrive together share one inference. Outcomes
+are counted once per caller.
 
 Shutdown, in order: refuse new requests; let accepted ones (decoding or queued) finish within
 `drain_timeout_s`; then fail whatever is left with `ShuttingDown`, so no caller hangs and no
@@ -23,10 +25,12 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from config import ImageLimits, ModelSettings, QueueSettings
+from core.backends import load_classifier
 from core.batching import MicroBatcher
-from core.classifier import Classifier, HFClassifier
+from core.classifier import Classifier
 from core.errors import DeepGuardError, ModelError, RequestTimeout, ShuttingDown
 from core.images import check_byte_size, decode_image, refuse_decompression_bombs
+from core.near_duplicates import NearDuplicates, perceptual_hash
 from core.preprocess import PixelArray
 from core.result import Judgement, Scores, judge_scores
 from core.sharing import LRU, SingleFlight
@@ -73,6 +77,11 @@ class Detector:
         )
         # Scores, not judgements, are kept: a changed threshold applies to cached ones too.
         self._cache: LRU[str, Scores] = LRU(queue.cache_size)
+        distance = queue.near_duplicate_distance
+        self._near: NearDuplicates[Scores] | None = (
+            None if distance is None else NearDuplicates(queue.cache_size, distance)
+        )
+        self._draft = _draft_size(classifier) if limits.fast_decode else None
         self._flights: SingleFlight[str, Judgement] = SingleFlight()
         self._closing = False
 
@@ -82,7 +91,7 @@ class Detector:
         cls, model: ModelSettings, queue: QueueSettings, limits: ImageLimits
     ) -> AsyncIterator[Detector]:
         """Load the model off the event loop and serve until the block exits."""
-        classifier = await asyncio.to_thread(HFClassifier.load, model)
+        classifier = await asyncio.to_thread(load_classifier, model)
         async with cls(
             classifier, queue=queue, limits=limits, threshold=model.threshold
         ) as detector:
@@ -151,9 +160,17 @@ class Detector:
 
     async def _infer(self, digest: str, data: bytes) -> Judgement:
         loop = asyncio.get_running_loop()
-        pixels = await loop.run_in_executor(self._decoders, self._decode, data)
+        pixels, key = await loop.run_in_executor(self._decoders, self._decode, data)
+        if key is not None and self._near is not None:
+            seen = self._near.find(key)
+            if seen is not None:
+                self.counters.cache_hits += 1
+                self._cache.put(digest, seen)
+                return replace(judge_scores(seen, self.threshold, digest), cached=True)
         batched = await self._batcher.submit(pixels, self._queue.request_timeout_s)
         self._cache.put(digest, batched.value)
+        if key is not None and self._near is not None:
+            self._near.put(key, batched.value)
         log.debug(
             "judged %s: fake=%.3f queue=%.1fms model=%.1fms batch=%d",
             digest[:12],
@@ -166,14 +183,28 @@ class Detector:
             batched.value, self.threshold, digest, batched.queue_ms, batched.model_ms
         )
 
-    def _decode(self, data: bytes) -> PixelArray:
-        """Run in a decode thread; a failing processor is the model's failure, not the user's."""
-        image = decode_image(data, self._limits)
+    def _decode(self, data: bytes) -> tuple[PixelArray, int | None]:
+        """Run in a decode thread; a failing processor is the model's failure, not the user's.
+
+        Also returns the perceptual hash of the model input when near-duplicates are on.
+        """
+        image = decode_image(data, self._limits, self._draft)
         try:
-            return self._classifier.prepare(image)
+            pixels = self._classifier.prepare(image)
         except Exception as exc:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc
+        return pixels, perceptual_hash(pixels) if self._near is not None else None
 
     def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         return self._classifier.predict(batch)
+
+
+def _draft_size(classifier: Classifier) -> tuple[int, int] | None:
+    """Twice the model's input on its longer side, square (EXIF may turn the photo after)."""
+    size: tuple[int, int] | None = getattr(classifier, "input_size", None)
+    if size is None:
+        log.warning("fast_decode is on, but this model's input size is unknown: decoding fully")
+        return None
+    side = 2 * max(size)
+    return side, side

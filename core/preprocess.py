@@ -28,6 +28,11 @@ class Preprocessor:
     def is_fast(self) -> bool:
         return self._fast is not None
 
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """The model's (width, height), where the processor resizes to a fixed size."""
+        return self._fast.size if self._fast is not None else None
+
     def __call__(self, image: Image.Image) -> PixelArray:
         if self._fast is None:
             out = self._processor(images=image, return_tensors="np")["pixel_values"][0]
@@ -51,7 +56,8 @@ class _FastPlan:
         self.std = std
 
     def apply(self, image: Image.Image) -> PixelArray:
-        resized = image.convert("RGB").resize(self.size, resample=self.resample)
+        rgb = image if image.mode == "RGB" else image.convert("RGB")  # convert() always copies
+        resized = rgb.resize(self.size, resample=self.resample)
         pixels = np.asarray(resized).transpose(2, 0, 1).astype(np.float64)
         if self.scale is not None:
             pixels = (pixels * self.scale).astype(np.float32)
