@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bots.discord_inputs import ImageSource, is_image
 from bots.replies import BUSY, THROTTLED, Outcome, outcomes_text
 from bots.throttle import Admission, Throttle
 from config import Settings
 from core import DeepGuardError, Judge, Judgement, Overloaded
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What the bot would say about some images, and what it found."""
+
+    text: str | None
+    outcomes: list[Outcome]
+
+    @property
+    def judgements(self) -> list[Judgement]:
+        return [outcome for outcome in self.outcomes if isinstance(outcome, Judgement)]
 
 
 class Checker:
@@ -29,16 +42,23 @@ class Checker:
         A throttled user hears about it once per burst in a channel; someone who asked the
         bot directly (`must_answer`) is always told.
         """
+        return (await self.assess(user_id, sources, must_answer=must_answer)).text
+
+    async def assess(
+        self, user_id: int, sources: Sequence[ImageSource], *, must_answer: bool
+    ) -> Assessment:
+        """The reply and the outcomes behind it, for moderation to decide on."""
         if not sources:
-            return None
+            return Assessment(None, [])
         admission = self._throttle.admit(user_id, cost=min(len(sources), self._burst))
         if admission is Admission.REFUSE_AND_NOTIFY or (
             must_answer and admission is Admission.REFUSE_SILENTLY
         ):
-            return THROTTLED
+            return Assessment(THROTTLED, [])
         if admission is Admission.REFUSE_SILENTLY:
-            return None
-        return self.text(await self.outcomes(sources))
+            return Assessment(None, [])
+        outcomes = await self.outcomes(sources)
+        return Assessment(self.text(outcomes), outcomes)
 
     async def outcomes(self, sources: Sequence[ImageSource]) -> list[Outcome]:
         """Judge all images at once, so they share a batch; unlabelled non-images drop out."""

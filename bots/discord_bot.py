@@ -20,6 +20,10 @@ from bots.discord_answers import Checker
 from bots.discord_commands import Commands
 from bots.discord_guards import InFlight, MutedChannels
 from bots.discord_inputs import MessageImages
+from bots.discord_mod import Moderator
+from bots.discord_mod_actions import FlagActions
+from bots.discord_mod_commands import ModCommands
+from bots.discord_mod_review import Reviews
 from bots.links import LinkFetcher
 from bots.throttle import Throttle
 from config import Settings
@@ -75,6 +79,10 @@ class DeepGuardClient(discord.AutoShardedClient):
         Commands(
             settings.discord, detector, self._checker, self._images, seen, self._in_flight
         ).install(self.tree)
+        self._moderator = Moderator(store, self._checker, FlagActions(self, store), self._reply)
+        self._reviews = Reviews(self, store, seen)
+        self._mod_commands = ModCommands(store)
+        self._mod_commands.install(self.tree)
 
     async def setup_hook(self) -> None:
         await self._links.open()
@@ -113,16 +121,18 @@ class DeepGuardClient(discord.AutoShardedClient):
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         await self._consider(payload.message)  # only images not answered before are new
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self._reviews.on_interaction(interaction)  # flag buttons; commands go to the tree
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self._mod_commands.forget_guild(guild.id)
+        log.info("left server %s; its moderation data is deleted", guild.id)
+
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         log.exception("unexpected error while handling %s", event_method)
 
     async def _consider(self, message: discord.Message) -> None:
-        if (
-            self._in_flight.stopping
-            or message.author.bot
-            or message.type not in _ANSWERED_TYPES
-            or self._muted.muted(message.channel.id)
-        ):
+        if self._in_flight.stopping or message.author.bot or message.type not in _ANSWERED_TYPES:
             return
         async with self._in_flight.track():
             sources = [
@@ -130,14 +140,17 @@ class DeepGuardClient(discord.AutoShardedClient):
                 for source in self._images.sources(message)
                 if await self._seen.claim(f"discord:{message.id}:{source.key}")
             ]
-            text = await self._checker.check(message.author.id, sources, must_answer=False)
-            if text is not None:
-                await self._reply(message, text)
+            await self._moderator.handle(message, sources)
 
-    async def _reply(self, message: discord.Message, text: str) -> None:
+    async def _reply(
+        self, message: discord.Message, text: str, view: discord.ui.View | None = None
+    ) -> None:
+        """Reply unless the channel refused recently (it is still moderated)."""
+        if self._muted.muted(message.channel.id):
+            return
         reference = message.to_reference(fail_if_not_exists=False)
         try:
-            await message.channel.send(text, reference=reference, mention_author=False)
+            await message.channel.send(text, reference=reference, mention_author=False, view=view)
         except discord.Forbidden as error:
             if self._muted.mute(message.channel.id):
                 log.warning(

@@ -236,7 +236,11 @@ async def test_commands_sync_to_the_test_guild(
             callback = await callback_of(fake, payload)
     synced = fake.sent(r"/applications/\d+(/guilds/\d+)?/commands", "PUT")
     assert [r.path.rsplit("/", 2)[-2] for r in synced] == [fd.GUILD_ID]
-    assert {command["name"] for command in synced[0].body} == {"check", "Check for AI image"}
+    assert {command["name"] for command in synced[0].body} == {
+        "check",
+        "Check for AI image",
+        "deepguard",
+    }
     assert callback["data"]["content"] == await expected(detector, configured, image)
 
 

@@ -1,0 +1,111 @@
+"""Per-server moderation of posted images: judge, let the server's policy decide, act.
+
+Each image of a message is claimed in the store before it is judged, so a message replayed by
+the gateway or seen again after a restart is never handled twice. The policy comes from the
+store on every message; moderators change it with `/deepguard settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import discord
+
+from bots.discord_answers import Checker
+from bots.discord_inputs import ImageSource
+from bots.discord_mod_actions import FlagActions, buttons
+from core.moderation import (
+    ChatKey,
+    ChatPolicy,
+    ModerationStore,
+    NewFlag,
+    UploadContext,
+    decide,
+)
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[discord.Message, str, discord.ui.View | None], Awaitable[None]]
+
+
+def chat_of(message: discord.Message) -> tuple[ChatKey, bool]:
+    """The store's key for where a message was posted, and whether that is a private chat."""
+    if message.guild is None:
+        return ChatKey("discord", f"dm:{message.channel.id}"), True
+    return ChatKey("discord", str(message.guild.id)), False
+
+
+def upload_context(message: discord.Message, *, private: bool) -> UploadContext:
+    """Who posted where: a thread counts as its parent channel for exemptions."""
+    channel = getattr(message.channel, "parent_id", None) or message.channel.id
+    author = message.author
+    roles: frozenset[str] = frozenset()
+    member_days = None
+    if isinstance(author, discord.Member):
+        roles = frozenset(str(role.id) for role in author.roles)
+        if author.joined_at is not None:
+            member_days = (datetime.now(UTC) - author.joined_at).total_seconds() / 86400
+    return UploadContext(
+        private=private,
+        channel=str(channel),
+        user=str(author.id),
+        roles=roles,
+        member_days=member_days,
+    )
+
+
+def may_matter(policy: ChatPolicy, context: UploadContext) -> bool:
+    """False when even a certain fake would be neither answered nor flagged: skip the model."""
+    decision = decide(policy, 1.0, context)
+    return decision.answer or decision.flag
+
+
+class Moderator:
+    """Turns one member message with images into the reply and flag its server wants."""
+
+    def __init__(
+        self,
+        store: ModerationStore,
+        checker: Checker,
+        actions: FlagActions,
+        reply: Reply,
+    ) -> None:
+        self._store = store
+        self._checker = checker
+        self._actions = actions
+        self._reply = reply
+
+    async def handle(self, message: discord.Message, sources: Sequence[ImageSource]) -> None:
+        chat, private = chat_of(message)
+        policy = await self._store.policy(chat, private=private)
+        context = upload_context(message, private=private)
+        if not sources or not may_matter(policy, context):
+            return
+        fresh = [s for s in sources if await self._store.claim(chat, f"{message.id}:{s.key}")]
+        assessment = await self._checker.assess(message.author.id, fresh, must_answer=False)
+        judgements = assessment.judgements
+        if judgements:
+            await self._store.count_scanned(chat, len(judgements))
+        worst = max(judgements, key=lambda j: j.fake_probability, default=None)
+        decision = decide(policy, worst.fake_probability if worst else 0.0, context)
+        flag = None
+        if decision.flag and worst is not None:
+            flag = await self._store.add_flag(
+                NewFlag(
+                    chat=chat,
+                    channel=str(message.channel.id),  # a thread's own id, to find it again
+                    message=str(message.id),
+                    author=context.user,
+                    sha256=worst.sha256,
+                    fake_probability=worst.fake_probability,
+                    actions=decision.actions,
+                )
+            )
+            log.info("flag %d: message %s (%s)", flag.id, message.id, decision.reason)
+        if decision.answer and assessment.text is not None:
+            view = buttons(flag.id, "report") if flag is not None else None
+            await self._reply(message, assessment.text, view)
+        if flag is not None:
+            await self._actions.take(message, flag, policy, context.channel)
