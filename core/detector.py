@@ -22,12 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from config import ImageLimits, ModelSettings, QueueSettings
 from core.backends import load_classifier
 from core.batching import MicroBatcher
-from core.classifier import Classifier
 from core.errors import DeepGuardError, ModelError, RequestTimeout, ShuttingDown
 from core.images import check_byte_size, decode_image, refuse_decompression_bombs
 from core.near_duplicates import NearDuplicates, perceptual_hash
@@ -35,6 +34,9 @@ from core.preprocess import PixelArray
 from core.result import Judgement, Scores, judge_scores
 from core.sharing import LRU, SingleFlight
 from core.stats import Counters
+
+if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
+    from core.classifier import Classifier
 
 log = logging.getLogger(__name__)
 
