@@ -80,6 +80,8 @@ class FakeTelegram:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # Per-instance answers (method in lower case -> result), ahead of the shared table.
+        self.answers: dict[str, Callable[[Json], Any]] = {}
 
     async def __aenter__(self) -> Self:
         app = web.Application()
@@ -125,6 +127,13 @@ class FakeTelegram:
             "update_id": next(self._update_ids) if update_id is None else update_id,
             "edited_message" if edited else "message": message,
         }
+        self._updates.append(update)
+        self._notify()
+        return update
+
+    def push_update(self, kind: str, payload: Json) -> Json:
+        """Queue an update of any kind (`callback_query`, `my_chat_member`, ...)."""
+        update = {"update_id": next(self._update_ids), kind: payload}
         self._updates.append(update)
         self._notify()
         return update
@@ -218,6 +227,8 @@ class FakeTelegram:
             return _envelope(failure)
         if method == "getupdates":
             return _envelope({"ok": True, "result": await self._poll(params)})
+        if method in self.answers:
+            return _envelope({"ok": True, "result": self.answers[method](params)})
         handler = _ANSWERS.get(method)
         if handler is None:
             return _envelope({"ok": False, "error_code": 404, "description": "Not Found"})
@@ -270,14 +281,14 @@ class FakeTelegram:
             "text": params["text"],
         }
 
-    def _chat_member(self, params: Json) -> Json:
+    def chat_member(self, params: Json) -> Json:
         user_id = int(params["user_id"])
         if user_id == BOT_USER["id"]:
-            return _administrator(BOT_USER)
+            return administrator(BOT_USER)
         return {"status": "member", "user": user(user_id)}
 
 
-def _administrator(member: Json) -> Json:
+def administrator(member: Json) -> Json:
     rights = [
         "can_manage_chat",
         "can_delete_messages",
@@ -324,10 +335,10 @@ _ANSWERS: dict[str, Any] = {
     "deletemessage": lambda fake, params: True,
     "getfile": FakeTelegram._get_file,
     "sendmessage": FakeTelegram._send_message,
-    "getchatmember": FakeTelegram._chat_member,
+    "getchatmember": FakeTelegram.chat_member,
     "getchatadministrators": lambda fake, params: [
         {"status": "creator", "user": user(ALICE), "is_anonymous": False},
-        _administrator(BOT_USER),
+        administrator(BOT_USER),
     ],
 }
 

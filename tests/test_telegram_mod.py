@@ -1,0 +1,123 @@
+"""Telegram moderation end to end: the real PTB client, the fake Bot API, the tiny model, and
+the real store on SQLite. The probability is steered by the policy's threshold (0.0 flags
+every image, 1.0 none), not by the random model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bots import mod_replies
+from config import Settings
+from core import Detector
+from core.moderation import Action, ChatKey, ChatPolicy, FlagStatus, Mode, SqlStore
+from tests.fake_telegram import bot_settings, image_bytes, isolate_environment, running_bot
+from tests.fake_telegram_mod import ADMIN, GROUP, MEMBER, MODLOG, ModFake, buttons
+
+pytestmark = pytest.mark.slow
+
+KEY = ChatKey("telegram", str(GROUP))
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFake]:
+    isolate_environment(monkeypatch)
+    async with ModFake() as server:
+        yield server
+
+
+def guarded(threshold: float = 0.0, *actions: Action, **fields: Any) -> ChatPolicy:
+    """A flag-only group with a mod-log; threshold 0.0 flags everything, 1.0 nothing."""
+    chosen = frozenset(actions or (Action.REACT, Action.MODLOG))
+    return ChatPolicy(
+        mode=Mode.FLAG_ONLY, threshold=threshold, actions=chosen, modlog=str(MODLOG), **fields
+    )
+
+
+class TestFlagging:
+    async def test_flag_only_is_silent_below_the_threshold(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """Below the threshold a flag-only group gets no reply, no marker, no mod-log post."""
+        await store.save_policy(KEY, guarded(1.0))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(1)))
+            await fake.wait_for("download")  # the photo is being judged; the stop drains it
+        assert fake.posted == []
+        assert fake.sent("setMessageReaction") == []
+        assert (await store.stats(KEY, _LONG_AGO)).scanned == 1
+
+    async def test_flag_reacts_and_posts_to_the_modlog_with_review_buttons(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """At the threshold the message gets the marker and the mod-log a post with a link."""
+        await store.save_policy(KEY, guarded(0.0))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            photo = fake.group_photo(image_bytes(2))
+            fake.push(photo)
+            [post] = await fake.wait_posted(MODLOG)
+            [reaction] = await fake.wait_for("setMessageReaction")
+        assert reaction["message_id"] == photo["message_id"]
+        assert reaction["reaction"] == [{"type": "emoji", "emoji": mod_replies.MARKER_EMOJI}]
+        assert f"https://t.me/c/{str(GROUP)[4:]}/{photo['message_id']}" in post["text"]
+        assert "Test group" in post["text"]
+        assert buttons(post) == {
+            mod_replies.CONFIRM_BUTTON: "dg:ok:1",
+            mod_replies.DISMISS_BUTTON: "dg:no:1",
+        }
+        flag = await store.get_flag(1)
+        assert flag is not None and flag.flag.message == str(photo["message_id"])
+        assert flag.modlog_message == f"{MODLOG}/{post['message_id']}"
+        assert fake.posted_to(GROUP) == []  # flag-only: no verdict reply
+
+    async def test_warn_replies_with_a_report_button_and_delete_deletes(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """WARN quotes the message with "Report a mistake"; DELETE calls deleteMessage."""
+        await store.save_policy(KEY, guarded(0.0, Action.WARN, Action.DELETE))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            photo = fake.group_photo(image_bytes(3))
+            fake.push(photo)
+            [warning] = await fake.wait_posted(GROUP)
+            [deleted] = await fake.wait_for("deleteMessage")
+        [sent] = fake.sent()
+        assert sent["reply_parameters"]["message_id"] == photo["message_id"]
+        assert warning["text"].startswith("⚠️")
+        assert buttons(warning) == {mod_replies.REPORT_BUTTON: "dg:rp:1"}
+        assert deleted == {"chat_id": GROUP, "message_id": photo["message_id"]}
+        assert fake.posted_to(MODLOG) == []
+
+    async def test_exempt_user_is_not_flagged(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """An exempt user's image is scanned but never flagged; others' still are."""
+        await store.save_policy(KEY, guarded(0.0, exempt_users=frozenset({str(MEMBER)})))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(4)))
+            other = fake.group_photo(image_bytes(5), user_id=ADMIN)
+            fake.push(other)
+            await fake.wait_posted(MODLOG)
+        [reaction] = fake.sent("setMessageReaction")
+        assert reaction["message_id"] == other["message_id"]
+        assert (await store.stats(KEY, _LONG_AGO)).flagged == 1
+
+    async def test_refused_delete_is_switched_off_and_told_once(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """A delete Telegram refuses turns DELETE off for the group, told once in the mod-log."""
+        await store.save_policy(KEY, guarded(0.0, Action.MODLOG, Action.DELETE))
+        for _ in range(2):
+            fake.fail("deleteMessage", 400, "Bad Request: message can't be deleted")
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(6)))
+            fake.push(fake.group_photo(image_bytes(7)))
+            await fake.wait_posted(MODLOG, 3)  # two flags and one notice
+        notices = [m for m in fake.posted_to(MODLOG) if "switched that action off" in m["text"]]
+        assert len(notices) == 1
+        policy = await store.policy(KEY, private=False)
+        assert (str(GROUP), Action.DELETE) in policy.disabled
