@@ -14,7 +14,7 @@ import pytest
 from bots import mod_replies
 from config import Settings
 from core import Detector
-from core.moderation import Action, ChatKey, ChatPolicy, FlagStatus, Mode, SqlStore
+from core.moderation import Action, ChatKey, ChatPolicy, Mode, SqlStore
 from tests.fake_telegram import bot_settings, image_bytes, isolate_environment, running_bot
 from tests.fake_telegram_mod import ADMIN, GROUP, MEMBER, MODLOG, ModFake, buttons
 
@@ -71,7 +71,8 @@ class TestFlagging:
             mod_replies.DISMISS_BUTTON: "dg:no:1",
         }
         flag = await store.get_flag(1)
-        assert flag is not None and flag.flag.message == str(photo["message_id"])
+        assert flag is not None
+        assert flag.flag.message == str(photo["message_id"])
         assert flag.modlog_message == f"{MODLOG}/{post['message_id']}"
         assert fake.posted_to(GROUP) == []  # flag-only: no verdict reply
 
