@@ -13,8 +13,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # --build-arg TORCH_INDEX=<a CUDA wheel index> for GPU hosts.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
-# Optional extras, e.g. --build-arg EXTRAS=ray for `deepguard serve --ray`.
-ARG EXTRAS=
+# Extras: `model` (torch + transformers) runs the classifier here. EXTRAS=model,ray for
+# `deepguard serve --ray`; EXTRAS= (empty) builds a small bots-only image without torch, for
+# bots that judge through a remote core (DEEPGUARD_CORE_URL).
+ARG EXTRAS=model
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin deepguard \
     && mkdir -p /models /app \
@@ -23,7 +25,8 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin deepguard \
 WORKDIR /app
 
 # Dependencies first, in their own layer, so a source change does not reinstall torch.
-RUN pip install --index-url "$TORCH_INDEX" "torch==$TORCH_VERSION"
+RUN case ",$EXTRAS," in *,model,*|*,ray,*|*,onnx,*) \
+        pip install --index-url "$TORCH_INDEX" "torch==$TORCH_VERSION" ;; esac
 COPY pyproject.toml README.md ./
 RUN mkdir core bots config \
     && touch core/__init__.py bots/__init__.py config/__init__.py \
