@@ -28,9 +28,11 @@ from tests.memory_store import MemoryStore
 
 
 @asynccontextmanager
-async def serving(monkeypatch: pytest.MonkeyPatch, **options: Any) -> AsyncIterator[FakeDiscord]:
+async def serving(
+    monkeypatch: pytest.MonkeyPatch, fake_class: type[FakeDiscord] = FakeDiscord, **options: Any
+) -> AsyncIterator[FakeDiscord]:
     """Run a fake Discord and point discord.py at it (the only two patches the tests make)."""
-    fake = FakeDiscord(**options)
+    fake = fake_class(**options)
     await fake.start()
     monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
     monkeypatch.setattr(

@@ -1,0 +1,76 @@
+"""Helpers for the Discord moderation tests: a server policy, images, waiting on the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import pytest
+
+from config import Settings
+from core import Judge
+from core.moderation import Action, ChatKey, ChatPolicy, Mode, ModerationStore
+from tests import fake_discord as fd
+from tests.discord_harness import bot_running, bot_settings, callback_of, serving
+from tests.fake_discord import Json
+from tests.fake_discord_mod import MODLOG_ID, ModFakeDiscord
+from tests.fakes import png_bytes
+
+T = TypeVar("T")
+GUILD = ChatKey("discord", fd.GUILD_ID)
+FLAG_ALL = ChatPolicy(
+    mode=Mode.FLAG_ONLY,
+    threshold=0.0,  # every image is flagged, whatever the random model says
+    actions=frozenset({Action.REACT, Action.MODLOG}),
+    modlog=MODLOG_ID,
+    explicit_mode=True,
+)
+
+
+def policy(**changes: Any) -> ChatPolicy:
+    """`FLAG_ALL` with some changes."""
+    return replace(FLAG_ALL, **changes)
+
+
+@asynccontextmanager
+async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFakeDiscord]:
+    async with serving(monkeypatch, ModFakeDiscord) as fake:
+        assert isinstance(fake, ModFakeDiscord)
+        yield fake
+
+
+@asynccontextmanager
+async def moderating(
+    fake: ModFakeDiscord, settings: Settings, judge: Judge, store: ModerationStore
+) -> AsyncIterator[None]:
+    """The bot running on `store`; on exit it has stopped and finished its work in flight."""
+    fake.ready.clear()  # a restart waits for its own connection
+    async with bot_running(fake, bot_settings(settings, fake), judge, store):
+        yield
+
+
+def image(fake: ModFakeDiscord, seed: int, **parts: Any) -> dict[str, Any]:
+    """Message parts with one distinct image attached."""
+    return {"attachments": [fake.attachment(f"i{seed}.png", png_bytes(seed))], **parts}
+
+
+async def until(check: Callable[[], Awaitable[T]], within_s: float = 10.0) -> T:
+    """Poll an async `check` until it is truthy, for state only the store reveals."""
+    async with asyncio.timeout(within_s):
+        while not (result := await check()):  # noqa: ASYNC110 - the store offers no event
+            await asyncio.sleep(0.02)
+    return result
+
+
+async def answered(fake: ModFakeDiscord, payload: Json) -> Json:
+    """Dispatch an interaction and return the bot's callback body."""
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    return await callback_of(fake, payload)
+
+
+def reactions(fake: ModFakeDiscord, message: Json, method: str = "PUT") -> list[str]:
+    path = f"/channels/{message['channel_id']}/messages/{message['id']}/reactions/.+/@me"
+    return [r.path.split("/")[-2] for r in fake.sent(path, method)]
