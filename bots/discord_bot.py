@@ -113,7 +113,14 @@ class DeepGuardClient(discord.AutoShardedClient):
 
     async def on_ready(self) -> None:
         intent = "on" if self.intents.message_content else "OFF (only /check and the menu work)"
-        log.info("connected to Discord as %s; message content %s", self.user, intent)
+        shards = sorted(self.shards)  # this process's slice when several share the bot
+        log.info(
+            "connected to Discord as %s on shards %s of %s; message content %s",
+            self.user,
+            shards,
+            self.shard_count,
+            intent,
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         await self._consider(message)
@@ -150,7 +157,9 @@ class DeepGuardClient(discord.AutoShardedClient):
             return
         reference = message.to_reference(fail_if_not_exists=False)
         try:
-            await message.channel.send(text, reference=reference, mention_author=False, view=view)
+            await message.channel.send(
+                text, reference=reference, mention_author=False, view=view or discord.utils.MISSING
+            )
         except discord.Forbidden as error:
             if self._muted.mute(message.channel.id):
                 log.warning(
