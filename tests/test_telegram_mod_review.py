@@ -77,7 +77,7 @@ class TestReview:
             await fake.wait_for("editMessageText")
             fake.press(post, "dg:ok:1", user_id=ADMIN)
             await fake.wait_for("answerCallbackQuery", 2)
-        marker, cleared = fake.sent("setMessageReaction")
+        _, cleared = fake.sent("setMessageReaction")
         assert cleared["message_id"] == photo["message_id"]
         assert cleared.get("reaction", []) == []
         assert fake.callback_answers()[1] == mod_replies.ALREADY_REVIEWED
@@ -113,14 +113,16 @@ class TestRestartAndLeaving:
         """Typed settings and an open flag outlive the process; a redelivered photo is ignored."""
         configured = bot_settings(settings, fake)
         photo = fake.group_photo(image_bytes(4))
-        async with SqlStore.open(store_url) as first:
-            async with running_bot(fake, configured, detector, store=first):
-                fake.push(fake.group_command(f"/settings modlog {MODLOG}"))
-                await fake.wait_posted(GROUP)
-                fake.push(fake.group_command("/settings threshold 0"))
-                await fake.wait_posted(GROUP, 2)
-                fake.push(photo)
-                [_, post] = await fake.wait_posted(MODLOG, 2)  # the hello, then the flag
+        async with (
+            SqlStore.open(store_url) as first,
+            running_bot(fake, configured, detector, store=first),
+        ):
+            fake.push(fake.group_command(f"/settings modlog {MODLOG}"))
+            await fake.wait_posted(GROUP)
+            fake.push(fake.group_command("/settings threshold 0"))
+            await fake.wait_posted(GROUP, 2)
+            fake.push(photo)
+            [_, post] = await fake.wait_posted(MODLOG, 2)  # the hello, then the flag
         async with SqlStore.open(store_url) as second:
             async with running_bot(fake, configured, detector, store=second):
                 fake.push(photo)  # Telegram redelivers it under a new update id
