@@ -33,11 +33,20 @@ class Classifier(Protocol):
 class HFClassifier:
     """`AutoImageProcessor` + `AutoModelForImageClassification`, as the model card uses them."""
 
-    def __init__(self, processor: Any, model: Any, labels: LabelMap, device: torch.device) -> None:
+    def __init__(
+        self,
+        processor: Any,
+        model: Any,
+        labels: LabelMap,
+        device: torch.device,
+        *,
+        per_image: bool = False,
+    ) -> None:
         self._preprocess = Preprocessor(processor)
         self._model = model
         self._device = device
         self._dtype = next(model.parameters()).dtype
+        self._per_image = per_image
         self.labels = labels
 
     @classmethod
@@ -73,7 +82,9 @@ class HFClassifier:
             labels.names,
             sorted(labels.names[i] for i in labels.fake) or "1 - real",
         )
-        return cls(processor, model, labels, device)
+        # Dynamic int8 scales activations by the whole batch's range, so an image's answer
+        # would depend on the images it happens to share a batch with: run those one by one.
+        return cls(processor, model, labels, device, per_image=settings.backend == "torch-int8")
 
     @property
     def fast_preprocessing(self) -> bool:
@@ -87,11 +98,16 @@ class HFClassifier:
         return self._preprocess(image)
 
     def predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
-        pixels = torch.from_numpy(np.stack(batch)).to(self._device, self._dtype)
+        groups = [[pixels] for pixels in batch] if self._per_image else [list(batch)]
         with torch.inference_mode():
-            logits = self._model(pixel_values=pixels).logits
+            logits = torch.cat([self._logits(group) for group in groups])
             probabilities = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         return [self.labels.scores(row.tolist()) for row in probabilities]
+
+    def _logits(self, group: list[PixelArray]) -> torch.Tensor:
+        pixels = torch.from_numpy(np.stack(group)).to(self._device, self._dtype)
+        logits: torch.Tensor = self._model(pixel_values=pixels).logits
+        return logits
 
 
 def intra_op_threads(settings: ModelSettings) -> int:

@@ -29,10 +29,13 @@ log = logging.getLogger(__name__)
 class OnnxClassifier:
     """A `Classifier` over an `onnxruntime.InferenceSession` of the exported model."""
 
-    def __init__(self, session: Any, preprocess: Preprocessor, labels: LabelMap) -> None:
+    def __init__(
+        self, session: Any, preprocess: Preprocessor, labels: LabelMap, *, per_image: bool
+    ) -> None:
         self._session = session
         self._preprocess = preprocess
         self._input = session.get_inputs()[0].name
+        self._per_image = per_image
         self.labels = labels
 
     @classmethod
@@ -81,7 +84,9 @@ class OnnxClassifier:
             time.perf_counter() - started,
             labels.names,
         )
-        return cls(session, preprocess, labels)
+        # Dynamic int8 scales activations by the whole batch's range, so an image's answer
+        # would depend on the images it happens to share a batch with: run those one by one.
+        return cls(session, preprocess, labels, per_image=settings.backend == "onnx-int8")
 
     @property
     def fast_preprocessing(self) -> bool:
@@ -95,8 +100,12 @@ class OnnxClassifier:
         return self._preprocess(image)
 
     def predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
-        (logits,) = self._session.run(["logits"], {self._input: np.stack(batch)})
+        groups = [[pixels] for pixels in batch] if self._per_image else [list(batch)]
+        logits = np.concatenate([self._run(group) for group in groups])
         return [self.labels.scores(row.tolist()) for row in _softmax(logits)]
+
+    def _run(self, group: list[PixelArray]) -> Any:
+        return self._session.run(["logits"], {self._input: np.stack(group)})[0]
 
 
 def _softmax(logits: Any) -> Any:
