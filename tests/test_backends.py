@@ -66,9 +66,10 @@ def _fake_probabilities(classifier: Classifier, images: list[Image.Image]) -> np
 
 def _deviation(loaded: dict[str, Classifier], backend: str) -> np.ndarray:
     images = _images()
-    return np.abs(
+    deviation: np.ndarray = np.abs(
         _fake_probabilities(loaded[backend], images) - _fake_probabilities(loaded["torch"], images)
     )
+    return deviation
 
 
 def test_exact_backend_is_the_hf_classifier(loaded: dict[str, Classifier]) -> None:
