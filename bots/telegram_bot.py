@@ -31,6 +31,7 @@ from bots import replies
 from bots.dedupe import SeenMessages
 from bots.redact import install_redaction
 from bots.telegram_albums import Albums
+from bots.telegram_answers import Answers
 from bots.telegram_handlers import Context, TelegramHandlers
 from bots.telegram_inflight import InFlight
 from bots.telegram_mod import Moderator
@@ -66,16 +67,15 @@ async def run(
     # `deepguard run` redacts already; this covers other callers (tests, embedding) too.
     undo_redaction = _redact([token, _secret(telegram.webhook_secret)])
     try:
-        inflight = InFlight()
+        inflight, moderator = InFlight(), Moderator(store)
         handlers = TelegramHandlers(
-            detector,
+            Answers(detector, moderator, telegram, settings.replies),
+            moderator,
             Throttle(settings.throttle),
             SeenMessages(),
             Albums(telegram.album_wait_s),
             inflight,
-            telegram,
-            settings.replies,
-            Moderator(store),
+            telegram.max_file_bytes,
         )
         app = build_application(telegram, token, handlers, store)
         await _initialize(app)
