@@ -283,6 +283,24 @@ class RemoteSettings(BaseModel):
     connections: int = Field(32, ge=1, description="Connections kept open to the API.")
 
 
+class ModerationSettings(BaseModel):
+    """What the bots keep about moderation in the database, and for how long."""
+
+    retention_days: int = Field(
+        30,
+        ge=1,
+        description="Days processed-message keys and reviewed flags are kept before purging.",
+    )
+    purge_interval_h: float = Field(6.0, gt=0.0, description="Hours between two purges.")
+
+
+_ASYNC_DRIVERS = (
+    ("sqlite:", "sqlite+aiosqlite:"),
+    ("postgresql:", "postgresql+asyncpg:"),
+    ("postgres:", "postgresql+asyncpg:"),
+)
+
+
 class Settings(BaseSettings):
     """Everything DeepGuard reads from its environment."""
 
@@ -316,6 +334,12 @@ class Settings(BaseSettings):
         "instead of loading a model.",
     )
     core_token: SecretStr | None = Field(None, description="Bearer token for `core_url`.")
+    moderation: ModerationSettings = ModerationSettings()
+    database_url: str = Field(
+        "sqlite+aiosqlite:///deepguard.db",
+        description="Moderation database: a SQLite file, or "
+        "postgresql+asyncpg://user:password@host/db for several bot processes.",
+    )
 
     @field_validator("core_url")
     @classmethod
@@ -325,6 +349,17 @@ class Settings(BaseSettings):
         if not url.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return url.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        """Accept the usual spellings and pick the async driver SQLAlchemy needs."""
+        for plain, driver in _ASYNC_DRIVERS:
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        if not url.startswith(tuple(driver for _, driver in _ASYNC_DRIVERS)):
+            raise ValueError("must be a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL")
+        return url
 
 
 class SettingsError(Exception):
