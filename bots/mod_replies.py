@@ -147,3 +147,11 @@ MODLOG_UNREACHABLE = (
 def modlog_hello(where: str) -> str:
     """Posted in a chat when it becomes the mod-log of `where`."""
     return f"This chat is now DeepGuard's mod-log for {where}: flags will be posted here."
+
+
+# Telegram's command menu for chat administrators (on top of /check and /help).
+ADMIN_COMMAND_DESCRIPTIONS = {
+    "settings": "Moderation: mode, threshold, actions, mod-log chat",
+    "stats": "Images scanned and flagged in the last 7 and 30 days",
+    "forget": "Delete everything DeepGuard stored about this chat",
+}

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -27,7 +27,7 @@ from telegram.ext import (
     filters,
 )
 
-from bots import replies
+from bots import mod_replies, replies
 from bots.dedupe import SeenMessages
 from bots.redact import install_redaction
 from bots.telegram_albums import Albums
@@ -165,10 +165,12 @@ async def _initialize(app: TelegramApp) -> None:
 
 
 async def _announce_commands(app: TelegramApp) -> None:
-    """Fill Telegram's command menu; a failure only costs the menu."""
+    """Fill Telegram's command menus (administrators also see moderation); failures cost a menu."""
     commands = [BotCommand(name, text) for name, text in replies.COMMAND_DESCRIPTIONS.items()]
+    admin = [BotCommand(n, t) for n, t in mod_replies.ADMIN_COMMAND_DESCRIPTIONS.items()]
     try:
         await app.bot.set_my_commands(commands)
+        await app.bot.set_my_commands(commands + admin, BotCommandScopeAllChatAdministrators())
     except TelegramError as exc:
         log.warning("could not set the telegram command menu: %s", exc)
 

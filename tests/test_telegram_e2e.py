@@ -141,10 +141,15 @@ class TestCommands:
     async def test_commands_are_announced(
         self, fake: FakeTelegram, settings: Settings, detector: Detector
     ) -> None:
-        """At start the bot fills Telegram's command menu with /check and /help."""
+        """At start the bot fills the command menu; administrators also see moderation commands."""
         async with running_bot(fake, bot_settings(settings, fake), detector):
-            [call] = fake.sent("setMyCommands")
-        assert [command["command"] for command in call["commands"]] == ["check", "help"]
+            await fake.wait_for("setMyCommands", 2)
+        everyone, admins = fake.sent("setMyCommands")
+        assert [command["command"] for command in everyone["commands"]] == ["check", "help"]
+        assert "scope" not in everyone
+        names = [command["command"] for command in admins["commands"]]
+        assert names == ["check", "help", "settings", "stats", "forget"]
+        assert admins["scope"] == {"type": "all_chat_administrators"}
 
 
 class TestRepeats:
