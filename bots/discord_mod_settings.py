@@ -64,9 +64,10 @@ class SettingsCommands:
         self._admin = admin
 
     def install(self, group: app_commands.Group) -> None:
-        self._settings(group)
+        self._policy_commands(group)
+        self._exempt_commands(group)
 
-    def _settings(self, group: app_commands.Group) -> None:
+    def _policy_commands(self, group: app_commands.Group) -> None:
         @group.command(name="show", description="Show the settings")
         async def show_(interaction: discord.Interaction) -> None:
             await self._change(interaction, lambda policy: policy, saved=False)
@@ -112,6 +113,16 @@ class SettingsCommands:
                 interaction, lambda p: with_modlog(p, str(channel.id) if channel else None)
             )
 
+        @group.command(
+            name="new-members",
+            description="Only scan members who joined less than N days ago (0: all)",
+        )
+        async def new_members(
+            interaction: discord.Interaction, days: app_commands.Range[int, 0, 3650]
+        ) -> None:
+            await self._change(interaction, lambda p: replace(p, new_members_days=days or None))
+
+    def _exempt_commands(self, group: app_commands.Group) -> None:
         @group.command(name="exempt-channel", description="Never flag images in a channel")
         async def exempt_channel(
             interaction: discord.Interaction, edit: Edit, channel: app_commands.AppCommandChannel
@@ -140,15 +151,6 @@ class SettingsCommands:
                 interaction,
                 lambda p: replace(p, exempt_users=edited(p.exempt_users, edit, str(user.id))),
             )
-
-        @group.command(
-            name="new-members",
-            description="Only scan members who joined less than N days ago (0: all)",
-        )
-        async def new_members(
-            interaction: discord.Interaction, days: app_commands.Range[int, 0, 3650]
-        ) -> None:
-            await self._change(interaction, lambda p: replace(p, new_members_days=days or None))
 
     async def _change(
         self, interaction: discord.Interaction, change: Change, *, saved: bool = True

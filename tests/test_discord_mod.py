@@ -163,6 +163,22 @@ async def test_exempt_channel_role_and_user_are_not_flagged(
     assert await store.get_flag(2) is None
 
 
+async def test_new_members_only_skips_members_who_joined_long_ago(
+    fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+) -> None:
+    """With new-members scanning, a member who joined years ago is skipped, a newcomer flagged."""
+    await store.save_policy(GUILD, policy(new_members_days=30))
+    async with moderating(fake, settings, detector, store):
+        old = await post(fake, **image(fake, 20))  # the fake's members joined in 2024
+        joined = datetime.now(UTC).isoformat()
+        newcomer = message_payload(**image(fake, 21))
+        newcomer["member"] = {**newcomer["member"], "joined_at": joined}
+        await fake.dispatch("MESSAGE_CREATE", newcomer)
+        await fake.wait_for(lambda: reactions(fake, newcomer))
+    assert reactions(fake, old) == []
+    assert len(fake.bodies(f"/channels/{MODLOG_ID}/messages")) == 1
+
+
 async def test_a_refused_action_is_switched_off_for_the_channel_and_told_once(
     fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
 ) -> None:

@@ -40,6 +40,7 @@ from tests.fake_discord_mod import (
     MODLOG_ID,
     NO_PERMISSIONS,
     OTHER_HUMAN,
+    ROLE_ID,
     ModFakeDiscord,
     channel_option,
     click,
@@ -47,6 +48,7 @@ from tests.fake_discord_mod import (
     deepguard,
     option,
     posted,
+    role_create,
 )
 
 pytestmark = pytest.mark.slow
@@ -158,7 +160,7 @@ async def test_buttons_posted_before_a_restart_still_work(
 async def test_settings_need_manage_server_on_every_call(
     fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
 ) -> None:
-    """A member without Manage Server is refused; an admin's changes are saved; all ephemeral."""
+    """A member without Manage Server is refused; every admin change is saved; all ephemeral."""
     threshold = [option("percent", 40, 4)]
     async with moderating(fake, settings, detector, store):
         refused = await answered(
@@ -176,6 +178,18 @@ async def test_settings_need_manage_server_on_every_call(
         )
         switches = [option("delete", True, 5), option("react", False, 5)]
         await answered(fake, deepguard("settings", "actions", options=switches))
+        user = option("user", OTHER_HUMAN["id"], 6)
+        users = {"users": {OTHER_HUMAN["id"]: OTHER_HUMAN}}
+        await answered(
+            fake, deepguard("settings", "exempt-user", options=[edit, user], resolved=users)
+        )
+        role = option("role", ROLE_ID, 8)
+        roles = {"roles": {ROLE_ID: role_create()["role"]}}
+        await answered(
+            fake, deepguard("settings", "exempt-role", options=[edit, role], resolved=roles)
+        )
+        days = [option("days", 7, 4)]
+        await answered(fake, deepguard("settings", "new-members", options=days))
         shown = await answered(fake, deepguard("settings", "show"))
     assert ephemeral(refused) == ADMINS_ONLY
     assert "40%" in ephemeral(saved)
@@ -186,6 +200,9 @@ async def test_settings_need_manage_server_on_every_call(
         actions=frozenset({Action.MODLOG, Action.DELETE}),
         modlog=MODLOG_ID,
         exempt_channels=frozenset({fd.OTHER_CHANNEL_ID}),
+        exempt_users=frozenset({OTHER_HUMAN["id"]}),
+        exempt_roles=frozenset({ROLE_ID}),
+        new_members_days=7,
     )
 
 
