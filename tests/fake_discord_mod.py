@@ -30,7 +30,8 @@ from tests.fake_discord import (
 )
 
 MODLOG_ID, DM_ID, ROLE_ID = snowflake(), snowflake(), snowflake()
-OTHER_HUMAN = {"id": snowflake(), "username": "bob", "discriminator": "0", "avatar": None}
+OTHER_ID = snowflake()
+OTHER_HUMAN: Json = {"id": OTHER_ID, "username": "bob", "discriminator": "0", "avatar": None}
 NO_PERMISSIONS = "0"
 MANAGE_MESSAGES = str(1 << 13)
 MANAGE_GUILD = str(1 << 5)

@@ -40,6 +40,7 @@ from tests.fake_discord_mod import (
     MODLOG_ID,
     NO_PERMISSIONS,
     OTHER_HUMAN,
+    OTHER_ID,
     ROLE_ID,
     ModFakeDiscord,
     channel_option,
@@ -200,7 +201,7 @@ async def test_settings_need_manage_server_on_every_call(
         actions=frozenset({Action.MODLOG, Action.DELETE}),
         modlog=MODLOG_ID,
         exempt_channels=frozenset({fd.OTHER_CHANNEL_ID}),
-        exempt_users=frozenset({OTHER_HUMAN["id"]}),
+        exempt_users=frozenset({OTHER_ID}),
         exempt_roles=frozenset({ROLE_ID}),
         new_members_days=7,
     )
