@@ -59,7 +59,8 @@ class ModCommands:
         if interaction.guild_id is None:
             await answer(interaction, SERVERS_ONLY)
             return None
-        if not interaction.permissions.manage_guild:
+        permissions = interaction.permissions
+        if not (permissions.administrator or permissions.manage_guild):
             await answer(interaction, ADMINS_ONLY)
             return None
         return ChatKey("discord", str(interaction.guild_id))

@@ -25,6 +25,7 @@ from bots.mod_replies import (
     report_notice,
     review_line,
 )
+from bots.replies import UNEXPECTED
 from core.moderation import Action, ChatKey, Flag, FlagStatus, ModerationStore
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,16 @@ class Reviews:
         match = _CUSTOM_ID.fullmatch(custom_id)
         if match is None or not await self._seen.claim(f"discord:interaction:{interaction.id}"):
             return  # not ours, or replayed by a gateway RESUME
-        kind, flag = match[1], await self._store.get_flag(int(match[2]))
+        try:
+            await self._answer(interaction, match[1], int(match[2]))
+        except Exception:
+            log.exception("unexpected error on the flag button %s", custom_id)
+            if not interaction.response.is_done():
+                with suppress(discord.HTTPException):
+                    await _tell(interaction, UNEXPECTED)
+
+    async def _answer(self, interaction: discord.Interaction, kind: str, flag_id: int) -> None:
+        flag = await self._store.get_flag(flag_id)
         here = ChatKey("discord", str(interaction.guild_id))
         if flag is None or flag.flag.chat != here:
             await _tell(interaction, UNKNOWN_FLAG)
@@ -114,7 +124,7 @@ class Reviews:
 
 def _is_moderator(interaction: discord.Interaction) -> bool:
     permissions = interaction.permissions
-    return permissions.manage_messages or permissions.manage_guild
+    return permissions.administrator or permissions.manage_messages or permissions.manage_guild
 
 
 async def _tell(interaction: discord.Interaction, text: str) -> None:

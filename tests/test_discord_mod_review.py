@@ -17,10 +17,20 @@ from bots.mod_replies import (
     REPORT_NOT_YOURS,
     REPORT_THANKS,
     REVIEW_ADMINS_ONLY,
+    UNKNOWN_FLAG,
 )
+from bots.replies import UNEXPECTED
 from config import Settings
 from core import Detector
-from core.moderation import Action, ChatPolicy, FlagStatus, Mode, ModerationStore, SqlStore
+from core.moderation import (
+    Action,
+    ChatPolicy,
+    Flag,
+    FlagStatus,
+    Mode,
+    ModerationStore,
+    SqlStore,
+)
 from tests import fake_discord as fd
 from tests.discord_harness import post, reply_to
 from tests.discord_mod_harness import (
@@ -51,6 +61,7 @@ from tests.fake_discord_mod import (
     posted,
     role_create,
 )
+from tests.memory_store import MemoryStore
 
 pytestmark = pytest.mark.slow
 
@@ -227,3 +238,29 @@ async def test_forget_command_and_leaving_a_server_delete_its_data(
 
 async def _default(store: ModerationStore) -> bool:
     return (await store.policy(GUILD, private=False)) != policy()
+
+
+class BrokenFlags(MemoryStore):
+    """A store whose flag lookups hit a bug."""
+
+    async def get_flag(self, flag_id: int) -> Flag | None:
+        raise RuntimeError("a bug in the store")
+
+
+async def test_unknown_flags_and_bugs_behind_a_button_get_a_polite_answer(
+    fake: ModFakeDiscord,
+    settings: Settings,
+    detector: Detector,
+    store: ModerationStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A button of a deleted flag says so; a bug is logged with its traceback and answered."""
+    on = posted({"content": "flag"}, MODLOG_ID)
+    async with moderating(fake, settings, detector, store):
+        unknown = await answered(fake, click("deepguard:confirm:999", on))
+    async with moderating(fake, settings, detector, BrokenFlags()):
+        broken = await answered(fake, click("deepguard:confirm:1", on))
+    assert ephemeral(unknown) == UNKNOWN_FLAG
+    assert ephemeral(broken) == UNEXPECTED
+    (record,) = [r for r in caplog.records if "flag button" in r.getMessage()]
+    assert record.exc_info is not None
