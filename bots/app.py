@@ -7,10 +7,13 @@ import logging
 import signal
 from contextlib import AbstractAsyncContextManager
 
+from sqlalchemy import make_url
+
 from bots.health import heartbeat
 from bots.redact import install_redaction
 from config import Settings
 from core import Detector, Judge
+from core.moderation import ModerationStore, SqlStore, purge_regularly
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +25,13 @@ class NoBotConfigured(Exception):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    return [
+    tokens = [
         token.get_secret_value()
         for token in (settings.discord.token, settings.telegram.token, settings.core_token)
         if token is not None
     ]
+    database_password = make_url(settings.database_url).password
+    return [*tokens, str(database_password)] if database_password else tokens
 
 
 async def run(settings: Settings) -> None:
@@ -38,13 +43,24 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with _open_judge(settings) as detector:
-        beat = asyncio.create_task(heartbeat(settings.health_file), name="heartbeat")
+    moderation = settings.moderation
+    # The database first: a wrong URL fails in a second, not after the model has loaded.
+    async with (
+        SqlStore.open(settings.database_url, retention_days=moderation.retention_days) as store,
+        _open_judge(settings) as detector,
+    ):
+        chores = [
+            asyncio.create_task(heartbeat(settings.health_file), name="heartbeat"),
+            asyncio.create_task(
+                purge_regularly(store, moderation.purge_interval_h * 3600), name="purge"
+            ),
+        ]
         try:
-            await serve(settings, detector, stop)
+            await serve(settings, detector, stop, store)
         finally:
-            beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
+            for chore in chores:
+                chore.cancel()
+            await asyncio.gather(*chores, return_exceptions=True)
 
 
 def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
@@ -57,16 +73,22 @@ def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
     return Detector.open(settings.model, settings.queue, settings.images)
 
 
-async def serve(settings: Settings, detector: Judge, stop: asyncio.Event) -> None:
+async def serve(
+    settings: Settings, detector: Judge, stop: asyncio.Event, store: ModerationStore
+) -> None:
     """Run each configured adapter until `stop` is set; one failing stops the others."""
     # Imported here so that `deepguard check` and a one-platform install load one client only.
     async with asyncio.TaskGroup() as group:
         if settings.telegram.enabled:
             from bots import telegram_bot
 
-            group.create_task(telegram_bot.run(settings, detector, stop), name="telegram")
+            group.create_task(
+                telegram_bot.run(settings, detector, stop, store=store), name="telegram"
+            )
         if settings.discord.enabled:
             from bots import discord_bot
 
-            group.create_task(discord_bot.run(settings, detector, stop), name="discord")
+            group.create_task(
+                discord_bot.run(settings, detector, stop, store=store), name="discord"
+            )
     log.info("bots stopped")

@@ -31,10 +31,12 @@ def classifier(model_settings: ModelSettings) -> HFClassifier:
 
 
 @pytest.fixture
-def settings(model_dir: Path) -> Settings:
+def settings(model_dir: Path, tmp_path: Path) -> Settings:
+    """The tiny model; `deepguard run`'s moderation database in the test's own directory."""
     return Settings(
         _env_file=None,
         model=ModelSettings(name=str(model_dir), offline=True, device="cpu", threads=1),
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
     )
 
 

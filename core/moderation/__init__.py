@@ -1,6 +1,7 @@
 """Per-chat moderation: a pure policy decision and the storage behind it."""
 
 from core.moderation.policy import decide, default_policy, with_mode, with_modlog, without_action
+from core.moderation.retention import purge_regularly
 from core.moderation.store import SqlStore
 from core.moderation.types import (
     Action,
@@ -31,6 +32,7 @@ __all__ = [
     "UploadContext",
     "decide",
     "default_policy",
+    "purge_regularly",
     "with_mode",
     "with_modlog",
     "without_action",
