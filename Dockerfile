@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# DeepGuard bots: `docker build -t deepguard . && docker run --env-file .env -v deepguard-models:/models deepguard`
+# DeepGuard bots: `docker build -t deepguard . && docker run --env-file .env -v deepguard-models:/models -v deepguard-data:/data deepguard`
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HF_HOME=/models \
-    DEEPGUARD_HEALTH_FILE=/tmp/deepguard-alive
+    DEEPGUARD_HEALTH_FILE=/tmp/deepguard-alive \
+    DEEPGUARD_DATABASE_URL=sqlite+aiosqlite:////data/deepguard.db
 
 # The CPU build of torch (a few hundred MB instead of several GB of CUDA libraries). Build with
 # --build-arg TORCH_INDEX=<a CUDA wheel index> for GPU hosts.
@@ -19,8 +20,8 @@ ARG TORCH_VERSION=2.13.0
 ARG EXTRAS=model
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin deepguard \
-    && mkdir -p /models /app \
-    && chown deepguard:deepguard /models
+    && mkdir -p /models /app /data \
+    && chown deepguard:deepguard /models /data
 
 WORKDIR /app
 
@@ -40,8 +41,9 @@ COPY config ./config
 RUN pip install --no-deps . && rm -rf build
 
 USER deepguard
-# Downloaded weights survive container rebuilds; mount a named volume here.
-VOLUME ["/models"]
+# Downloaded weights survive container rebuilds; mount a named volume here. /data holds the
+# moderation database (SQLite) unless DEEPGUARD_DATABASE_URL points at PostgreSQL.
+VOLUME ["/models", "/data"]
 
 # `deepguard serve` (the inference API) listens here when run with DEEPGUARD_SERVE__HOST=0.0.0.0;
 # its health check is GET /healthz (see compose.yaml). The default command runs the bots.
