@@ -34,9 +34,8 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFake]:
 def guarded(threshold: float = 0.0, *actions: Action, **fields: Any) -> ChatPolicy:
     """A flag-only group with a mod-log; threshold 0.0 flags everything, 1.0 nothing."""
     chosen = frozenset(actions or (Action.REACT, Action.MODLOG))
-    return ChatPolicy(
-        mode=Mode.FLAG_ONLY, threshold=threshold, actions=chosen, modlog=str(MODLOG), **fields
-    )
+    base: dict[str, Any] = {"mode": Mode.FLAG_ONLY, "actions": chosen, "modlog": str(MODLOG)}
+    return ChatPolicy(threshold=threshold, **(base | fields))
 
 
 class TestFlagging:
@@ -122,3 +121,50 @@ class TestFlagging:
         assert len(notices) == 1
         policy = await store.policy(KEY, private=False)
         assert (str(GROUP), Action.DELETE) in policy.disabled
+
+
+class TestAnswersAndFlags:
+    async def test_reply_all_group_answers_and_flags_without_a_second_warning(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """In reply-all the verdict is the warning: one reply, plus the marker and mod-log post."""
+        policy = guarded(0.0, Action.REACT, Action.WARN, Action.MODLOG, mode=Mode.REPLY_ALL)
+        await store.save_policy(KEY, policy)
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(8)))
+            await fake.wait_posted(MODLOG)
+            await fake.wait_for("setMessageReaction")
+            [verdict] = await fake.wait_posted(GROUP)
+        assert "probability of AI" in verdict["text"]
+        assert "reply_markup" not in verdict
+
+    async def test_album_is_flagged_per_image_and_stays_silent(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """Each image of an album in a flag-only group gets its own marker and flag, no reply."""
+        await store.save_policy(KEY, guarded(0.0))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            album = [fake.group_photo(image_bytes(20 + n), media_group_id="a") for n in range(2)]
+            for message in album:
+                fake.push(message)
+            await fake.wait_posted(MODLOG, 2)
+            await fake.wait_for("setMessageReaction", 2)
+        marked = sorted(r["message_id"] for r in fake.sent("setMessageReaction"))
+        assert marked == [message["message_id"] for message in album]
+        assert fake.posted_to(GROUP) == []
+
+    async def test_check_in_a_silent_group_answers_and_flags_the_target(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """/check on a photo the bot never saw (privacy mode) is answered and flags that photo."""
+        await store.save_policy(KEY, guarded(0.0))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            photo = fake.group_photo(image_bytes(30))  # not delivered: privacy mode
+            fake.push(fake.group_command("/check", user_id=ADMIN, reply_to=photo))
+            [verdict] = await fake.wait_posted(GROUP)
+            [reaction] = await fake.wait_for("setMessageReaction")
+        assert "probability of AI" in verdict["text"]
+        assert reaction["message_id"] == photo["message_id"]
+        flag = await store.get_flag(1)
+        assert flag is not None
+        assert flag.flag.author == str(MEMBER)
