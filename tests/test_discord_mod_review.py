@@ -180,6 +180,8 @@ async def test_settings_need_manage_server_on_every_call(
             deepguard("settings", "threshold", options=threshold, permissions=MANAGE_MESSAGES),
         )
         saved = await answered(fake, deepguard("settings", "threshold", options=threshold))
+        mode = [option("mode", "reply-all", 3)]
+        await answered(fake, deepguard("settings", "mode", options=mode))
         modlog, resolved = channel_option("channel", MODLOG_ID)
         await answered(fake, deepguard("settings", "modlog", options=[modlog], resolved=resolved))
         exempt, resolved = channel_option("channel", fd.OTHER_CHANNEL_ID)
@@ -207,7 +209,8 @@ async def test_settings_need_manage_server_on_every_call(
     assert "40%" in ephemeral(saved)
     assert f"<#{fd.OTHER_CHANNEL_ID}>" in ephemeral(shown)
     assert await store.policy(GUILD, private=False) == ChatPolicy(
-        mode=Mode.FLAG_ONLY,  # a mod-log on a server whose mode nobody chose
+        mode=Mode.REPLY_ALL,  # chosen, so setting a mod-log does not switch to flag-only
+        explicit_mode=True,
         threshold=0.4,
         actions=frozenset({Action.MODLOG, Action.DELETE}),
         modlog=MODLOG_ID,
