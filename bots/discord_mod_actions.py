@@ -67,6 +67,11 @@ class FlagActions:
             except discord.Forbidden:
                 place = policy.modlog if action is Action.MODLOG else None
                 await self.refused(message.guild, action, place or channel, flag)
+            except discord.NotFound as error:
+                if action is Action.MODLOG and policy.modlog is not None:  # channel deleted
+                    await self.refused(message.guild, action, policy.modlog, flag)
+                else:  # the message or member went away meanwhile
+                    log.info("flag %d: %s found nothing: %s", flag.id, action, error.text)
             except discord.HTTPException as error:
                 log.warning("flag %d: %s failed: %s", flag.id, action, error.text or error.status)
 

@@ -250,3 +250,22 @@ async def test_settings_and_flags_survive_a_restart_and_no_message_is_handled_tw
     assert reactions(fake, message) == [MARKER_EMOJI]
     assert reactions(fake, marker) == [MARKER_EMOJI]
     assert len(fake.bodies(f"/channels/{MODLOG_ID}/messages")) == 2
+
+
+async def test_a_deleted_modlog_channel_is_switched_off_and_the_owner_told_once(
+    fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+) -> None:
+    """A 404 from the mod-log channel turns mod-log posts off and DMs the owner just once."""
+    await store.save_policy(GUILD, policy())
+    gone = {"message": "Unknown Channel", "code": 10003}
+    fake.fail("POST", f"/channels/{MODLOG_ID}/messages", 404, body=gone, times=5)
+    async with moderating(fake, settings, detector, store):
+        await post(fake, **image(fake, 30))
+        await fake.wait_for(lambda: fake.bodies(f"/channels/{DM_ID}/messages"))
+        second = await post(fake, **image(fake, 31))
+        await fake.wait_for(lambda: reactions(fake, second))
+    (dm,) = fake.bodies(f"/channels/{DM_ID}/messages")
+    assert dm["content"] == permission_missing(Action.MODLOG, f"<#{MODLOG_ID}>")
+    assert len(fake.sent(f"/channels/{MODLOG_ID}/messages")) == 1
+    saved = await store.policy(GUILD, private=False)
+    assert saved.disabled == frozenset({(MODLOG_ID, Action.MODLOG)})
