@@ -13,7 +13,7 @@ from telegram import Bot, Chat, Message, User
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
-from core.moderation import ChatKey, UploadContext
+from core.moderation import ChatKey, ModerationStore, UploadContext
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,11 @@ ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRAT
 
 def chat_key(chat_id: int | str) -> ChatKey:
     return ChatKey(PLATFORM, str(chat_id))
+
+
+async def first_time(store: ModerationStore, message: Message) -> bool:
+    """Whether a command is new: Telegram redelivers unconfirmed updates after a restart."""
+    return await store.claim(chat_key(message.chat_id), f"{message.message_id}:command")
 
 
 def is_private(message: Message) -> bool:

@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bots import mod_replies
-from bots.telegram_mod_chat import chat_key, sender_is_admin
+from bots.telegram_mod_chat import chat_key, first_time, sender_is_admin
 from bots.telegram_mod_review import PATTERN as REVIEW_PATTERN
 from bots.telegram_mod_review import ReviewButtons
 from bots.telegram_mod_settings import PATTERN as SETTINGS_PATTERN
@@ -43,7 +43,7 @@ class ChatCommands:
     async def on_stats(self, update: Update, context: Context) -> None:
         """Images scanned, flagged, confirmed and dismissed in the last 7 and 30 days."""
         message = update.effective_message
-        if message is None:
+        if message is None or not await first_time(self._store, message):
             return
         if not await sender_is_admin(context.bot, message):
             await message.reply_text(mod_replies.ADMINS_ONLY_COMMAND)
@@ -56,7 +56,7 @@ class ChatCommands:
     async def on_forget(self, update: Update, context: Context) -> None:
         """Delete everything stored about this chat, at an administrator's request."""
         message = update.effective_message
-        if message is None:
+        if message is None or not await first_time(self._store, message):
             return
         if not await sender_is_admin(context.bot, message):
             await message.reply_text(mod_replies.ADMINS_ONLY_COMMAND)

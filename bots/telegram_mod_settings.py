@@ -20,6 +20,7 @@ from bots.telegram_mod_chat import (
     author_id,
     chat_key,
     chat_name,
+    first_time,
     is_admin,
     is_member,
     is_private,
@@ -95,7 +96,7 @@ class SettingsCommand:
 
     async def on_settings(self, update: Update, context: Context) -> None:
         message = update.effective_message
-        if message is None:
+        if message is None or not await first_time(self._store, message):
             return
         if is_private(message):
             await message.reply_text(mod_replies.SETTINGS_GROUPS_ONLY)

@@ -119,13 +119,15 @@ class TestRestartAndLeaving:
         ):
             fake.push(fake.group_command(f"/settings modlog {MODLOG}"))
             await fake.wait_posted(GROUP)
-            fake.push(fake.group_command("/settings threshold 0"))
+            threshold = fake.group_command("/settings threshold 0")
+            fake.push(threshold)
             await fake.wait_posted(GROUP, 2)
             fake.push(photo)
             [_, post] = await fake.wait_posted(MODLOG, 2)  # the hello, then the flag
         async with SqlStore.open(store_url) as second:
             async with running_bot(fake, configured, detector, store=second):
                 fake.push(photo)  # Telegram redelivers it under a new update id
+                fake.push(threshold)
                 fake.push(fake.group_photo(image_bytes(5)))
                 await fake.wait_posted(MODLOG, 3)
                 fake.press(post, "dg:ok:1", user_id=ADMIN)
@@ -136,6 +138,7 @@ class TestRestartAndLeaving:
         flagged = [m for m in fake.posted_to(MODLOG) if m["text"].startswith("🚩")]
         assert len(flagged) == 2  # the first photo once, the new one once
         assert len(fake.sent("download")) == 2
+        assert len(fake.posted_to(GROUP)) == 2  # the redelivered /settings was not answered
 
     async def test_removing_the_bot_deletes_the_chats_data(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
