@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from core.backends import MODEL_EXTRA_MISSING
+from tests.fake_telegram import FakeTelegram, image_bytes
 from tests.fakes import FakeClassifier, png_bytes, red_probability
 from tests.http_harness import serve_settings, serving
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
+PERCENT = re.compile(r"\b\d{1,3}%")
 
 NO_MODEL = '''
 """Installed by tests/test_model_extra.py: this interpreter has no torch and no transformers."""
@@ -118,3 +122,46 @@ async def test_check_without_the_model_extra_says_what_to_install(tmp_path: Path
     assert f"deepguard: {MODEL_EXTRA_MISSING}" in err
     assert "Traceback" not in err
     assert out == ""
+
+
+async def test_deepguard_run_answers_a_photo_through_the_remote_core_without_torch(
+    tmp_path: Path,
+) -> None:
+    """`deepguard run` with DEEPGUARD_CORE_URL, and no torch, answers a Telegram photo, then stops."""
+    env = without_model(tmp_path)
+    async with FakeTelegram() as telegram, serving(serve_settings(), FakeClassifier()) as api:
+        env |= {
+            "PTB_TIMEDELTA": "1",
+            "DEEPGUARD_CORE_URL": api.url,
+            "DEEPGUARD_TELEGRAM__TOKEN": telegram.token,
+            "DEEPGUARD_TELEGRAM__BASE_URL": telegram.base_url,
+            "DEEPGUARD_TELEGRAM__BASE_FILE_URL": telegram.base_file_url,
+            "DEEPGUARD_TELEGRAM__POLL_TIMEOUT_S": "1",
+            "DEEPGUARD_HEALTH_FILE": str(tmp_path / "alive"),
+            "DEEPGUARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'deepguard.db'}",
+        }
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bots.cli",
+            "run",
+            env=env,
+            cwd=tmp_path,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        talk = asyncio.create_task(child.communicate())  # drains stderr until it exits
+        telegram.push(telegram.photo(image_bytes(5)))
+        replied = asyncio.create_task(telegram.wait_for("sendMessage", timeout_s=30))
+        await asyncio.wait({talk, replied}, return_when=asyncio.FIRST_COMPLETED)
+        if child.returncode is None:
+            child.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            _, err = await talk
+        if not replied.done():
+            replied.cancel()
+            await asyncio.gather(replied, return_exceptions=True)
+            pytest.fail(f"deepguard run exited before answering:\n{err.decode()}")
+        [reply] = replied.result()
+    assert child.returncode == 0, err.decode()
+    assert PERCENT.search(reply["text"])
+    assert api.detector.counters.requests == 1
