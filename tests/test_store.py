@@ -154,6 +154,15 @@ class TestClaims:
             assert await again.claim(CHAT, "m2")
         assert await db.claim(OTHER, "m1")
 
+    async def test_long_keys(self, db: SqlStore) -> None:
+        """Ids and keys of any length are stored as given on every backend."""
+        key = "album:" + "9" * 500
+        chat = ChatKey("telegram", "-100" + "1" * 200)
+        assert await db.claim(chat, key)
+        assert not await db.claim(chat, key)
+        flag = await db.add_flag(new_flag(chat=chat, message=key))
+        assert await db.get_flag(flag.id) == flag
+
     async def test_concurrent_claims_one_winner(self, db: SqlStore, open_store: Opener) -> None:
         """Two processes racing for the same messages each win some, and every message once."""
         async with open_store() as second:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-ID = sa.String(128)  # platform ids are opaque strings (Discord snowflakes, Telegram ids)
+ID = sa.String()  # opaque platform ids, unbounded so no backend truncates or refuses one
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
