@@ -16,9 +16,12 @@ import discord
 from bots.discord_answers import Checker
 from bots.discord_inputs import ImageSource
 from bots.discord_mod_actions import FlagActions, buttons
+from core import Judgement
 from core.moderation import (
     ChatKey,
     ChatPolicy,
+    Decision,
+    Flag,
     ModerationStore,
     NewFlag,
     UploadContext,
@@ -78,10 +81,12 @@ class Moderator:
         self._reply = reply
 
     async def handle(self, message: discord.Message, sources: Sequence[ImageSource]) -> None:
+        if not sources:
+            return  # most messages: no database round trip
         chat, private = chat_of(message)
         policy = await self._store.policy(chat, private=private)
         context = upload_context(message, private=private)
-        if not sources or not may_matter(policy, context):
+        if not may_matter(policy, context):
             return
         fresh = [s for s in sources if await self._store.claim(chat, f"{message.id}:{s.key}")]
         assessment = await self._checker.assess(message.author.id, fresh, must_answer=False)
@@ -92,20 +97,32 @@ class Moderator:
         decision = decide(policy, worst.fake_probability if worst else 0.0, context)
         flag = None
         if decision.flag and worst is not None:
-            flag = await self._store.add_flag(
-                NewFlag(
-                    chat=chat,
-                    channel=str(message.channel.id),  # a thread's own id, to find it again
-                    message=str(message.id),
-                    author=context.user,
-                    sha256=worst.sha256,
-                    fake_probability=worst.fake_probability,
-                    actions=decision.actions,
-                )
-            )
-            log.info("flag %d: message %s (%s)", flag.id, message.id, decision.reason)
+            flag = await self._flag(message, chat, context, worst, decision)
         if decision.answer and assessment.text is not None:
             view = buttons(flag.id, "report") if flag is not None else None
             await self._reply(message, assessment.text, view)
         if flag is not None:
             await self._actions.take(message, flag, policy, context.channel)
+
+    async def _flag(
+        self,
+        message: discord.Message,
+        chat: ChatKey,
+        context: UploadContext,
+        worst: Judgement,
+        decision: Decision,
+    ) -> Flag:
+        """Record the flag (the image's SHA-256 only, never its bytes)."""
+        flag = await self._store.add_flag(
+            NewFlag(
+                chat=chat,
+                channel=str(message.channel.id),  # a thread's own id, to find it again
+                message=str(message.id),
+                author=context.user,
+                sha256=worst.sha256,
+                fake_probability=worst.fake_probability,
+                actions=decision.actions,
+            )
+        )
+        log.info("flag %d: message %s (%s)", flag.id, message.id, decision.reason)
+        return flag
