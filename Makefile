@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
-# Optional parts the suite tests too: Ray Serve (`serve --ray`).
-EXTRAS ?= dev,ray
+# The model plus the optional parts the suite tests too: Ray Serve (`serve --ray`), ONNX Runtime.
+EXTRAS ?= model,dev,ray,onnx
 
 .PHONY: run test lint install
 
