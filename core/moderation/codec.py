@@ -1,17 +1,18 @@
-"""A chat policy as JSON text, so the stored form can grow without a migration per field.
+"""Moderation values in their stored form: a policy as JSON text, a flag from its row.
 
-Reading is lenient on purpose: a field missing from an older row takes its default, and a value a
-newer version wrote but this one does not know (an unknown action) is dropped rather than failing
-the chat.
+A policy is JSON so that it can grow without a migration per field. Reading is lenient on
+purpose: a field missing from an older row takes its default, and a value a newer version wrote
+but this one does not know (an unknown action) is dropped rather than failing the chat.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from core.moderation.types import Action, ChatPolicy, Mode
+from core.moderation.types import Action, ChatKey, ChatPolicy, Flag, FlagStatus, Mode, NewFlag
 
 
 def policy_to_json(policy: ChatPolicy) -> str:
@@ -56,3 +57,29 @@ def policy_from_json(text: str) -> ChatPolicy:
 
 def _actions(values: list[str]) -> list[Action]:
     return [Action(v) for v in values if v in Action._value2member_map_]
+
+
+def actions_to_text(actions: frozenset[Action]) -> str:
+    return ",".join(sorted(a.value for a in actions))
+
+
+def flag_from_row(row: Mapping[Any, Any]) -> Flag:
+    """A `flags` row as a `Flag` (actions this version does not know are left out)."""
+    new = NewFlag(
+        chat=ChatKey(row["platform"], row["chat"]),
+        channel=row["channel"],
+        message=row["message"],
+        author=row["author"],
+        sha256=row["sha256"],
+        fake_probability=row["fake_probability"],
+        actions=frozenset(_actions(row["actions"].split(","))),
+    )
+    return Flag(
+        id=row["id"],
+        flag=new,
+        status=FlagStatus(row["status"]),
+        created_at=row["created_at"],
+        reviewer=row["reviewer"],
+        reviewed_at=row["reviewed_at"],
+        modlog_message=row["modlog_message"],
+    )

@@ -10,19 +10,17 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.moderation import schema as s
-from core.moderation.codec import policy_from_json, policy_to_json
+from core.moderation.codec import actions_to_text, flag_from_row, policy_from_json, policy_to_json
+from core.moderation.engine import open_engine
 from core.moderation.policy import default_policy
-from core.moderation.sqlite import prepare_sqlite
 from core.moderation.types import (
-    Action,
     ChatKey,
     ChatPolicy,
     ChatStats,
@@ -57,10 +55,8 @@ class SqlStore:
         cls, url: str, *, retention_days: int = 30, clock: Clock = utc_now
     ) -> AsyncIterator[SqlStore]:
         """Connect, bring the schema up to date, and close the connections on exit."""
-        engine = create_async_engine(url, **_engine_options(url))
+        engine = open_engine(url)
         try:
-            if engine.dialect.name == "sqlite":
-                prepare_sqlite(engine)
             async with engine.begin() as conn:
                 applied = await conn.run_sync(s.migrate, clock())
             if applied:
@@ -120,7 +116,7 @@ class SqlStore:
             "author": flag.author,
             "sha256": flag.sha256,
             "fake_probability": flag.fake_probability,
-            "actions": ",".join(sorted(a.value for a in flag.actions)),
+            "actions": actions_to_text(flag.actions),
             "status": FlagStatus.OPEN.value,
             "created_at": created,
         }
@@ -139,7 +135,7 @@ class SqlStore:
     async def get_flag(self, flag_id: int) -> Flag | None:
         async with self._engine.begin() as conn:
             row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).first()
-        return None if row is None else _flag(row._mapping)
+        return None if row is None else flag_from_row(row._mapping)
 
     async def review(self, flag_id: int, status: FlagStatus, reviewer: str) -> Flag | None:
         if status is FlagStatus.OPEN:
@@ -153,7 +149,7 @@ class SqlStore:
             if (await conn.execute(update)).rowcount != 1:
                 return None  # unknown, or another moderator got there first
             row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).one()
-        return _flag(row._mapping)
+        return flag_from_row(row._mapping)
 
     async def stats(self, chat: ChatKey, since: datetime) -> ChatStats:
         """Counts over flags created since `since`; scans counted per UTC day from its day on."""
@@ -201,35 +197,3 @@ class SqlStore:
 
 def _is(table: sa.Table, chat: ChatKey) -> tuple[sa.ColumnElement[bool], ...]:
     return (table.c.platform == chat.platform, table.c.chat == chat.chat)
-
-
-def _flag(row: Any) -> Flag:
-    actions = frozenset(Action(a) for a in row["actions"].split(",") if a)
-    new = NewFlag(
-        chat=ChatKey(row["platform"], row["chat"]),
-        channel=row["channel"],
-        message=row["message"],
-        author=row["author"],
-        sha256=row["sha256"],
-        fake_probability=row["fake_probability"],
-        actions=actions,
-    )
-    return Flag(
-        id=row["id"],
-        flag=new,
-        status=FlagStatus(row["status"]),
-        created_at=row["created_at"],
-        reviewer=row["reviewer"],
-        reviewed_at=row["reviewed_at"],
-        modlog_message=row["modlog_message"],
-    )
-
-
-def _engine_options(url: str) -> dict[str, Any]:
-    """SQLite waits for another writer instead of failing; PostgreSQL checks pooled connections."""
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
