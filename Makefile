@@ -5,26 +5,36 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
-# The model plus the optional parts the suite tests too: Ray Serve (`serve --ray`), ONNX Runtime.
-EXTRAS ?= model,dev,ray,onnx
+# What the bots need (the local model), and what the suite tests on top of it: the dev tools,
+# Ray Serve (`serve --ray`) and ONNX Runtime (the onnx backends).
+RUN_EXTRAS ?= model
+TEST_EXTRAS ?= model,dev,ray,onnx
 
-.PHONY: run test lint install
+.PHONY: run test lint install install-test
 
-$(BIN)/deepguard: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[$(RUN_EXTRAS)]"
 	touch $@
 
-install: $(BIN)/deepguard
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[$(TEST_EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.run-installed
+install-test: $(VENV)/.test-installed
 
 run: install
 	$(BIN)/deepguard run
 
-test: install
+test: install-test
 	$(BIN)/python -m pytest -q
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check core bots config tests bench
+	$(BIN)/ruff format --check core bots config tests bench
 	$(BIN)/mypy core bots config
