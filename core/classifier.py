@@ -9,6 +9,12 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+# Set before torch loads libgomp, which reads it once: idle OpenMP threads then sleep instead
+# of spinning, so the decode threads get a core when they need one (a spinning pool made the
+# forward pass ~3x slower beside one busy decoder; docs/benchmarks.md). A value set by the
+# user wins; it has no effect if torch was imported before this module.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import torch
 from PIL import Image
