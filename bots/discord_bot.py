@@ -76,10 +76,16 @@ class DeepGuardClient(discord.AutoShardedClient):
         self._in_flight = InFlight()
         self._muted = MutedChannels(settings.discord.muted_channel_s)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
-        Commands(
-            settings.discord, detector, self._checker, self._images, seen, self._in_flight
-        ).install(self.tree)
         self._moderator = Moderator(store, self._checker, FlagActions(self, store), self._reply)
+        Commands(
+            settings.discord,
+            detector,
+            self._checker,
+            self._images,
+            seen,
+            self._in_flight,
+            on_checked=self._moderator.requested,
+        ).install(self.tree)
         self._reviews = Reviews(self, store, seen)
         self._mod_commands = ModCommands(store)
         self._mod_commands.install(self.tree)

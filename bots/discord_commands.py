@@ -9,25 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 
 import discord
 from discord import app_commands
 
 from bots.dedupe import SeenMessages
-from bots.discord_answers import Checker
+from bots.discord_answers import Assessment, Checker
 from bots.discord_guards import InFlight
 from bots.discord_inputs import ImageSource, MessageImages
 from bots.replies import NO_IMAGE_FOUND, UNEXPECTED, error_text
 from config import DiscordSettings
-from core import Judge, ShuttingDown
+from core import Judge, Judgement, ShuttingDown
 
 log = logging.getLogger(__name__)
 
 CHECK_DESCRIPTION = "Check whether an image is likely AI-generated (only you see the answer)"
 IMAGE_DESCRIPTION = "The image to check"
 MENU_NAME = "Check for AI image"
+
+# Told about a message someone checked from its menu, e.g. to flag it (moderation).
+OnChecked = Callable[[discord.Message, Sequence[Judgement]], Awaitable[None]]
 
 
 class Commands:
@@ -41,6 +44,8 @@ class Commands:
         images: MessageImages,
         seen: SeenMessages,
         in_flight: InFlight,
+        *,
+        on_checked: OnChecked | None = None,
     ) -> None:
         self._settings = settings
         self._detector = detector
@@ -48,6 +53,7 @@ class Commands:
         self._images = images
         self._seen = seen
         self._in_flight = in_flight
+        self._on_checked = on_checked
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         """Add both commands to `tree` and route their unexpected errors to `on_error`."""
@@ -62,12 +68,16 @@ class Commands:
         async def check_message(
             interaction: discord.Interaction, message: discord.Message
         ) -> None:
-            await self.answer(interaction, self._images.sources(message))
+            await self.answer(interaction, self._images.sources(message), target=message)
 
         tree.error(self.on_error)
 
     async def answer(
-        self, interaction: discord.Interaction, sources: Sequence[ImageSource]
+        self,
+        interaction: discord.Interaction,
+        sources: Sequence[ImageSource],
+        *,
+        target: discord.Message | None = None,
     ) -> None:
         if not await self._seen.claim(f"discord:interaction:{interaction.id}"):
             return  # replayed by a gateway RESUME: it was answered already
@@ -77,14 +87,16 @@ class Commands:
         async with self._in_flight.track():
             if self._detector.depth > self._settings.defer_when_queue_over:
                 await interaction.response.defer(ephemeral=True, thinking=True)
-            text = await self._within_deadline(interaction, sources)
-            await _send(interaction, text or NO_IMAGE_FOUND)
+            assessment = await self._within_deadline(interaction, sources)
+            await _send(interaction, assessment.text or NO_IMAGE_FOUND)
+            if target is not None and self._on_checked is not None:
+                await self._on_checked(target, assessment.judgements)
 
     async def _within_deadline(
         self, interaction: discord.Interaction, sources: Sequence[ImageSource]
-    ) -> str | None:
+    ) -> Assessment:
         work = asyncio.create_task(
-            self._checker.check(interaction.user.id, sources, must_answer=True)
+            self._checker.assess(interaction.user.id, sources, must_answer=True)
         )
         try:
             if not interaction.response.is_done():

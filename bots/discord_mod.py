@@ -40,10 +40,16 @@ def chat_of(message: discord.Message) -> tuple[ChatKey, bool]:
     return ChatKey("discord", str(message.guild.id)), False
 
 
-def upload_context(message: discord.Message, *, private: bool) -> UploadContext:
+def upload_context(
+    message: discord.Message,
+    *,
+    private: bool,
+    author: discord.Member | discord.User | None = None,
+    requested: bool = False,
+) -> UploadContext:
     """Who posted where: a thread counts as its parent channel for exemptions."""
     channel = getattr(message.channel, "parent_id", None) or message.channel.id
-    author = message.author
+    author = author or message.author
     roles: frozenset[str] = frozenset()
     member_days = None
     if isinstance(author, discord.Member):
@@ -56,6 +62,7 @@ def upload_context(message: discord.Message, *, private: bool) -> UploadContext:
         user=str(author.id),
         roles=roles,
         member_days=member_days,
+        requested=requested,
     )
 
 
@@ -104,6 +111,25 @@ class Moderator:
         if flag is not None:
             await self._actions.take(message, flag, policy, context.channel)
 
+    async def requested(self, message: discord.Message, judgements: Sequence[Judgement]) -> None:
+        """Someone checked a server message from its menu: flag it if the server would.
+
+        The asker got the private answer already; the flag follows the server's policy, so an
+        exempt author or a server in mode `off` is not flagged this way either.
+        """
+        if message.guild is None or not judgements:
+            return
+        chat, _ = chat_of(message)
+        policy = await self._store.policy(chat, private=False)
+        author = await _member(message.guild, message.author)
+        context = upload_context(message, private=False, author=author, requested=True)
+        worst = max(judgements, key=lambda j: j.fake_probability)
+        decision = decide(policy, worst.fake_probability, context)
+        if decision.flag:
+            flag = await self._flag(message, chat, context, worst, decision)
+            if flag is not None:
+                await self._actions.take(message, flag, policy, context.channel)
+
     async def _flag(
         self,
         message: discord.Message,
@@ -111,8 +137,10 @@ class Moderator:
         context: UploadContext,
         worst: Judgement,
         decision: Decision,
-    ) -> Flag:
-        """Record the flag (the image's SHA-256 only, never its bytes)."""
+    ) -> Flag | None:
+        """Record the flag (the image's SHA-256 only); None if the message has one already."""
+        if not await self._store.claim(chat, f"flag:{message.id}"):
+            return None
         flag = await self._store.add_flag(
             NewFlag(
                 chat=chat,
@@ -126,3 +154,15 @@ class Moderator:
         )
         log.info("flag %d: message %s (%s)", flag.id, message.id, decision.reason)
         return flag
+
+
+async def _member(
+    guild: discord.Guild, author: discord.Member | discord.User
+) -> discord.Member | discord.User:
+    """The author as a member, for their roles and join date (a menu's message has neither)."""
+    if isinstance(author, discord.Member):
+        return author
+    try:
+        return guild.get_member(author.id) or await guild.fetch_member(author.id)
+    except discord.HTTPException:
+        return author  # left the server: no roles to exempt them by

@@ -40,11 +40,18 @@ MANAGE_GUILD = str(1 << 5)
 class ModFakeDiscord(FakeDiscord):
     """`FakeDiscord` that also serves the routes moderation uses."""
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.member_roles: dict[str, list[str]] = {}  # what GET .../members/{id} says
+
     async def _api(self, request: web.Request) -> web.StreamResponse:
         tail = request.path.removeprefix(API)
         body: Any = request[_BODY]
         if request.method == "PATCH" and re.fullmatch(r"/guilds/\d+/members/\d+", tail):
             return _json({**member(HUMAN), **(body or {})})  # a time-out answers the member
+        if request.method == "GET" and (match := re.fullmatch(r"/guilds/\d+/members/(\d+)", tail)):
+            user = OTHER_HUMAN if match[1] == OTHER_ID else HUMAN
+            return _json({**member(user), "roles": self.member_roles.get(match[1], [])})
         if request.method == "POST" and tail == "/users/@me/channels":
             return _json({"id": DM_ID, "type": 1, "recipients": [HUMAN]})
         if request.method == "PATCH" and (

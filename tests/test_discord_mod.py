@@ -17,7 +17,7 @@ from config import Settings
 from core import Detector
 from core.moderation import Action, FlagStatus, Mode, ModerationStore, SqlStore
 from tests import fake_discord as fd
-from tests.discord_harness import post, reply_to
+from tests.discord_harness import callback_of, post, reply_to
 from tests.discord_mod_harness import (
     GUILD,
     fake_discord,
@@ -28,6 +28,7 @@ from tests.discord_mod_harness import (
     until,
 )
 from tests.fake_discord import message as message_payload
+from tests.fake_discord import message_menu
 from tests.fake_discord_mod import (
     DM_ID,
     MODLOG_ID,
@@ -269,3 +270,25 @@ async def test_a_deleted_modlog_channel_is_switched_off_and_the_owner_told_once(
     assert len(fake.sent(f"/channels/{MODLOG_ID}/messages")) == 1
     saved = await store.policy(GUILD, private=False)
     assert saved.disabled == frozenset({(MODLOG_ID, Action.MODLOG)})
+
+
+async def test_a_menu_check_flags_the_message_once_unless_its_author_is_exempt(
+    fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+) -> None:
+    """Checking a message from its menu flags it by the server's policy, once; exempt roles hold."""
+    await store.save_policy(GUILD, policy(exempt_roles=frozenset({ROLE_ID})))
+    fake.member_roles[OTHER_HUMAN["id"]] = [ROLE_ID]  # menu messages carry no member: fetched
+    target = message_payload(**image(fake, 40))
+    del target["member"]
+    exempt = message_payload(**image(fake, 41), author=OTHER_HUMAN)
+    del exempt["member"]
+    async with moderating(fake, settings, detector, store):
+        await fake.dispatch("GUILD_ROLE_CREATE", role_create())
+        for checked in (target, target, exempt):
+            asked = message_menu(checked)
+            await fake.dispatch("INTERACTION_CREATE", asked)
+            await callback_of(fake, asked)
+    assert reactions(fake, target) == [MARKER_EMOJI]
+    assert reactions(fake, exempt) == []
+    assert len(fake.bodies(f"/channels/{MODLOG_ID}/messages")) == 1
+    assert fake.sent(f"/guilds/{fd.GUILD_ID}/members/{OTHER_HUMAN['id']}", "GET")
