@@ -71,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     files = [str(path) for path in ensure_images(workdir, images)]
     cache = workdir / ("onnx-cache-quick" if args.quick else "onnx-cache")
-    shutil.rmtree(cache, ignore_errors=True)  # the export is part of what is measured
+    if args.only is None:
+        shutil.rmtree(cache, ignore_errors=True)  # the export is part of what is measured
     load_before, uptime_before = os.getloadavg(), _uptime()
     base: dict[str, Any] = {"model": str(model.path), "files": files, "cache": str(cache)}
 
