@@ -162,6 +162,8 @@ def _quantize(source: Path, path: Path) -> None:
 
     started = time.perf_counter()
     temporary = _temporary(path)
+    hush = _Hush("Please consider to run pre-processing")  # static quantization advice
+    logging.getLogger().addFilter(hush)
     try:
         quantize_dynamic(
             source,
@@ -174,6 +176,7 @@ def _quantize(source: Path, path: Path) -> None:
     except Exception as exc:
         raise ModelError(f"quantizing {source} to int8 failed: {exc}") from exc
     finally:
+        logging.getLogger().removeFilter(hush)
         temporary.unlink(missing_ok=True)
     log.info("quantized to int8 in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
 
@@ -191,6 +194,17 @@ def _temporary(path: Path) -> Path:
 
 def _mb(path: Path) -> float:
     return path.stat().st_size / 2**20
+
+
+class _Hush(logging.Filter):
+    """Drops one library message that gives advice which does not apply here."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self._prefix)
 
 
 class _Logits(torch.nn.Module):
