@@ -30,10 +30,10 @@ def load(config: dict[str, Any]) -> tuple[Any, float]:
         onnx_cache_dir=Path(config["cache"]),
     )
     started = time.perf_counter()
-    if config.get("spinning") and config["backend"].startswith("onnx"):
+    if "spinning" in config and config["backend"].startswith("onnx"):
         from core.backends.onnx import OnnxClassifier
 
-        classifier: Any = OnnxClassifier.load(settings, spinning=True)
+        classifier: Any = OnnxClassifier.load(settings, spinning=config["spinning"])
     else:
         classifier = load_classifier(settings)
     return classifier, time.perf_counter() - started
