@@ -139,12 +139,22 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=80)
+    colours: dict[str, str] = {}
     for label, result in results.items():
         if label == "export":
             continue
         rates = [_rate(result["runs"][str(c)]) for c in (1, 16)]
-        style = "--" if "fast" in label else "-"
-        axes.plot([1, 16], rates, style, marker="o", label=label, lw=2.5 if label == "card" else 1)
+        backend = label.split()[0]
+        colour = colours.setdefault(backend, f"C{len(colours)}")  # exact and fast alike
+        axes.plot(
+            [1, 16],
+            rates,
+            "--" if label.endswith("fast") else "-",
+            color=colour,
+            marker="o",
+            label=label,
+            lw=2.5 if label == "card" else 1.2,
+        )
     axes.set_xscale("log", base=2)
     axes.set_xticks([1, 16], ["1", "16"])
     axes.set_xlabel("requests in flight")
