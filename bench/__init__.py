@@ -25,6 +25,11 @@ and the report warns when that is above 10 %. Options: `--images N` (photos), `-
 Thread-related variables (`OMP_WAIT_POLICY`, `OMP_NUM_THREADS`, ...) pass through to the phases;
 `DEEPGUARD_*` variables do not, so every phase measures the default settings.
 
+`bench_backends` (`python -m bench.bench_backends`) compares every inference backend (torch,
+torch-int8, onnx, onnx-int8) and decode mode (exact, fast JPEG draft) with the card's loop at 1
+and 16 requests in flight, plus thread variants and the near-duplicate hash's match rates; its
+child is `backend_phase`, its tables and plot `backend_report`, the hash measurement `near_dup`.
+
 Modules: `assets` makes the model and the images, `phases` (and `breakdown`) run one
 measurement in a child process, `child` starts it and measures it from outside, `report` and
 `machine` format the results, `bench_core` is the command line.
