@@ -16,7 +16,8 @@ from PIL import Image
 from config import ImageLimits, ModelSettings, QueueSettings
 from core import Detector, HFClassifier, ModelError
 from core.backends import load_classifier
-from core.backends.export import FP32_FILE, INT8_FILE, file_digest
+from core.backends.cache import file_digest
+from core.backends.export import FP32_FILE, INT8_FILE
 from core.classifier import Classifier, intra_op_threads
 from tests.tiny_model import build_model_dir
 

@@ -1,20 +1,15 @@
-"""Export a hub classifier to ONNX once, and find it again by the hash of its weights.
+"""Export a hub classifier to ONNX once (and quantize it to int8), into the weights' cache folder.
 
-An export of the base model takes ~20 s and its int8 quantization a few more, so both are
-kept: in `onnx_cache_dir` when set, else beside the weights (a local model directory's
-`onnx/` folder, or `deepguard-onnx/` in the hub cache). The folder name hashes the weights and
-config files and the exporting library versions, so changed weights (or a new torch) make a
-new export instead of serving a stale one. Files are written under a temporary name and renamed,
-so a crash or a second process exporting at the same time never leaves half a model behind.
+An export of the base model takes ~20 s and its int8 quantization a few more, so both are kept
+in the folder `core.backends.cache` names after the weights. Files are written under a
+temporary name and renamed, so a crash or a second process exporting at the same time never
+leaves half a model behind.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import re
 import time
 import warnings
 from pathlib import Path
@@ -23,6 +18,7 @@ from typing import Any
 import torch
 
 from config import ModelSettings
+from core.backends.cache import cache_folder, hub_options
 from core.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -30,15 +26,11 @@ log = logging.getLogger(__name__)
 OPSET = 18
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
-_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def onnx_model(settings: ModelSettings, int8: bool, input_size: tuple[int, int]) -> Path:
     """The cached ONNX file for these weights, exported (and quantized) first if missing."""
-    files = _model_files(settings)
-    folder = _cache_root(settings, files[0].parent) / _cache_key(files)
+    folder = cache_folder(settings, OPSET)
     fp32 = folder / FP32_FILE
     if not fp32.exists():
         _export(settings, fp32, input_size)
@@ -50,79 +42,12 @@ def onnx_model(settings: ModelSettings, int8: bool, input_size: tuple[int, int])
     return quantized
 
 
-def _options(settings: ModelSettings) -> dict[str, Any]:
-    return {
-        "revision": settings.revision,
-        "cache_dir": settings.cache_dir,
-        "local_files_only": settings.offline,
-    }
-
-
-def _model_files(settings: ModelSettings) -> list[Path]:
-    """config.json and every weights file, resolved as `from_pretrained` would find them."""
-    from transformers.utils import cached_file
-
-    def fetch(name: str) -> Path | None:
-        found = cached_file(
-            settings.name,
-            name,
-            _raise_exceptions_for_missing_entries=False,
-            **_options(settings),
-        )
-        return Path(found) if found else None
-
-    try:
-        config = fetch("config.json")
-        for index_name in _INDEXES:
-            index = fetch(index_name)
-            if index is not None:
-                shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-                weights = [fetch(shard) for shard in shards]
-                break
-        else:
-            weights = [next((w for w in map(fetch, _WEIGHTS) if w is not None), None)]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"cannot find the weights of {settings.name!r}: {exc}") from exc
-    if config is None or not weights or any(w is None for w in weights):
-        raise ModelError(f"cannot find config.json and weights for {settings.name!r}")
-    return [config, *(w for w in weights if w is not None)]
-
-
-def _cache_root(settings: ModelSettings, model_folder: Path) -> Path:
-    if settings.onnx_cache_dir is not None:
-        return settings.onnx_cache_dir
-    if Path(settings.name).is_dir():
-        return Path(settings.name) / "onnx"
-    from huggingface_hub import constants
-
-    hub = settings.cache_dir or Path(constants.HF_HUB_CACHE)
-    return Path(hub) / "deepguard-onnx" / re.sub(r"[^A-Za-z0-9._-]+", "--", settings.name)
-
-
-def _cache_key(files: list[Path]) -> str:
-    """Hash of the files' contents and of the exporter's versions, 16 hex digits."""
-    import transformers
-
-    parts = [f"torch={torch.__version__}", f"transformers={transformers.__version__}"]
-    parts += [f"opset={OPSET}", *(f"{path.name}={file_digest(path)}" for path in files)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file; a hub blob is named by its own SHA-256, so that one costs nothing."""
-    target = path.resolve()
-    if _SHA256.fullmatch(target.name) and target.parent.name == "blobs":
-        return target.name
-    with target.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
 def _export(settings: ModelSettings, path: Path, input_size: tuple[int, int]) -> None:
     from transformers import AutoModelForImageClassification
 
     started = time.perf_counter()
     log.info("exporting %s to ONNX at %s (once; ~20 s for a base model)", settings.name, path)
-    model = AutoModelForImageClassification.from_pretrained(settings.name, **_options(settings))
+    model = AutoModelForImageClassification.from_pretrained(settings.name, **hub_options(settings))
     width, height = input_size
     example = torch.zeros(2, 3, height, width)
     batch = torch.export.Dim("batch", min=1, max=1024)

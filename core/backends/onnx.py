@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from config import ModelSettings
+from core.backends.cache import hub_options
 from core.backends.export import onnx_model
 from core.classifier import intra_op_threads, resolve_device
 from core.errors import ModelError
@@ -56,11 +57,7 @@ class OnnxClassifier:
         from transformers import AutoConfig, AutoImageProcessor
 
         started = time.perf_counter()
-        options: dict[str, Any] = {
-            "revision": settings.revision,
-            "cache_dir": settings.cache_dir,
-            "local_files_only": settings.offline,
-        }
+        options = hub_options(settings)
         try:
             processor = AutoImageProcessor.from_pretrained(settings.name, **options)
             config = AutoConfig.from_pretrained(settings.name, **options)
