@@ -193,10 +193,10 @@ class Detector:
         image = decode_image(data, self._limits, self._draft)
         try:
             pixels = self._classifier.prepare(image)
+            return pixels, perceptual_hash(pixels) if self._near is not None else None
         except Exception as exc:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc
-        return pixels, perceptual_hash(pixels) if self._near is not None else None
 
     def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         return self._classifier.predict(batch)
