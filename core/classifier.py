@@ -61,7 +61,9 @@ class HFClassifier:
         from transformers import AutoImageProcessor, AutoModelForImageClassification
 
         torch.set_num_threads(intra_op_threads(settings))
-        device = resolve_device(settings.device)
+        int8 = settings.backend == "torch-int8"
+        # Quantized kernels are CPU-only: "auto" means the CPU for them, even beside a GPU.
+        device = resolve_device("cpu" if int8 and settings.device == "auto" else settings.device)
         dtype = _dtype(settings, device)
         options: dict[str, Any] = {
             "revision": settings.revision,
@@ -75,7 +77,7 @@ class HFClassifier:
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load model {settings.name!r}: {exc}") from exc
         model.to(device=device, dtype=dtype).eval()
-        if settings.backend == "torch-int8":
+        if int8:
             model = _quantize(model, device)
         labels = LabelMap.from_id2label(model.config.id2label, settings.fake_label)
         log.info(
@@ -90,7 +92,7 @@ class HFClassifier:
         )
         # Dynamic int8 scales activations by the whole batch's range, so an image's answer
         # would depend on the images it happens to share a batch with: run those one by one.
-        return cls(processor, model, labels, device, per_image=settings.backend == "torch-int8")
+        return cls(processor, model, labels, device, per_image=int8)
 
     @property
     def fast_preprocessing(self) -> bool:
