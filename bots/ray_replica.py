@@ -1,4 +1,4 @@
-"""One Ray Serve replica: the routes of `deepguard serve` over an `HFClassifier` of its own.
+"""One Ray Serve replica: the routes of `deepguard serve` over a classifier of its own.
 
 Built by a function so that Ray (and starlette, which comes with it) is imported only when a
 deployment is made, and so that `@serve.batch` takes its sizes from the settings.
@@ -17,7 +17,9 @@ from typing import Any
 from bots.http_openapi import HTTP_CODES, document
 from bots.http_upload import body_limit, check_declared_size, extract_image
 from config import ImageLimits, ModelSettings
-from core import DeepGuardError, HFClassifier, Judgement, ModelError
+from core import DeepGuardError, Judgement, ModelError
+from core.backends import load_classifier
+from core.detector import draft_size
 from core.images import check_byte_size, decode_image, refuse_decompression_bombs
 from core.preprocess import PixelArray
 from core.result import Scores, judge_scores
@@ -43,7 +45,8 @@ def replica_class(max_batch_size: int, batch_wait_s: float) -> type:
             retry_after_s: int,
         ) -> None:
             refuse_decompression_bombs()
-            self._classifier = HFClassifier.load(model)
+            self._classifier = load_classifier(model)  # the configured backend
+            self._draft = draft_size(self._classifier) if limits.fast_decode else None
             self._threshold = model.threshold
             self._limits = limits
             self._expected = f"Bearer {token}".encode() if token else None
@@ -102,7 +105,7 @@ def replica_class(max_batch_size: int, batch_wait_s: float) -> type:
 
         def _prepare(self, image: bytes) -> PixelArray:
             """In a thread; a failing processor is the model's failure, not the user's."""
-            decoded = decode_image(image, self._limits)
+            decoded = decode_image(image, self._limits, self._draft)
             try:
                 return self._classifier.prepare(decoded)
             except Exception as exc:

@@ -83,7 +83,7 @@ class Detector:
         self._near: NearDuplicates[Scores] | None = (
             None if distance is None else NearDuplicates(queue.cache_size, distance)
         )
-        self._draft = _draft_size(classifier) if limits.fast_decode else None
+        self._draft = draft_size(classifier) if limits.fast_decode else None
         self._flights: SingleFlight[str, Judgement] = SingleFlight()
         self._closing = False
 
@@ -202,7 +202,7 @@ class Detector:
         return self._classifier.predict(batch)
 
 
-def _draft_size(classifier: Classifier) -> tuple[int, int] | None:
+def draft_size(classifier: Classifier) -> tuple[int, int] | None:
     """Twice the model's input on its longer side, square (EXIF may turn the photo after)."""
     size: tuple[int, int] | None = getattr(classifier, "input_size", None)
     if size is None:

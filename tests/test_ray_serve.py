@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+import numpy as np
 import pytest
+from PIL import Image
 
 ray = pytest.importorskip("ray", reason="needs the ray extra: pip install -e '.[ray]'")
 serve = pytest.importorskip("ray.serve", reason="needs the ray extra: pip install -e '.[ray]'")
 
-from bots.ray_serve import APP_NAME, deploy  # noqa: E402  (after the skip)
+from bots.ray_replica import replica_class  # noqa: E402  (after the skip)
+from bots.ray_serve import APP_NAME, deploy  # noqa: E402
 from config import ImageLimits, ModelSettings, QueueSettings, Settings  # noqa: E402
 from config.settings import RemoteSettings, ServeSettings  # noqa: E402
 from core import (  # noqa: E402
@@ -150,3 +154,31 @@ async def test_probes_and_unknown_routes(ray_url: str) -> None:
         "/readyz": (200, None),
         "/nope": (404, "not_found"),
     }
+
+
+async def test_replicas_run_the_configured_backend_and_decode(model_dir: Any) -> None:
+    """A replica loads DEEPGUARD_MODEL__BACKEND and drafts JPEGs with fast_decode, as serve does."""
+    model = ModelSettings(name=str(model_dir), offline=True, device="cpu", backend="torch-int8")
+    limits = ImageLimits(fast_decode=True)
+    photo = _photo_jpeg()
+    replica = replica_class(4, 0.005)(model, limits, None, 1)
+    pixels = await asyncio.to_thread(replica._prepare, photo)
+    (scores,) = await asyncio.to_thread(replica._classifier.predict, [pixels])
+    async with Detector.open(model, QueueSettings(), limits) as detector:
+        same_settings = await detector.judge(photo)
+    exact = Settings(_env_file=None, model=model.model_copy(update={"backend": "torch"}))
+    async with Detector.open(exact.model, QueueSettings(), ImageLimits()) as detector:
+        exact_path = await detector.judge(photo)
+    assert scores.fake_probability == pytest.approx(same_settings.fake_probability, abs=1e-6)
+    assert (
+        abs(scores.fake_probability - exact_path.fake_probability) > 1e-7
+    )  # int8 + draft, not the exact path
+
+
+def _photo_jpeg() -> bytes:
+    """A noisy 1600x1200 JPEG: large enough for JPEG draft mode to decode it at a smaller scale."""
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 256, size=(1200, 1600, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
