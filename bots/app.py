@@ -45,10 +45,7 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     moderation = settings.moderation
     # The database first: a wrong URL fails in a second, not after the model has loaded.
-    async with (
-        SqlStore.open(settings.database_url, retention_days=moderation.retention_days) as store,
-        _open_judge(settings) as detector,
-    ):
+    async with open_store(settings) as store, _open_judge(settings) as detector:
         chores = [
             asyncio.create_task(heartbeat(settings.health_file), name="heartbeat"),
             asyncio.create_task(
@@ -61,6 +58,23 @@ async def run(settings: Settings) -> None:
             for chore in chores:
                 chore.cancel()
             await asyncio.gather(*chores, return_exceptions=True)
+
+
+def open_store(
+    settings: Settings, url: str | None = None
+) -> AbstractAsyncContextManager[SqlStore]:
+    """The moderation store (at `url`, else the configured one).
+
+    A chat nobody configured starts with the operator's reply bands: its flag threshold is
+    where replies start saying "likely AI-generated", its uncertain band where "likely real" ends.
+    """
+    bands = settings.replies
+    return SqlStore.open(
+        url or settings.database_url,
+        retention_days=settings.moderation.retention_days,
+        threshold=bands.likely_fake_from,
+        uncertain_from=bands.likely_real_below,
+    )
 
 
 def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:

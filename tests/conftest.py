@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.app import open_store
 from config import ImageLimits, ModelSettings, QueueSettings, Settings
 from core import Detector, HFClassifier
 from core.moderation import SqlStore
@@ -55,6 +56,6 @@ def store_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[SqlStore]:
-    """The real moderation store on a temporary SQLite file."""
-    async with SqlStore.open(store_url) as opened:
+    """The real moderation store on a temporary SQLite file, opened as `deepguard run` opens it."""
+    async with open_store(Settings(_env_file=None), store_url) as opened:
         yield opened

@@ -76,3 +76,13 @@ class MemoryStore:
         self.scanned.pop(chat, None)
         self.claimed = {key for key in self.claimed if key[0] != chat}
         self.flags = {i: f for i, f in self.flags.items() if f.flag.chat != chat}
+
+    async def move(self, old: ChatKey, new: ChatKey) -> None:
+        if old in self.policies:
+            self.policies[new] = self.policies.pop(old)
+        if old in self.scanned:
+            self.scanned[new] = self.scanned.get(new, 0) + self.scanned.pop(old)
+        self.flags = {
+            i: replace(f, flag=replace(f.flag, chat=new)) if f.flag.chat == old else f
+            for i, f in self.flags.items()
+        }

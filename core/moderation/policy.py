@@ -63,14 +63,22 @@ def _actions(policy: ChatPolicy, channel: str, *, answered: bool) -> frozenset[A
     return frozenset(a for a in actions if (channel, a) not in policy.disabled)
 
 
-def default_policy(private: bool) -> ChatPolicy:
+def default_policy(
+    private: bool, *, threshold: float = 0.7, uncertain_from: float = 0.3
+) -> ChatPolicy:
     """The policy of a chat nobody has configured: answer every image, never delete.
 
     A group keeps answering every image until a mod-log is set (see `with_modlog`); its flag
-    actions are a marker reaction and the mod-log post.
+    actions are a marker reaction and the mod-log post. The bands are the operator's (their
+    reply settings), so a new chat words verdicts the way the bot does everywhere else.
     """
     # The same for a private chat today: `decide` never flags there, whatever the policy says.
-    return ChatPolicy(mode=Mode.REPLY_ALL, actions=frozenset({Action.REACT, Action.MODLOG}))
+    return ChatPolicy(
+        mode=Mode.REPLY_ALL,
+        threshold=threshold,
+        uncertain_from=uncertain_from,
+        actions=frozenset({Action.REACT, Action.MODLOG}),
+    )
 
 
 def with_modlog(policy: ChatPolicy, modlog: str | None) -> ChatPolicy:

@@ -42,8 +42,17 @@ def utc_now() -> datetime:
 class SqlStore:
     """The `ModerationStore` on a SQLAlchemy async engine; build it with `SqlStore.open`."""
 
-    def __init__(self, engine: AsyncEngine, *, retention_days: int, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        retention_days: int,
+        clock: Clock,
+        threshold: float = 0.7,
+        uncertain_from: float = 0.3,
+    ) -> None:
         self._engine = engine
+        self._bands = {"threshold": threshold, "uncertain_from": uncertain_from}
         self._retention = timedelta(days=retention_days)
         self._clock = clock
         postgres = engine.dialect.name == "postgresql"
@@ -52,16 +61,32 @@ class SqlStore:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, url: str, *, retention_days: int = 30, clock: Clock = utc_now
+        cls,
+        url: str,
+        *,
+        retention_days: int = 30,
+        clock: Clock = utc_now,
+        threshold: float = 0.7,
+        uncertain_from: float = 0.3,
     ) -> AsyncIterator[SqlStore]:
-        """Connect, bring the schema up to date, and close the connections on exit."""
+        """Connect, bring the schema up to date, and close the connections on exit.
+
+        `threshold` and `uncertain_from` are the bands a chat nobody configured starts with
+        (the operator's reply settings: likely AI-generated from, likely real below).
+        """
         engine = open_engine(url)
         try:
             async with engine.begin() as conn:
                 applied = await conn.run_sync(s.migrate, clock())
             if applied:
                 log.info("moderation database migrated to version %d", applied[-1])
-            yield cls(engine, retention_days=retention_days, clock=clock)
+            yield cls(
+                engine,
+                retention_days=retention_days,
+                clock=clock,
+                threshold=threshold,
+                uncertain_from=uncertain_from,
+            )
         finally:
             await engine.dispose()
 
@@ -74,7 +99,7 @@ class SqlStore:
         query = sa.select(s.chat_policies.c.policy).where(*_is(s.chat_policies, chat))
         async with self._engine.begin() as conn:
             text = await conn.scalar(query)
-        return default_policy(private) if text is None else policy_from_json(text)
+        return default_policy(private, **self._bands) if text is None else policy_from_json(text)
 
     async def save_policy(self, chat: ChatKey, policy: ChatPolicy) -> None:
         values = {"policy": policy_to_json(policy), "updated_at": self._clock()}
@@ -193,6 +218,35 @@ class SqlStore:
         async with self._engine.begin() as conn:
             for table in s.CHAT_TABLES:
                 await conn.execute(sa.delete(table).where(*_is(table, chat)))
+
+    async def move(self, old: ChatKey, new: ChatKey) -> None:
+        """Policy, flags and scan counts of `old` now belong to `new` (the chat's id changed).
+
+        The old chat's policy wins over one the new id may already have (moderators chose
+        it); daily counts of the same day add up. Processed-message keys stay with the old
+        id: they name the old chat's messages, and a new chat's message ids start afresh.
+        """
+        if old == new:
+            return
+        counts = s.scan_counts
+        merged = self._insert(counts).from_select(
+            ["platform", "chat", "day", "count"],
+            sa.select(
+                sa.literal(new.platform), sa.literal(new.chat), counts.c.day, counts.c.count
+            ).where(*_is(counts, old)),
+        )
+        merged = merged.on_conflict_do_update(
+            index_elements=["platform", "chat", "day"],
+            set_={"count": counts.c.count + merged.excluded.count},
+        )
+        policies, renamed = s.chat_policies, {"platform": new.platform, "chat": new.chat}
+        async with self._engine.begin() as conn:
+            if await conn.scalar(sa.select(policies.c.policy).where(*_is(policies, old))):
+                await conn.execute(sa.delete(policies).where(*_is(policies, new)))
+                await conn.execute(sa.update(policies).where(*_is(policies, old)).values(renamed))
+            await conn.execute(sa.update(s.flags).where(*_is(s.flags, old)).values(renamed))
+            await conn.execute(merged)
+            await conn.execute(sa.delete(counts).where(*_is(counts, old)))
 
 
 def _is(table: sa.Table, chat: ChatKey) -> tuple[sa.ColumnElement[bool], ...]:

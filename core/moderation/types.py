@@ -153,3 +153,7 @@ class ModerationStore(Protocol):
     async def forget(self, chat: ChatKey) -> None:
         """Delete everything stored about a chat (the bot left, or an admin asked)."""
         ...
+
+    async def move(self, old: ChatKey, new: ChatKey) -> None:
+        """The chat's id changed (a Telegram group became a supergroup): keep its data."""
+        ...
