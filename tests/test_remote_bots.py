@@ -25,6 +25,7 @@ from tests.fake_telegram import (
     bot_settings,
     image_bytes,
     isolate_environment,
+    isolated_fake,
     running_bot,
 )
 from tests.fakes import FakeClassifier, Gate, png_bytes
@@ -57,11 +58,7 @@ async def detector(settings: Settings) -> AsyncIterator[Judge]:
 class TestTelegram:
     """Telegram's photo, refusal and command tests, judged remotely."""
 
-    @pytest.fixture
-    async def fake(self, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
-        isolate_environment(monkeypatch)
-        async with FakeTelegram() as server:
-            yield server
+    fake = pytest.fixture(staticmethod(isolated_fake))
 
     test_photo = test_telegram_e2e.TestAnswers.test_photo_gets_a_reply_quoting_it
     test_album = test_telegram_e2e.TestAnswers.test_album_of_three_gets_one_reply

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from tests.fake_telegram import (
     FakeTelegram,
     bot_settings,
     image_bytes,
-    isolate_environment,
+    isolated_fake,
     running_bot,
 )
 
@@ -26,11 +25,7 @@ pytestmark = pytest.mark.slow
 PERCENT = re.compile(r"\b\d{1,3}%")  # the fake probability, however it is worded
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
-    isolate_environment(monkeypatch)
-    async with FakeTelegram() as server:
-        yield server
+fake = pytest.fixture(isolated_fake)
 
 
 def quoted(reply: dict[str, Any]) -> int:

@@ -10,17 +10,13 @@ import pytest
 from telegram import Bot, ChatMemberAdministrator, ChatMemberOwner
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from tests.fake_telegram import ALICE, BOT_USER, FakeTelegram, image_bytes, isolate_environment
+from tests.fake_telegram import ALICE, BOT_USER, FakeTelegram, image_bytes, isolated_fake
 
 pytestmark = pytest.mark.slow
 GROUP = -1001234567890
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
-    isolate_environment(monkeypatch)
-    async with FakeTelegram() as server:
-        yield server
+fake = pytest.fixture(isolated_fake)
 
 
 @pytest.fixture

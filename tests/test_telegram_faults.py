@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,7 +16,7 @@ from tests.fake_telegram import (
     FakeTelegram,
     bot_settings,
     image_bytes,
-    isolate_environment,
+    isolated_fake,
     pixel_bomb,
     running_bot,
 )
@@ -46,11 +45,7 @@ class FaultyJudge:
         return self.inner.depth
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
-    isolate_environment(monkeypatch)
-    async with FakeTelegram() as server:
-        yield server
+fake = pytest.fixture(isolated_fake)
 
 
 def texts(fake: FakeTelegram) -> list[str]:

@@ -8,7 +8,6 @@ import logging
 import re
 import signal
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -22,7 +21,7 @@ from tests.fake_telegram import (
     FakeTelegram,
     bot_settings,
     image_bytes,
-    isolate_environment,
+    isolated_fake,
     running_bot,
 )
 from tests.memory_store import MemoryStore
@@ -50,11 +49,7 @@ class GatedJudge:
         return self.inner.depth
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
-    isolate_environment(monkeypatch)
-    async with FakeTelegram() as server:
-        yield server
+fake = pytest.fixture(isolated_fake)
 
 
 def final_poll_made(fake: FakeTelegram) -> bool:
