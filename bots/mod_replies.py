@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from config import ReplySettings
 from core.moderation import Action, ChatPolicy, ChatStats, FlagStatus
 
 MARKER_EMOJI = "🤔"  # allowed as a Telegram reaction, and a plain emoji on Discord
@@ -91,6 +92,7 @@ def settings_text(policy: ChatPolicy, modlog_name: str | None = None) -> str:
         "DeepGuard settings:",
         f"• mode: {policy.mode.value}",
         f"• flag at or above: {round(policy.threshold * 100)}% probability of AI",
+        f"• uncertain from: {round(policy.uncertain_from * 100)}% (below it: likely real)",
         f"• on a flag: {actions}",
         f"• mod-log: {modlog_name or policy.modlog or 'not set'}",
         f"• exempt users: {len(policy.exempt_users)}",
@@ -132,6 +134,7 @@ def exemptions_text(channels: Sequence[str], roles: Sequence[str], days: int | N
 SETTINGS_USAGE = (
     "Use the buttons to choose the mode and what happens on a flag, or type:\n"
     "/settings threshold 0.8 (flag at or above 80% probability of AI)\n"
+    "/settings uncertain 0.3 (below 30% the reply says likely real)\n"
     "/settings modlog <chat id> (where flags are posted; `off` to stop)\n"
     "/settings exempt <user id> and /settings unexempt <user id> (or in reply to their message)\n"
     "/settings mode reply-all|flag-only|off\n"
@@ -155,3 +158,23 @@ ADMIN_COMMAND_DESCRIPTIONS = {
     "stats": "Images scanned and flagged in the last 7 and 30 days",
     "forget": "Delete everything DeepGuard stored about this chat",
 }
+
+
+def reply_bands(policy: ChatPolicy) -> ReplySettings:
+    """A group's own reply bands, so its wording agrees with what gets flagged there.
+
+    Likely AI-generated from the flag threshold, likely real below the uncertain band.
+    """
+    return ReplySettings(
+        likely_fake_from=policy.threshold,
+        likely_real_below=min(policy.uncertain_from, policy.threshold),  # saved before checks
+    )
+
+
+def bands_refused(threshold: float, uncertain_from: float) -> str:
+    """Why a threshold or uncertain band was not saved: they would cross."""
+    return (
+        f"Not saved: the uncertain band must start at or below the flag threshold "
+        f"(uncertain from {round(uncertain_from * 100)}%, flag at "
+        f"{round(threshold * 100)}%). Raise the threshold first, or choose a lower value."
+    )

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from telegram import Bot, Message, ReplyParameters
 
 from bots import replies
+from bots.mod_replies import reply_bands
 from bots.telegram_media import Media, fetch
 from bots.telegram_mod import Judged, Moderator
+from bots.telegram_mod_chat import is_private
 from config import ReplySettings, TelegramSettings
 from core import DeepGuardError, Judge, Judgement, Overloaded, UnsupportedImage
 from core.moderation import ChatPolicy
@@ -62,9 +64,15 @@ class Answers:
         if len(outcomes) == 1 and isinstance(outcomes[0], Overloaded):
             await reply(bot, message, replies.BUSY)
         elif outcomes:
-            await reply(bot, message, replies.outcomes_text(outcomes, self._bands))
+            await reply(
+                bot, message, replies.outcomes_text(outcomes, self._bands_in(message, policy))
+            )
         elif requested:
             await reply(bot, message, replies.NO_IMAGE_FOUND)
+
+    def _bands_in(self, message: Message, policy: ChatPolicy) -> ReplySettings:
+        """A group's own bands; a private chat has no moderators, so the operator's."""
+        return self._bands if is_private(message) else reply_bands(policy)
 
     async def _outcome(self, bot: Bot, media: Media) -> replies.Outcome | None:
         """The judgement or the polite reason; None for a file that only pretended."""

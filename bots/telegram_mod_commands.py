@@ -2,11 +2,14 @@
 
 Telegram sends a `my_chat_member` update when the bot is removed from a group (or a user blocks
 it in private): that chat's settings, flags and counts are deleted then, as the issue asks.
+A basic group upgraded to a supergroup gets a new id (a service message in each chat names the
+other): its settings, flags and counts move to the new id.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from telegram import Update
@@ -17,6 +20,7 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
     filters,
 )
 
@@ -26,7 +30,7 @@ from bots.telegram_mod_review import PATTERN as REVIEW_PATTERN
 from bots.telegram_mod_review import ReviewButtons
 from bots.telegram_mod_settings import PATTERN as SETTINGS_PATTERN
 from bots.telegram_mod_settings import SettingsCommand
-from core.moderation import ModerationStore
+from core.moderation import ChatPolicy, ModerationStore
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,31 @@ class ChatCommands:
         await self._store.forget(chat_key(change.chat.id))
         log.info("telegram chat %s: the bot was removed, its data deleted", change.chat.id)
 
+    async def on_migrated(self, update: Update, context: Context) -> None:
+        """The group became a supergroup: its data follows the new id (either message will do)."""
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id is not None:
+            old, new = message.chat_id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id is not None:
+            old, new = message.migrate_from_chat_id, message.chat_id
+        else:
+            return
+        await self._store.move(chat_key(old), chat_key(new))
+        # In Telegram a group is its own (only) channel: actions switched off there stay off.
+        policy = await self._store.policy(chat_key(new), private=False)
+        if (renamed := channel_renamed(policy, str(old), str(new))) != policy:
+            await self._store.save_policy(chat_key(new), renamed)
+        log.info("telegram group %s is now supergroup %s; its data moved", old, new)
+
+
+def channel_renamed(policy: ChatPolicy, old: str, new: str) -> ChatPolicy:
+    """The policy with channel id `old` (in refusals and the mod-log) called `new`."""
+    disabled = frozenset((new if c == old else c, a) for c, a in policy.disabled)
+    modlog = new if policy.modlog == old else policy.modlog
+    return replace(policy, disabled=disabled, modlog=modlog)
+
 
 def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Context, None]]:
     """The commands, buttons and membership updates of moderation, sharing one store."""
@@ -85,4 +114,5 @@ def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Cont
         CallbackQueryHandler(settings.on_button, SETTINGS_PATTERN),
         CallbackQueryHandler(review.on_button, REVIEW_PATTERN),
         ChatMemberHandler(chat.on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+        MessageHandler(filters.StatusUpdate.MIGRATE, chat.on_migrated),
     ]

@@ -46,7 +46,9 @@ class ReviewButtons:
     async def _review(
         self, bot: Bot, query: CallbackQuery, flag: Flag, status: FlagStatus
     ) -> None:
-        group, message_id = int(flag.flag.chat.chat), int(flag.flag.message)
+        # The message stays where it was posted even if the group has since got a new id.
+        group, where = int(flag.flag.chat.chat), int(flag.flag.channel)
+        message_id = int(flag.flag.message)
         if not await is_admin(bot, group, query.from_user.id):
             await query.answer(mod_replies.REVIEW_ADMINS_ONLY, show_alert=True)
             return
@@ -56,10 +58,10 @@ class ReviewButtons:
             return
         deleted: bool | None = None
         if status is FlagStatus.CONFIRMED:
-            deleted = await _delete(bot, group, message_id)
+            deleted = await _delete(bot, where, message_id)
         else:
             with contextlib.suppress(TelegramError):  # the marker is a courtesy
-                await bot.set_message_reaction(group, message_id, [])
+                await bot.set_message_reaction(where, message_id, [])
         line = mod_replies.review_line(status, display_name(query.from_user), deleted=deleted)
         await query.answer(line)
         await _close_post(query.message, line)

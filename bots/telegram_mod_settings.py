@@ -1,8 +1,9 @@
 """`/settings` for a chat's administrators: buttons for the mode and actions, typed values.
 
 `/settings` (or `/settings show`) shows the policy with buttons; `/settings threshold 0.8`,
-`/settings modlog -100123` (or `off`), `/settings exempt 42` / `unexempt 42` (or in reply to
-the user's message) set the rest. Every message and every button press is checked with
+`/settings uncertain 0.3` (never above the threshold), `/settings modlog -100123` (or `off`),
+`/settings exempt 42` / `unexempt 42` (or in reply to the user's message) set the rest. Every
+message and every button press is checked with
 `getChatMember` at that moment: being an administrator yesterday is not enough.
 """
 
@@ -26,7 +27,15 @@ from bots.telegram_mod_chat import (
     is_private,
     sender_is_admin,
 )
-from core.moderation import Action, ChatPolicy, Mode, ModerationStore, with_mode, with_modlog
+from core.moderation import (
+    Action,
+    ChatPolicy,
+    Mode,
+    ModerationStore,
+    with_mode,
+    with_modlog,
+    with_threshold,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +78,14 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
     if name in {"exempt", "unexempt"} and not value and target is not None:
         value = author_id(target)
     try:
-        if name == "threshold":
+        if name in {"threshold", "uncertain"}:
             number = float(value.rstrip("%"))
             number = number / 100 if number > 1 else number
-            return replace(policy, threshold=number) if 0 <= number <= 1 else None
+            if not 0 <= number <= 1:
+                return None
+            if name == "threshold":
+                return with_threshold(policy, number)
+            return replace(policy, uncertain_from=number)
         if name == "modlog":
             return with_modlog(policy, None if value == "off" else str(int(value)))
         if name == "mode":
@@ -111,6 +124,10 @@ class SettingsCommand:
             changed = typed(policy, args, message)
             if changed is None:
                 await message.reply_text(mod_replies.SETTINGS_USAGE)
+                return
+            if changed.uncertain_from > changed.threshold:
+                refusal = mod_replies.bands_refused(changed.threshold, changed.uncertain_from)
+                await message.reply_text(refusal)
                 return
             new_modlog = changed.modlog not in {None, policy.modlog}
             if new_modlog and not await self._modlog_usable(context.bot, message, changed.modlog):

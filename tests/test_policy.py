@@ -18,6 +18,7 @@ from core.moderation import (
     default_policy,
     with_mode,
     with_modlog,
+    with_threshold,
     without_action,
 )
 
@@ -331,3 +332,20 @@ class TestDefaults:
         policy = without_action(default_policy(private=False), "a", A.REACT)
         policy = without_action(policy, "b", A.DELETE)
         assert policy.disabled == {("a", A.REACT), ("b", A.DELETE)}
+
+    @pytest.mark.parametrize(
+        ("threshold", "bands"), [(0.8, (0.8, 0.3)), (0.3, (0.3, 0.3)), (0.1, (0.1, 0.1))]
+    )
+    def test_a_threshold_brings_the_uncertain_band_down_with_it(
+        self, threshold: float, bands: tuple[float, float]
+    ) -> None:
+        """A threshold below the uncertain band lowers the band too: the bands never cross."""
+        policy = with_threshold(default_policy(private=False), threshold)
+        assert (policy.threshold, policy.uncertain_from) == bands
+
+    def test_a_new_chat_takes_the_bands_it_is_given(self) -> None:
+        """`default_policy` uses the operator's bands; otherwise 70 % and 30 %."""
+        given = default_policy(private=False, threshold=0.9, uncertain_from=0.2)
+        assert (given.threshold, given.uncertain_from) == (0.9, 0.2)
+        plain = default_policy(private=True)
+        assert (plain.threshold, plain.uncertain_from) == (0.7, 0.3)

@@ -1,6 +1,13 @@
 """Per-chat moderation: a pure policy decision and the storage behind it."""
 
-from core.moderation.policy import decide, default_policy, with_mode, with_modlog, without_action
+from core.moderation.policy import (
+    decide,
+    default_policy,
+    with_mode,
+    with_modlog,
+    with_threshold,
+    without_action,
+)
 from core.moderation.retention import purge_regularly
 from core.moderation.store import SqlStore
 from core.moderation.types import (
@@ -35,5 +42,6 @@ __all__ = [
     "purge_regularly",
     "with_mode",
     "with_modlog",
+    "with_threshold",
     "without_action",
 ]

@@ -98,6 +98,13 @@ def with_mode(policy: ChatPolicy, mode: Mode) -> ChatPolicy:
     return replace(policy, mode=mode, explicit_mode=True)
 
 
+def with_threshold(policy: ChatPolicy, threshold: float) -> ChatPolicy:
+    """Flag from `threshold`; an uncertain band above it comes down with it (bands never cross)."""
+    return replace(
+        policy, threshold=threshold, uncertain_from=min(policy.uncertain_from, threshold)
+    )
+
+
 def without_action(policy: ChatPolicy, channel: str, action: Action) -> ChatPolicy:
     """Switch one action off in one channel (the platform refused it, e.g. HTTP 403)."""
     return replace(policy, disabled=policy.disabled | {(channel, action)})

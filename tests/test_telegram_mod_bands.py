@@ -1,0 +1,159 @@
+"""Telegram moderation end to end, part four: a group's own reply bands, and a group upgraded
+to a supergroup keeping its data.
+
+Real PTB client, fake Bot API, tiny model, SQLite store. Bands at 0.0 or 1.0 make the wording
+independent of what the random model says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from bots import mod_replies
+from bots.app import open_store
+from config import ReplySettings, Settings
+from core import Detector
+from core.moderation import Action, ChatKey, ChatPolicy, Mode, NewFlag, SqlStore
+from tests.fake_telegram import (
+    ALICE,
+    Json,
+    bot_settings,
+    image_bytes,
+    isolate_environment,
+    running_bot,
+)
+from tests.fake_telegram_mod import ADMIN, GROUP, MODLOG, ModFake
+
+pytestmark = pytest.mark.slow
+
+KEY = ChatKey("telegram", str(GROUP))
+BASIC = -4001  # a basic group, before Telegram upgrades it to the supergroup GROUP
+BASIC_KEY = ChatKey("telegram", str(BASIC))
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFake]:
+    isolate_environment(monkeypatch)
+    async with ModFake() as server:
+        yield server
+
+
+def texts(fake: ModFake, chat_id: int) -> list[str]:
+    return [str(message["text"]) for message in fake.posted_to(chat_id)]
+
+
+def with_bands(settings: Settings, likely_fake_from: float, likely_real_below: float) -> Settings:
+    """`settings` with the operator's reply bands changed."""
+    bands = ReplySettings(likely_fake_from=likely_fake_from, likely_real_below=likely_real_below)
+    return settings.model_copy(update={"replies": bands})
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Poll the store (the bot makes no Bot API call to wait for)."""
+    async with asyncio.timeout(10):
+        while not await check():  # noqa: ASYNC110 - the store offers no event
+            await asyncio.sleep(0.02)
+
+
+class TestBands:
+    async def test_each_group_words_verdicts_with_its_own_bands(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """A group whose bands are at 100% hears "likely real"; one at 0% "likely AI-generated"."""
+        modest = ChatPolicy(threshold=1.0, uncertain_from=1.0)
+        await store.save_policy(KEY, modest)
+        await store.save_policy(ChatKey("telegram", str(MODLOG)), ChatPolicy(threshold=0.0))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(1)))
+            fake.push(fake.photo(image_bytes(1), chat_id=MODLOG, user_id=ADMIN))
+            [real] = await fake.wait_posted(GROUP)
+            [fake_] = await fake.wait_posted(MODLOG)
+            await fake.wait_for("setMessageReaction")  # flagged at 0%: marked
+        assert real["text"].startswith("📷 Likely real (")
+        assert fake_["text"].startswith("🤖 Likely AI-generated (")
+        assert [r["chat_id"] for r in fake.sent("setMessageReaction")] == [MODLOG]
+
+    async def test_a_new_chat_follows_the_operators_reply_settings(
+        self, fake: ModFake, settings: Settings, detector: Detector, store_url: str
+    ) -> None:
+        """With global bands at 0%, a new group and a private chat both hear "likely AI"."""
+        everything = with_bands(settings, 0.0, 0.0)
+        async with open_store(everything, store_url) as store:
+            async with running_bot(fake, bot_settings(everything, fake), detector, store=store):
+                fake.push(fake.group_photo(image_bytes(2)))
+                fake.push(fake.photo(image_bytes(3)))  # Alice's private chat
+                [group] = await fake.wait_posted(GROUP)
+                [private] = await fake.wait_posted(ALICE)
+                [marker] = await fake.wait_for("setMessageReaction")
+            policy = await store.policy(KEY, private=False)
+        assert group["text"].startswith("🤖 Likely AI-generated (")
+        assert private["text"].startswith("🤖 Likely AI-generated (")
+        assert marker["chat_id"] == GROUP  # the flag threshold followed too; never in private
+        assert (policy.threshold, policy.uncertain_from, policy.mode) == (0.0, 0.0, Mode.REPLY_ALL)
+
+    async def test_uncertain_command_is_checked_against_the_threshold(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """`/settings uncertain` above the threshold is refused; a lower threshold brings it down."""
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            for n, command in enumerate(
+                ["/settings uncertain 0.5", "/settings uncertain 90%", "/settings threshold 0.4"],
+                start=1,
+            ):
+                fake.push(fake.group_command(command))
+                await fake.wait_posted(GROUP, n)
+        saved, too_high, lowered = texts(fake, GROUP)
+        assert "• uncertain from: 50% (below it: likely real)" in saved
+        assert "• flag at or above: 70% probability of AI" in saved
+        assert too_high == mod_replies.bands_refused(0.7, 0.9)
+        assert "• uncertain from: 40% (below it: likely real)" in lowered
+        policy = await store.policy(KEY, private=False)
+        assert (policy.threshold, policy.uncertain_from) == (0.4, 0.4)
+
+
+def basic_group() -> Json:
+    return {"id": BASIC, "type": "group", "title": "Test group"}
+
+
+class TestUpgrade:
+    async def test_an_upgraded_group_keeps_its_settings_flags_and_counts(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """After the upgrade the supergroup is moderated by the old policy and reviews old flags."""
+        old = ChatPolicy(
+            mode=Mode.FLAG_ONLY,
+            threshold=0.0,
+            modlog=str(MODLOG),
+            disabled=frozenset({(str(BASIC), Action.DELETE)}),
+        )
+        await store.save_policy(BASIC_KEY, old)
+        await store.count_scanned(BASIC_KEY, 3)
+        flag = await store.add_flag(
+            NewFlag(BASIC_KEY, str(BASIC), "7", str(ALICE), "ab" * 32, 0.9, frozenset())
+        )
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.message(chat=basic_group(), user_id=ADMIN, migrate_to_chat_id=GROUP))
+            fake.push(fake.message(chat_id=GROUP, user_id=ADMIN, migrate_from_chat_id=BASIC))
+            await until(lambda: _moved(store))
+            fake.push(fake.group_photo(image_bytes(4)))
+            [notice] = await fake.wait_posted(MODLOG)
+            post = fake.message(chat_id=MODLOG, user_id=ADMIN, text="🚩 Flag #1")
+            fake.press(post, f"dg:ok:{flag.id}", user_id=ADMIN)
+            [deleted] = await fake.wait_for("deleteMessage")
+        assert "Flag #2" in notice["text"]
+        assert deleted == {"chat_id": BASIC, "message_id": 7}  # where the old message is
+        policy = await store.policy(KEY, private=False)
+        assert policy.disabled == {(str(GROUP), Action.DELETE)}
+        assert policy.mode is Mode.FLAG_ONLY
+        stats = await store.stats(KEY, _LONG_AGO)
+        assert (stats.scanned, stats.flagged, stats.confirmed) == (4, 2, 1)
+
+
+async def _moved(store: SqlStore) -> bool:
+    policy = await store.policy(KEY, private=False)
+    return policy.mode is Mode.FLAG_ONLY and (str(GROUP), Action.DELETE) in policy.disabled
