@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bots.discord_inputs import ImageSource, is_image
 from bots.replies import BUSY, THROTTLED, Outcome, outcomes_text
 from bots.throttle import Admission, Throttle
-from config import Settings
+from config import ReplySettings, Settings
 from core import DeepGuardError, Judge, Judgement, Overloaded
 
 
@@ -45,9 +45,18 @@ class Checker:
         return (await self.assess(user_id, sources, must_answer=must_answer)).text
 
     async def assess(
-        self, user_id: int, sources: Sequence[ImageSource], *, must_answer: bool
+        self,
+        user_id: int,
+        sources: Sequence[ImageSource],
+        *,
+        must_answer: bool,
+        bands: ReplySettings | None = None,
     ) -> Assessment:
-        """The reply and the outcomes behind it, for moderation to decide on."""
+        """The reply and the outcomes behind it, for moderation to decide on.
+
+        `bands` are a server's own (its flag threshold and uncertain band); by default the
+        operator's.
+        """
         if not sources:
             return Assessment(None, [])
         admission = self._throttle.admit(user_id, cost=min(len(sources), self._burst))
@@ -58,7 +67,7 @@ class Checker:
         if admission is Admission.REFUSE_SILENTLY:
             return Assessment(None, [])
         outcomes = await self.outcomes(sources)
-        return Assessment(self.text(outcomes), outcomes)
+        return Assessment(self.text(outcomes, bands), outcomes)
 
     async def outcomes(self, sources: Sequence[ImageSource]) -> list[Outcome]:
         """Judge all images at once, so they share a batch; unlabelled non-images drop out."""
@@ -69,13 +78,13 @@ class Checker:
             raise bugs.exceptions[0] from None  # log the bug itself, not its wrapper
         return [outcome for task in tasks if (outcome := task.result()) is not None]
 
-    def text(self, outcomes: Sequence[Outcome]) -> str | None:
+    def text(self, outcomes: Sequence[Outcome], bands: ReplySettings | None = None) -> str | None:
         if not outcomes:
             return None
         judged = any(isinstance(outcome, Judgement) for outcome in outcomes)
         if not judged and any(isinstance(outcome, Overloaded) for outcome in outcomes):
             return BUSY
-        return outcomes_text(outcomes, self._bands)
+        return outcomes_text(outcomes, bands or self._bands)
 
     async def _one(self, source: ImageSource) -> Outcome | None:
         try:

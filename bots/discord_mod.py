@@ -16,6 +16,7 @@ import discord
 from bots.discord_answers import Checker
 from bots.discord_inputs import ImageSource
 from bots.discord_mod_actions import FlagActions, buttons
+from bots.mod_replies import reply_bands
 from core import Judgement
 from core.moderation import (
     ChatKey,
@@ -96,7 +97,10 @@ class Moderator:
         if not may_matter(policy, context):
             return
         fresh = [s for s in sources if await self._store.claim(chat, f"{message.id}:{s.key}")]
-        assessment = await self._checker.assess(message.author.id, fresh, must_answer=False)
+        bands = None if private else reply_bands(policy)  # a DM has the operator's bands
+        assessment = await self._checker.assess(
+            message.author.id, fresh, must_answer=False, bands=bands
+        )
         judgements = assessment.judgements
         if judgements:
             await self._store.count_scanned(chat, len(judgements))

@@ -9,7 +9,7 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from bots.mod_replies import SETTINGS_SAVED, exemptions_text, settings_text
+from bots.mod_replies import SETTINGS_SAVED, bands_refused, exemptions_text, settings_text
 from core.moderation import (
     Action,
     ChatKey,
@@ -18,9 +18,11 @@ from core.moderation import (
     ModerationStore,
     with_mode,
     with_modlog,
+    with_threshold,
 )
 
 Change = Callable[[ChatPolicy], ChatPolicy]
+Refusal = Callable[[ChatPolicy], str | None]  # why a changed policy is not saved, if it isn't
 Admin = Callable[[discord.Interaction], Awaitable[ChatKey | None]]
 Edit = Literal["add", "remove"]
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in Mode]
@@ -56,6 +58,13 @@ def with_actions(
     )
 
 
+def crossing(policy: ChatPolicy) -> str | None:
+    """The uncertain band may not start above the flag threshold."""
+    if policy.uncertain_from > policy.threshold:
+        return bands_refused(policy.threshold, policy.uncertain_from)
+    return None
+
+
 class SettingsCommands:
     """The `settings` subcommands; each reads the policy, changes it and saves it."""
 
@@ -83,7 +92,18 @@ class SettingsCommands:
         async def threshold(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
         ) -> None:
-            await self._change(interaction, lambda p: replace(p, threshold=percent / 100))
+            await self._change(interaction, lambda p: with_threshold(p, percent / 100))
+
+        @group.command(
+            name="uncertain",
+            description='Below this % probability of AI the reply says "likely real"',
+        )
+        async def uncertain(
+            interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
+        ) -> None:
+            await self._change(
+                interaction, lambda p: replace(p, uncertain_from=percent / 100), refuse=crossing
+            )
 
         @group.command(name="actions", description="What happens to a flagged image")
         @app_commands.rename(time_out="timeout")
@@ -153,12 +173,20 @@ class SettingsCommands:
             )
 
     async def _change(
-        self, interaction: discord.Interaction, change: Change, *, saved: bool = True
+        self,
+        interaction: discord.Interaction,
+        change: Change,
+        *,
+        saved: bool = True,
+        refuse: Refusal | None = None,
     ) -> None:
         chat = await self._admin(interaction)
         if chat is None:
             return
         policy = change(await self._store.policy(chat, private=False))
+        if refuse is not None and (refusal := refuse(policy)):
+            await interaction.response.send_message(refusal, ephemeral=True)
+            return
         if saved:
             await self._store.save_policy(chat, policy)
         text = f"{SETTINGS_SAVED}\n{show(policy)}" if saved else show(policy)

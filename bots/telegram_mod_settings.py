@@ -125,7 +125,7 @@ class SettingsCommand:
             if changed is None:
                 await message.reply_text(mod_replies.SETTINGS_USAGE)
                 return
-            if changed.uncertain_from > changed.threshold:
+            if args[0] == "uncertain" and changed.uncertain_from > changed.threshold:
                 refusal = mod_replies.bands_refused(changed.threshold, changed.uncertain_from)
                 await message.reply_text(refusal)
                 return
