@@ -7,32 +7,28 @@ The only patches are the two class attributes the notes recommend (`Route.BASE` 
 from __future__ import annotations
 
 import asyncio
-import struct
-import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import discord.gateway
 import discord.http
 import pytest
 import yarl
 
-from bots import discord_bot, replies
-from bots.replies import Outcome
+from bots import discord_bot
 from config import DiscordSettings, Settings
-from core import DeepGuardError, Judge, Judgement
+from core import Judge
 from core.moderation import ModerationStore
 from tests.fake_discord import APP_ID, FakeDiscord, Json, message
 from tests.memory_store import MemoryStore
 
+F = TypeVar("F", bound=FakeDiscord)
+
 
 @asynccontextmanager
-async def serving(
-    monkeypatch: pytest.MonkeyPatch, fake_class: type[FakeDiscord] = FakeDiscord, **options: Any
-) -> AsyncIterator[FakeDiscord]:
-    """Run a fake Discord and point discord.py at it (the only two patches the tests make)."""
-    fake = fake_class(**options)
+async def pointed_at(monkeypatch: pytest.MonkeyPatch, fake: F) -> AsyncIterator[F]:
+    """Start `fake` and point discord.py at it (the only two patches the tests make)."""
     await fake.start()
     monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
     monkeypatch.setattr(
@@ -42,6 +38,30 @@ async def serving(
         yield fake
     finally:
         await fake.close()
+
+
+@asynccontextmanager
+async def serving(
+    monkeypatch: pytest.MonkeyPatch, fake_class: type[FakeDiscord] = FakeDiscord, **options: Any
+) -> AsyncIterator[FakeDiscord]:
+    """Run a fake Discord and point discord.py at it."""
+    async with pointed_at(monkeypatch, fake_class(**options)) as fake:
+        yield fake
+
+
+async def served_fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    """A running fake Discord, discord.py pointed at it: `fake = pytest.fixture(served_fake)`."""
+    async with serving(monkeypatch) as fake:
+        yield fake
+
+
+async def served_bot(
+    fake: FakeDiscord, settings: Settings, detector: Judge
+) -> AsyncIterator[Settings]:
+    """The bot serving `fake`; yields its settings: `bot = pytest.fixture(served_bot)`."""
+    configured = bot_settings(settings, fake)
+    async with bot_running(fake, configured, detector):
+        yield configured
 
 
 @asynccontextmanager
@@ -129,47 +149,6 @@ async def followup_of(fake: FakeDiscord, payload: Json) -> Json:
 
     await fake.wait_for(found)
     return found()[0]
-
-
-async def expected(detector: Judge, settings: Settings, *images: bytes) -> str:
-    """The shared wording for these images, judged by the same detector (or its refusals)."""
-    outcomes: list[Outcome] = []
-    for image in images:
-        try:
-            outcomes.append(await detector.judge(image))
-        except DeepGuardError as error:
-            outcomes.append(error)
-    return replies.outcomes_text(outcomes, settings.replies)
-
-
-def png_header_bomb(side: int = 60_000) -> bytes:
-    """A well-formed PNG header announcing a huge image: a decompression bomb by its size."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
-
-
-class GatedJudge:
-    """Passes images to a real judge once `gate` is set; `entered` tells a call arrived."""
-
-    def __init__(self, inner: Judge, depth: int = 0) -> None:
-        self.inner = inner
-        self.gate = asyncio.Event()
-        self.entered = asyncio.Event()
-        self._depth = depth
-
-    @property
-    def depth(self) -> int:
-        return self._depth
-
-    async def judge(self, data: bytes) -> Judgement:
-        self.entered.set()
-        await self.gate.wait()
-        return await self.inner.judge(data)
 
 
 async def eventually(check: Callable[[], Any], within_s: float = 10.0) -> None:

@@ -23,6 +23,7 @@ from typing import Self
 import pytest
 from aiohttp import web
 
+from tests.sample_images import image_bytes, pixel_bomb
 from tests.telegram_api import BotApi, Call
 from tests.telegram_harness import bot_settings, isolate_environment, running_bot
 from tests.telegram_payloads import (
@@ -33,8 +34,6 @@ from tests.telegram_payloads import (
     Json,
     administrator,
     chat,
-    image_bytes,
-    pixel_bomb,
     user,
 )
 

@@ -1,17 +1,8 @@
-"""Bot API objects as the fake Telegram sends them, and the pictures tests post.
-
-Users, chats and a chat administrator in the Bot API's shape; `image_bytes` gives a distinct
-small picture per seed and `pixel_bomb` a tiny PNG that declares a huge one.
-"""
+"""Bot API objects as the fake Telegram sends them: users, chats, a chat administrator."""
 
 from __future__ import annotations
 
-import io
-import struct
-import zlib
 from typing import Any
-
-from PIL import Image
 
 TOKEN = "123456:TEST-secret-token-do-not-log"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "DeepGuard", "username": "deepguard_bot"}
@@ -50,29 +41,3 @@ def administrator(member: Json) -> Json:
         "is_anonymous": False,
         **flags,
     }
-
-
-def image_bytes(seed: int, fmt: str = "PNG", side: int = 48) -> bytes:
-    """A small picture, different for each seed so the Detector's cache does not answer."""
-    image = Image.new("RGB", (side, side), ((seed * 53) % 256, (seed * 97) % 256, 128))
-    image.putpixel((seed % side, (seed // side) % side), (255, 255, 255))
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def pixel_bomb(side: int = 20_000) -> bytes:
-    """A 100-byte PNG whose header declares `side` x `side` pixels."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\0" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", pixels)
-        + chunk(b"IEND", b"")
-    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -21,33 +20,24 @@ from tests.discord_harness import (
     bot_running,
     bot_settings,
     callback_of,
-    expected,
-    png_header_bomb,
     post,
     reply_to,
+    served_bot,
+    served_fake,
     serving,
 )
 from tests.fake_discord import FakeDiscord
 from tests.fakes import png_bytes
+from tests.judges import expected
+from tests.sample_images import png_header_bomb
 
 pytestmark = pytest.mark.slow
 
 PERCENT = re.compile(r"\b\d{1,3}%")
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    async with serving(monkeypatch) as running:
-        yield running
-
-
-@pytest.fixture
-async def bot(
-    fake: FakeDiscord, settings: Settings, detector: Detector
-) -> AsyncIterator[Settings]:
-    configured = bot_settings(settings, fake)
-    async with bot_running(fake, configured, detector):
-        yield configured
+fake = pytest.fixture(served_fake)
+bot = pytest.fixture(served_bot)
 
 
 async def test_attachment_gets_one_reply_with_a_percentage(

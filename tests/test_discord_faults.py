@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,14 +23,15 @@ from tests.discord_harness import (
     bot_settings,
     callback_of,
     eventually,
-    expected,
     followup_of,
     post,
     reply_to,
-    serving,
+    served_bot,
+    served_fake,
 )
 from tests.fake_discord import FakeDiscord
 from tests.fakes import png_bytes
+from tests.judges import expected
 
 pytestmark = pytest.mark.slow
 
@@ -65,19 +65,8 @@ class BrokenOnceJudge:
         return await self.inner.judge(data)
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    async with serving(monkeypatch) as running:
-        yield running
-
-
-@pytest.fixture
-async def bot(
-    fake: FakeDiscord, settings: Settings, detector: Detector
-) -> AsyncIterator[Settings]:
-    configured = bot_settings(settings, fake)
-    async with bot_running(fake, configured, detector):
-        yield configured
+fake = pytest.fixture(served_fake)
+bot = pytest.fixture(served_bot)
 
 
 def image_message(fake: FakeDiscord, red: int, channel: str = fd.CHANNEL_ID) -> dict[str, Any]:

@@ -14,11 +14,9 @@ from core import Detector
 from tests import fake_discord as fd
 from tests.discord_harness import (
     TOKEN,
-    GatedJudge,
     bot_running,
     bot_settings,
     callback_of,
-    expected,
     followup_of,
     post,
     reply_to,
@@ -26,6 +24,7 @@ from tests.discord_harness import (
 )
 from tests.fake_discord import MESSAGE_CONTENT
 from tests.fakes import png_bytes
+from tests.judges import GatedJudge, expected
 from tests.memory_store import MemoryStore
 
 pytestmark = pytest.mark.slow

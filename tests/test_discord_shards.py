@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
-import discord.gateway
-import discord.http
 import pytest
-import yarl
 from pydantic import ValidationError
 
 from config import DiscordSettings, Settings
 from core import Detector
-from tests.discord_harness import bot_running, bot_settings, reply_to
+from tests.discord_harness import bot_running, bot_settings, pointed_at, reply_to
 from tests.fake_discord_shards import ShardedFakeDiscord, guild_on
 from tests.fakes import png_bytes
 
 
-@asynccontextmanager
-async def sharded(
+def sharded(
     monkeypatch: pytest.MonkeyPatch, shard_count: int, guild_ids: Sequence[str]
-) -> AsyncIterator[ShardedFakeDiscord]:
+) -> AbstractAsyncContextManager[ShardedFakeDiscord]:
     """A sharded fake Discord with discord.py pointed at it (the harness's two patches)."""
-    fake = ShardedFakeDiscord(shard_count, guild_ids)
-    await fake.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
-    )
-    try:
-        yield fake
-    finally:
-        await fake.close()
+    return pointed_at(monkeypatch, ShardedFakeDiscord(shard_count, guild_ids))
 
 
 @pytest.mark.slow

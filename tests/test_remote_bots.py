@@ -19,7 +19,6 @@ from config.settings import RemoteSettings
 from core import Classifier, Judge
 from core.remote import RemoteDetector
 from tests import discord_harness, test_discord_bot, test_telegram_e2e, test_telegram_faults
-from tests.fake_discord import FakeDiscord
 from tests.fake_telegram import (
     FakeTelegram,
     bot_settings,
@@ -69,18 +68,8 @@ class TestTelegram:
 class TestDiscord:
     """Discord's attachment, refusal and /check tests, judged remotely."""
 
-    @pytest.fixture
-    async def fake(self, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-        async with discord_harness.serving(monkeypatch) as running:
-            yield running
-
-    @pytest.fixture
-    async def bot(
-        self, fake: FakeDiscord, settings: Settings, detector: Judge
-    ) -> AsyncIterator[Settings]:
-        configured = discord_harness.bot_settings(settings, fake)
-        async with discord_harness.bot_running(fake, configured, detector):
-            yield configured
+    fake = pytest.fixture(staticmethod(discord_harness.served_fake))
+    bot = pytest.fixture(staticmethod(discord_harness.served_bot))
 
     test_photo = staticmethod(test_discord_bot.test_attachment_gets_one_reply_with_a_percentage)
     test_three = staticmethod(

@@ -16,7 +16,7 @@ from telegram.error import InvalidToken
 
 from bots import app, telegram_bot
 from config import Settings
-from core import Detector, Judgement
+from core import Detector
 from tests.fake_telegram import (
     FakeTelegram,
     bot_settings,
@@ -24,29 +24,12 @@ from tests.fake_telegram import (
     isolated_fake,
     running_bot,
 )
+from tests.judges import GatedJudge
 from tests.memory_store import MemoryStore
 
 pytestmark = pytest.mark.slow
 
 PERCENT = re.compile(r"\b\d{1,3}%")
-
-
-class GatedJudge:
-    """The real Detector behind a door the test opens; it records that a request arrived."""
-
-    def __init__(self, inner: Detector) -> None:
-        self.inner = inner
-        self.entered = asyncio.Event()
-        self.gate = asyncio.Event()
-
-    async def judge(self, data: bytes) -> Judgement:
-        self.entered.set()
-        await self.gate.wait()
-        return await self.inner.judge(data)
-
-    @property
-    def depth(self) -> int:
-        return self.inner.depth
 
 
 fake = pytest.fixture(isolated_fake)

@@ -1,0 +1,40 @@
+"""Judges for the bots' end-to-end tests, and the wording a real judge's answers get."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bots import replies
+from bots.replies import Outcome
+from config import Settings
+from core import DeepGuardError, Judge, Judgement
+
+
+class GatedJudge:
+    """Passes images to a real judge once `gate` is set; `entered` tells a call arrived."""
+
+    def __init__(self, inner: Judge, depth: int = 0) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+        self._depth = depth
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    async def judge(self, data: bytes) -> Judgement:
+        self.entered.set()
+        await self.gate.wait()
+        return await self.inner.judge(data)
+
+
+async def expected(detector: Judge, settings: Settings, *images: bytes) -> str:
+    """The shared wording for these images, judged by the same detector (or its refusals)."""
+    outcomes: list[Outcome] = []
+    for image in images:
+        try:
+            outcomes.append(await detector.judge(image))
+        except DeepGuardError as error:
+            outcomes.append(error)
+    return replies.outcomes_text(outcomes, settings.replies)
