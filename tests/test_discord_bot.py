@@ -6,7 +6,6 @@ the bot is started through `discord_bot.run`, exactly as `deepguard run` starts 
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -30,6 +29,7 @@ from tests.fake_discord import FakeDiscord
 from tests.fakes import png_bytes
 from tests.judges import expected
 from tests.sample_images import png_header_bomb
+from tests.sentinel import sentinel
 
 pytestmark = pytest.mark.slow
 
@@ -238,17 +238,10 @@ async def test_link_to_a_private_address_is_refused_without_a_request(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, detector: Detector
 ) -> None:
     """A listed name that resolves to loopback, and an unlisted host, are never contacted."""
-    connections: list[object] = []
-
-    def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(writer.get_extra_info("peername"))
-        writer.close()
-
-    sentinel = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = sentinel.sockets[0].getsockname()[1]
-    links = [f"https://localhost:{port}/inside.png", f"https://evil.example:{port}/x.png"]
-    embeds = [{"type": "image", "url": link, "thumbnail": {"url": link}} for link in links]
-    try:
+    async with sentinel() as listener:
+        port = listener.port
+        links = [f"https://localhost:{port}/inside.png", f"https://evil.example:{port}/x.png"]
+        embeds = [{"type": "image", "url": link, "thumbnail": {"url": link}} for link in links]
         async with serving(monkeypatch) as fake:
             production_guard = bot_settings(
                 settings,
@@ -260,10 +253,7 @@ async def test_link_to_a_private_address_is_refused_without_a_request(
             async with bot_running(fake, production_guard, detector):
                 message = await post(fake, embeds=embeds)
                 [reply] = await reply_to(fake, message)
-    finally:
-        sentinel.close()
-        await sentinel.wait_closed()
     assert reply["content"] == replies.outcomes_text(
         [LinkRefused(), LinkRefused()], settings.replies
     )
-    assert connections == []
+    assert listener.connections == []

@@ -14,6 +14,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from bots.links import LinkFetcher, LinkRefused, LinkUnavailable, forbidden_address
 from config import DiscordSettings
 from core import ImageTooLarge
+from tests.sentinel import sentinel
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 CAP = 100_000
@@ -206,25 +207,16 @@ async def test_name_resolving_to_private_address_is_refused_without_connecting(
     address: str,
 ) -> None:
     """A listed name whose DNS answer is private is refused before a connection is opened."""
-    connections: list[object] = []
-
-    def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(writer.get_extra_info("peername"))
-        writer.close()
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     resolver = FakeResolver({"images.example": address})
-    try:
+    async with sentinel() as listener:
         with pytest.raises(LinkRefused):
             await fetch(
-                f"https://images.example:{port}/x.png", resolver, allow_private_addresses=False
+                f"https://images.example:{listener.port}/x.png",
+                resolver,
+                allow_private_addresses=False,
             )
-    finally:
-        server.close()
-        await server.wait_closed()
     assert resolver.asked == ["images.example"]
-    assert connections == []
+    assert listener.connections == []
 
 
 async def test_redirect_within_the_allow_list_is_followed(site: Site) -> None:
