@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bots import mod_replies
 from bots.telegram_mod_chat import author_id, chat_key, chat_name, poster_name
@@ -103,12 +104,25 @@ class FlagActions:
             text = mod_replies.flag_notice(
                 flag.id, poster_name(message), chat_name(message.chat), p, message.link or ""
             )
-            posted = await bot.send_message(
-                policy.modlog, text, reply_markup=review_buttons(flag.id)
-            )
+            posted = await self._post(bot, message, policy.modlog, text, flag.id)
             await self._store.set_modlog_message(flag.id, f"{posted.chat_id}/{posted.message_id}")
         elif action is Action.DELETE:
             await bot.delete_message(chat, message.message_id)
+
+    async def _post(
+        self, bot: Bot, message: Message, modlog: str, text: str, flag_id: int
+    ) -> Message:
+        """Post to the mod-log; one upgraded to a supergroup is followed to its new id."""
+        try:
+            return await bot.send_message(modlog, text, reply_markup=review_buttons(flag_id))
+        except ChatMigrated as exc:
+            moved = str(exc.new_chat_id)
+            key = chat_key(message.chat_id)
+            policy = await self._store.policy(key, private=False)
+            if policy.modlog == modlog:
+                await self._store.save_policy(key, replace(policy, modlog=moved))
+            log.info("mod-log %s is now %s; following it", modlog, moved)
+            return await bot.send_message(moved, text, reply_markup=review_buttons(flag_id))
 
     async def refused(
         self, bot: Bot, message: Message, action: Action, exc: TelegramError

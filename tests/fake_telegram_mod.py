@@ -83,6 +83,17 @@ class ModFake(FakeTelegram):
         }
         return self.push_update("my_chat_member", change)
 
+    def migrated(self, method: str, new_chat_id: int) -> None:
+        """Answer the next call of `method` as Telegram does for a group upgraded to a supergroup."""
+        error = {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: group chat was upgraded",
+        }
+        self._failures[method.lower()].append(
+            error | {"parameters": {"migrate_to_chat_id": new_chat_id}}
+        )
+
     def posted_to(self, chat_id: int) -> list[Json]:
         return [message for message in self.posted if message["chat"]["id"] == chat_id]
 

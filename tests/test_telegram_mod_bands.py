@@ -153,6 +153,22 @@ class TestUpgrade:
         stats = await store.stats(KEY, _LONG_AGO)
         assert (stats.scanned, stats.flagged, stats.confirmed) == (4, 2, 1)
 
+    async def test_a_modlog_group_upgraded_to_a_supergroup_is_followed(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """A mod-log post refused as "upgraded" goes to the new id, which the policy keeps."""
+        policy = ChatPolicy(mode=Mode.FLAG_ONLY, threshold=0.0, modlog=str(BASIC))
+        await store.save_policy(KEY, policy)
+        fake.migrated("sendMessage", MODLOG)
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(5)))
+            [post] = await fake.wait_posted(MODLOG)
+        assert post["text"].startswith("🚩 Flag #1")
+        assert (await store.policy(KEY, private=False)).modlog == str(MODLOG)
+        flag = await store.get_flag(1)
+        assert flag is not None
+        assert flag.modlog_message == f"{MODLOG}/{post['message_id']}"
+
 
 async def _moved(store: SqlStore) -> bool:
     policy = await store.policy(KEY, private=False)
