@@ -8,14 +8,14 @@ turn, so no run answers from another's cache. Prints one JSON object on its last
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.phases import peak_rss_mb, warmup_image
+from bench.phases import peak_rss_mb
+from bench.timing import judge_timed
 
 
 def load(config: dict[str, Any]) -> tuple[Any, float]:
@@ -47,25 +47,10 @@ async def judge_all(
 
     queue = QueueSettings(decode_workers=config.get("decode_workers", 2))
     limits = ImageLimits(fast_decode=config["fast_decode"])
-    gate = asyncio.Semaphore(concurrency)
-    probabilities: dict[str, float] = {}
-    latencies: list[float] = []
     async with Detector(classifier, queue=queue, limits=limits) as detector:
-        warm = io.BytesIO()
-        warmup_image().save(warm, format="PNG")
-        await detector.judge(warm.getvalue())
-
-        async def one(name: str, data: bytes) -> None:
-            async with gate:
-                began = time.perf_counter()
-                judgement = await detector.judge(data)
-                latencies.append((time.perf_counter() - began) * 1000)
-                probabilities[name] = judgement.fake_probability
-
-        begun = time.perf_counter()
-        await asyncio.gather(*(one(name, data) for name, data in payloads.items()))
-        seconds = time.perf_counter() - begun
+        seconds, latencies_s, probabilities = await judge_timed(detector, payloads, concurrency)
         batches = {str(k): v for k, v in sorted(detector.counters.batch_sizes.items())}
+    latencies = [s * 1000 for s in latencies_s]
     return {
         "seconds": seconds,
         "images": len(latencies),

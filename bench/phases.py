@@ -8,7 +8,6 @@ The result is one JSON object on the last line of standard output.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import resource
 import sys
@@ -17,17 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 
+from bench.timing import judge_timed, warmup_image
+
 Result = dict[str, Any]
-
-
-def warmup_image() -> Image.Image:
-    """Not one of the measured files, so the detector's cache cannot answer them from it."""
-    rng = np.random.default_rng(12345)
-    return Image.fromarray(rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8))
 
 
 def card(model_dir: Path, threads: int | None, files: list[Path]) -> Result:
@@ -81,27 +75,11 @@ async def _judge_all(
     from config import ImageLimits, QueueSettings
     from core import Detector
 
-    probabilities: dict[str, float] = {}
-    latencies: list[float] = []
-    gate = asyncio.Semaphore(concurrency)
+    # Bytes in memory, as a bot has them after a download; a read from the page cache
+    # costs about a millisecond, which the card's `Image.open(path)` pays in its loop.
+    payloads = {str(path): path.read_bytes() for path in files}
     async with Detector(classifier, queue=QueueSettings(), limits=ImageLimits()) as service:
-        warm = io.BytesIO()
-        warmup_image().save(warm, format="PNG")
-        await service.judge(warm.getvalue())
-
-        async def one(path: Path, data: bytes) -> None:
-            async with gate:
-                began = time.perf_counter()
-                judgement = await service.judge(data)
-                latencies.append(time.perf_counter() - began)
-                probabilities[str(path)] = judgement.fake_probability
-
-        # Bytes in memory, as a bot has them after a download; a read from the page cache
-        # costs about a millisecond, which the card's `Image.open(path)` pays in its loop.
-        payloads = {path: path.read_bytes() for path in files}
-        begun = time.perf_counter()
-        await asyncio.gather(*(one(path, data) for path, data in payloads.items()))
-        seconds = time.perf_counter() - begun
+        seconds, latencies, probabilities = await judge_timed(service, payloads, concurrency)
         sizes = sorted(service.counters.batch_sizes.items())
     return _result(
         load_s,
