@@ -84,6 +84,7 @@ class DeepGuardClient(discord.AutoShardedClient):
             self._seen,
             self._in_flight,
             on_checked=self._moderator.requested,
+            bands_of=self._moderator.bands_of,
         ).install(self.tree)
         self._mod_commands.install(self.tree)
 

@@ -20,7 +20,7 @@ from bots.discord_answers import Assessment, Checker
 from bots.discord_guards import InFlight
 from bots.discord_inputs import ImageSource, MessageImages
 from bots.replies import NO_IMAGE_FOUND, UNEXPECTED, error_text
-from config import DiscordSettings
+from config import DiscordSettings, ReplySettings
 from core import Judge, Judgement, ShuttingDown
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ MENU_NAME = "Check for AI image"
 
 # Told about a message someone checked from its menu, e.g. to flag it (moderation).
 OnChecked = Callable[[discord.Message, Sequence[Judgement]], Awaitable[None]]
+# A server's own reply bands for an interaction there; None for the operator's.
+BandsOf = Callable[[discord.Interaction], Awaitable[ReplySettings | None]]
 
 
 class Commands:
@@ -46,6 +48,7 @@ class Commands:
         in_flight: InFlight,
         *,
         on_checked: OnChecked | None = None,
+        bands_of: BandsOf | None = None,
     ) -> None:
         self._settings = settings
         self._detector = detector
@@ -54,6 +57,7 @@ class Commands:
         self._seen = seen
         self._in_flight = in_flight
         self._on_checked = on_checked
+        self._bands_of = bands_of
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         """Add both commands to `tree` and route their unexpected errors to `on_error`."""
@@ -95,9 +99,7 @@ class Commands:
     async def _within_deadline(
         self, interaction: discord.Interaction, sources: Sequence[ImageSource]
     ) -> Assessment:
-        work = asyncio.create_task(
-            self._checker.assess(interaction.user.id, sources, must_answer=True)
-        )
+        work = asyncio.create_task(self._assess(interaction, sources))
         try:
             if not interaction.response.is_done():
                 done, _ = await asyncio.wait({work}, timeout=self._settings.answer_within_s)
@@ -106,6 +108,14 @@ class Commands:
             return await work
         finally:
             work.cancel()
+
+    async def _assess(
+        self, interaction: discord.Interaction, sources: Sequence[ImageSource]
+    ) -> Assessment:
+        bands = await self._bands_of(interaction) if self._bands_of is not None else None
+        return await self._checker.assess(
+            interaction.user.id, sources, must_answer=True, bands=bands
+        )
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

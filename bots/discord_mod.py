@@ -17,6 +17,7 @@ from bots.discord_answers import Checker
 from bots.discord_inputs import ImageSource
 from bots.discord_mod_actions import FlagActions, buttons
 from bots.mod_replies import reply_bands
+from config import ReplySettings
 from core import Judgement
 from core.moderation import (
     ChatKey,
@@ -114,6 +115,13 @@ class Moderator:
             await self._reply(message, assessment.text, view)
         if flag is not None:
             await self._actions.take(message, flag, policy, context.channel)
+
+    async def bands_of(self, interaction: discord.Interaction) -> ReplySettings | None:
+        """A server's own bands for `/check` and the menu there; None (the operator's) in DMs."""
+        if interaction.guild_id is None:
+            return None
+        chat = ChatKey("discord", str(interaction.guild_id))
+        return reply_bands(await self._store.policy(chat, private=False))
 
     async def requested(self, message: discord.Message, judgements: Sequence[Judgement]) -> None:
         """Someone checked a server message from its menu: flag it if the server would.

@@ -21,6 +21,7 @@ from tests.discord_harness import post, reply_to
 from tests.discord_mod_harness import GUILD, answered, fake_discord, image, moderating, reactions
 from tests.fake_discord import Json
 from tests.fake_discord_mod import ModFakeDiscord, deepguard, option
+from tests.fakes import png_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +72,17 @@ async def test_a_server_words_verdicts_with_its_own_bands_and_a_dm_with_the_oper
     assert server_reply["content"].startswith("📷 Likely real (")
     assert dm_reply["content"].startswith("🤖 Likely AI-generated (")
     assert reactions(fake, in_server) == []  # nothing reaches a 100 % threshold
+
+
+async def test_check_in_a_server_uses_its_bands(
+    fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+) -> None:
+    """`/check` in a server whose bands are at 100 % privately answers "likely real"."""
+    await store.save_policy(GUILD, ChatPolicy(threshold=1.0, uncertain_from=1.0))
+    async with moderating(fake, settings, detector, store):
+        attachment = fake.attachment("q.png", png_bytes(3))
+        callback = await answered(fake, fd.slash_check(attachment))
+    assert ephemeral(callback).startswith("📷 Likely real (")
 
 
 async def test_a_new_server_follows_the_operators_reply_settings(
