@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Literal
 
 import discord
 from discord import app_commands
 
-from bots.mod_replies import SETTINGS_SAVED, bands_refused, exemptions_text, settings_text
+from bots.discord_mod_policy import Change, Edit, crossing, exempting, show, with_actions
+from bots.mod_replies import SETTINGS_SAVED
 from core.moderation import (
     Action,
     ChatKey,
@@ -21,48 +21,9 @@ from core.moderation import (
     with_threshold,
 )
 
-Change = Callable[[ChatPolicy], ChatPolicy]
 Refusal = Callable[[ChatPolicy], str | None]  # why a changed policy is not saved, if it isn't
 Admin = Callable[[discord.Interaction], Awaitable[ChatKey | None]]
-Edit = Literal["add", "remove"]
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in Mode]
-
-
-def show(policy: ChatPolicy) -> str:
-    modlog = f"<#{policy.modlog}>" if policy.modlog else None
-    channels = [f"<#{c}>" for c in sorted(policy.exempt_channels)]
-    roles = [f"<@&{r}>" for r in sorted(policy.exempt_roles)]
-    extra = exemptions_text(channels, roles, policy.new_members_days)
-    return f"{settings_text(policy, modlog)}\n{extra}"
-
-
-def edited(ids: frozenset[str], edit: Edit, item: str) -> frozenset[str]:
-    return ids | {item} if edit == "add" else ids - {item}
-
-
-def with_actions(
-    policy: ChatPolicy, wanted: dict[Action, bool | None], minutes: int | None
-) -> ChatPolicy:
-    """Switch the named actions on or off; switching one on again forgets its refusals."""
-    actions = set(policy.actions)
-    for action, on in wanted.items():
-        if on is not None:
-            (actions.add if on else actions.discard)(action)
-    back_on = {a for a, on in wanted.items() if on}
-    disabled = frozenset(pair for pair in policy.disabled if pair[1] not in back_on)
-    return replace(
-        policy,
-        actions=frozenset(actions),
-        disabled=disabled,
-        timeout_minutes=minutes or policy.timeout_minutes,
-    )
-
-
-def crossing(policy: ChatPolicy) -> str | None:
-    """The uncertain band may not start above the flag threshold."""
-    if policy.uncertain_from > policy.threshold:
-        return bands_refused(policy.threshold, policy.uncertain_from)
-    return None
 
 
 class SettingsCommands:
@@ -73,10 +34,12 @@ class SettingsCommands:
         self._admin = admin
 
     def install(self, group: app_commands.Group) -> None:
-        self._policy_commands(group)
+        self._mode_commands(group)
+        self._band_commands(group)
+        self._action_commands(group)
         self._exempt_commands(group)
 
-    def _policy_commands(self, group: app_commands.Group) -> None:
+    def _mode_commands(self, group: app_commands.Group) -> None:
         @group.command(name="show", description="Show the settings")
         async def show_(interaction: discord.Interaction) -> None:
             await self._change(interaction, lambda policy: policy, saved=False)
@@ -85,6 +48,8 @@ class SettingsCommands:
         @app_commands.choices(mode=MODES)
         async def mode(interaction: discord.Interaction, mode: app_commands.Choice[str]) -> None:
             await self._change(interaction, lambda p: with_mode(p, Mode(mode.value)))
+
+    def _band_commands(self, group: app_commands.Group) -> None:
 
         @group.command(
             name="threshold", description="Flag images at or above this % probability of AI"
@@ -104,6 +69,8 @@ class SettingsCommands:
             await self._change(
                 interaction, lambda p: replace(p, uncertain_from=percent / 100), refuse=crossing
             )
+
+    def _action_commands(self, group: app_commands.Group) -> None:
 
         @group.command(name="actions", description="What happens to a flagged image")
         @app_commands.rename(time_out="timeout")
@@ -147,30 +114,19 @@ class SettingsCommands:
         async def exempt_channel(
             interaction: discord.Interaction, edit: Edit, channel: app_commands.AppCommandChannel
         ) -> None:
-            await self._change(
-                interaction,
-                lambda p: replace(
-                    p, exempt_channels=edited(p.exempt_channels, edit, str(channel.id))
-                ),
-            )
+            await self._change(interaction, exempting("exempt_channels", edit, str(channel.id)))
 
         @group.command(name="exempt-role", description="Never flag images of members with a role")
         async def exempt_role(
             interaction: discord.Interaction, edit: Edit, role: discord.Role
         ) -> None:
-            await self._change(
-                interaction,
-                lambda p: replace(p, exempt_roles=edited(p.exempt_roles, edit, str(role.id))),
-            )
+            await self._change(interaction, exempting("exempt_roles", edit, str(role.id)))
 
         @group.command(name="exempt-user", description="Never flag images of one member")
         async def exempt_user(
             interaction: discord.Interaction, edit: Edit, user: discord.User
         ) -> None:
-            await self._change(
-                interaction,
-                lambda p: replace(p, exempt_users=edited(p.exempt_users, edit, str(user.id))),
-            )
+            await self._change(interaction, exempting("exempt_users", edit, str(user.id)))
 
     async def _change(
         self,

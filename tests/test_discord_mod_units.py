@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots.discord_mod_settings import edited, show, with_actions
+from bots.discord_mod_policy import edited, show, with_actions
 from core.moderation import Action, ChatPolicy
 
 
