@@ -21,6 +21,7 @@ from bots.discord_mod import Moderator
 from bots.discord_mod_actions import FlagActions
 from bots.discord_mod_commands import ModCommands
 from bots.discord_mod_review import Reviews
+from bots.discord_options import client_options
 from bots.discord_reply import Replier
 from bots.links import LinkFetcher
 from bots.throttle import Throttle
@@ -50,16 +51,7 @@ class DeepGuardClient(discord.AutoShardedClient):
         store: ModerationStore,
         message_content: bool = True,
     ) -> None:
-        intents = discord.Intents.default()
-        intents.message_content = message_content
-        super().__init__(
-            intents=intents,
-            allowed_mentions=discord.AllowedMentions.none(),
-            max_ratelimit_timeout=settings.discord.max_ratelimit_timeout_s,
-            chunk_guilds_at_startup=False,
-            max_messages=None,  # edits arrive as raw events; no message cache is needed
-            **_shards(settings),
-        )
+        super().__init__(**client_options(settings, message_content=message_content))
         self.settings = settings
         self._seen = seen
         self.store = store
@@ -152,12 +144,3 @@ class DeepGuardClient(discord.AutoShardedClient):
                 if await self._seen.claim(f"discord:{message.id}:{source.key}")
             ]
             await self._moderator.handle(message, sources)
-
-
-def _shards(settings: Settings) -> dict[str, Any]:
-    """Shard options for discord.py; none at all lets it ask Discord (GET /gateway/bot)."""
-    count, ids = settings.discord.shard_count, settings.discord.shard_ids
-    options: dict[str, Any] = {} if count is None else {"shard_count": count}
-    if ids is not None:
-        options["shard_ids"] = list(ids)
-    return options
