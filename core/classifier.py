@@ -22,7 +22,7 @@ from PIL import Image
 from config import ModelSettings
 from core.errors import ModelError
 from core.labels import LabelMap
-from core.preprocess import PixelArray, Preprocessor
+from core.preprocess import PixelArray, Preprocessing, Preprocessor
 from core.result import Scores
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Classifier(Protocol):
     def predict(self, batch: Sequence[PixelArray]) -> list[Scores]: ...
 
 
-class HFClassifier:
+class HFClassifier(Preprocessing):
     """`AutoImageProcessor` + `AutoModelForImageClassification`, as the model card uses them."""
 
     def __init__(
@@ -93,17 +93,6 @@ class HFClassifier:
         # Dynamic int8 scales activations by the whole batch's range, so an image's answer
         # would depend on the images it happens to share a batch with: run those one by one.
         return cls(processor, model, labels, device, per_image=int8)
-
-    @property
-    def fast_preprocessing(self) -> bool:
-        return self._preprocess.is_fast
-
-    @property
-    def input_size(self) -> tuple[int, int] | None:
-        return self._preprocess.input_size
-
-    def prepare(self, image: Image.Image) -> PixelArray:
-        return self._preprocess(image)
 
     def predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         groups = [[pixels] for pixels in batch] if self._per_image else [list(batch)]

@@ -40,6 +40,23 @@ class Preprocessor:
         return self._fast.apply(image)
 
 
+class Preprocessing:
+    """The `prepare` half of a `Classifier`, for classifiers that hold a `Preprocessor`."""
+
+    _preprocess: Preprocessor
+
+    @property
+    def fast_preprocessing(self) -> bool:
+        return self._preprocess.is_fast
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        return self._preprocess.input_size
+
+    def prepare(self, image: Image.Image) -> PixelArray:
+        return self._preprocess(image)
+
+
 class _FastPlan:
     def __init__(
         self,

@@ -21,13 +21,13 @@ from core.backends.export import onnx_model
 from core.classifier import intra_op_threads, resolve_device
 from core.errors import ModelError
 from core.labels import LabelMap
-from core.preprocess import PixelArray, Preprocessor
+from core.preprocess import PixelArray, Preprocessing, Preprocessor
 from core.result import Scores
 
 log = logging.getLogger(__name__)
 
 
-class OnnxClassifier:
+class OnnxClassifier(Preprocessing):
     """A `Classifier` over an `onnxruntime.InferenceSession` of the exported model."""
 
     def __init__(
@@ -86,17 +86,6 @@ class OnnxClassifier:
         # Dynamic int8 scales activations by the whole batch's range, so an image's answer
         # would depend on the images it happens to share a batch with: run those one by one.
         return cls(session, preprocess, labels, per_image=settings.backend == "onnx-int8")
-
-    @property
-    def fast_preprocessing(self) -> bool:
-        return self._preprocess.is_fast
-
-    @property
-    def input_size(self) -> tuple[int, int] | None:
-        return self._preprocess.input_size
-
-    def prepare(self, image: Any) -> PixelArray:
-        return self._preprocess(image)
 
     def predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         groups = [[pixels] for pixels in batch] if self._per_image else [list(batch)]
