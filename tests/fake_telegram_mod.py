@@ -13,7 +13,10 @@ Typical use::
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
 
 from tests.fake_telegram import (
     ALICE,
@@ -23,6 +26,7 @@ from tests.fake_telegram import (
     Json,
     administrator,
     chat,
+    isolate_environment,
     user,
 )
 
@@ -134,3 +138,15 @@ def buttons(message: Json) -> dict[str, str]:
     """Button text -> callback data of a sent message's inline keyboard."""
     rows = message.get("reply_markup", {}).get("inline_keyboard", [])
     return {button["text"]: button["callback_data"] for row in rows for button in row}
+
+
+def texts(fake: ModFake, chat_id: int) -> list[str]:
+    """The texts of the messages the bot sent to a chat, in order."""
+    return [str(message["text"]) for message in fake.posted_to(chat_id)]
+
+
+async def isolated_mod_fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFake]:
+    """A running fake, the environment isolated: `fake = pytest.fixture(isolated_mod_fake)`."""
+    isolate_environment(monkeypatch)
+    async with ModFake() as server:
+        yield server

@@ -5,7 +5,6 @@ every image, 1.0 none), not by the random model.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +14,16 @@ from bots import mod_replies
 from config import Settings
 from core import Detector
 from core.moderation import Action, ChatKey, ChatPolicy, Mode, SqlStore
-from tests.fake_telegram import bot_settings, image_bytes, isolate_environment, running_bot
-from tests.fake_telegram_mod import ADMIN, GROUP, MEMBER, MODLOG, ModFake, buttons
+from tests.fake_telegram import bot_settings, image_bytes, running_bot
+from tests.fake_telegram_mod import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    MODLOG,
+    ModFake,
+    buttons,
+    isolated_mod_fake,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +31,7 @@ KEY = ChatKey("telegram", str(GROUP))
 _LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFake]:
-    isolate_environment(monkeypatch)
-    async with ModFake() as server:
-        yield server
+fake = pytest.fixture(isolated_mod_fake)
 
 
 def guarded(threshold: float = 0.0, *actions: Action, **fields: Any) -> ChatPolicy:

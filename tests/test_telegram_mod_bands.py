@@ -8,7 +8,7 @@ independent of what the random model says.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -23,10 +23,9 @@ from tests.fake_telegram import (
     Json,
     bot_settings,
     image_bytes,
-    isolate_environment,
     running_bot,
 )
-from tests.fake_telegram_mod import ADMIN, GROUP, MODLOG, ModFake
+from tests.fake_telegram_mod import ADMIN, GROUP, MODLOG, ModFake, isolated_mod_fake, texts
 
 pytestmark = pytest.mark.slow
 
@@ -36,15 +35,7 @@ BASIC_KEY = ChatKey("telegram", str(BASIC))
 _LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFake]:
-    isolate_environment(monkeypatch)
-    async with ModFake() as server:
-        yield server
-
-
-def texts(fake: ModFake, chat_id: int) -> list[str]:
-    return [str(message["text"]) for message in fake.posted_to(chat_id)]
+fake = pytest.fixture(isolated_mod_fake)
 
 
 def with_bands(settings: Settings, likely_fake_from: float, likely_real_below: float) -> Settings:

@@ -6,7 +6,6 @@ threshold 0.0 makes every image a flag.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,8 +14,8 @@ from bots import mod_replies
 from config import Settings
 from core import Detector
 from core.moderation import Action, ChatKey, ChatPolicy, FlagStatus, Mode, SqlStore
-from tests.fake_telegram import bot_settings, image_bytes, isolate_environment, running_bot
-from tests.fake_telegram_mod import ADMIN, GROUP, MEMBER, MODLOG, ModFake
+from tests.fake_telegram import bot_settings, image_bytes, running_bot
+from tests.fake_telegram_mod import ADMIN, GROUP, MEMBER, MODLOG, ModFake, isolated_mod_fake
 
 pytestmark = pytest.mark.slow
 
@@ -29,11 +28,7 @@ POLICY = ChatPolicy(
 )
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFake]:
-    isolate_environment(monkeypatch)
-    async with ModFake() as server:
-        yield server
+fake = pytest.fixture(isolated_mod_fake)
 
 
 class TestReview:

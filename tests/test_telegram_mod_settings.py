@@ -5,7 +5,6 @@ Real PTB client, fake Bot API (administrators chosen per test), tiny model, SQLi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,23 +13,24 @@ from bots import mod_replies
 from config import Settings
 from core import Detector
 from core.moderation import Action, ChatKey, ChatPolicy, Mode, SqlStore
-from tests.fake_telegram import ALICE, bot_settings, image_bytes, isolate_environment, running_bot
-from tests.fake_telegram_mod import ADMIN, GROUP, MEMBER, MODLOG, ModFake, buttons
+from tests.fake_telegram import ALICE, bot_settings, image_bytes, running_bot
+from tests.fake_telegram_mod import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    MODLOG,
+    ModFake,
+    buttons,
+    isolated_mod_fake,
+    texts,
+)
 
 pytestmark = pytest.mark.slow
 
 KEY = ChatKey("telegram", str(GROUP))
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFake]:
-    isolate_environment(monkeypatch)
-    async with ModFake() as server:
-        yield server
-
-
-def texts(fake: ModFake, chat_id: int) -> list[str]:
-    return [str(message["text"]) for message in fake.posted_to(chat_id)]
+fake = pytest.fixture(isolated_mod_fake)
 
 
 class TestSettings:
