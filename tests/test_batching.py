@@ -81,6 +81,17 @@ def spawn(
     return asyncio.create_task(batcher.submit(item, timeout_s))
 
 
+async def hold(
+    make_batcher: BatcherFactory, first: int = 0, **options: float
+) -> tuple[TimesTen, MicroBatcher[int, int], asyncio.Task[Batched[int]]]:
+    """A batcher whose gated model is busy with the batch [first] until `model.gate.open()`."""
+    model = TimesTen(Gate(opened=False))
+    batcher = make_batcher(model, **options)
+    busy = spawn(batcher, first)
+    await model.gate.arrived()
+    return model, batcher, busy
+
+
 async def settle() -> None:
     """Let the loop run callbacks that are already due (queueing, batch assembly)."""
     for _ in range(5):
@@ -160,10 +171,7 @@ class TestFailures:
 
     async def test_cancelled_callers_are_skipped(self, make_batcher: BatcherFactory) -> None:
         """A caller that gave up while queued is never passed to the model."""
-        model = TimesTen(Gate(opened=False))
-        batcher = make_batcher(model, max_batch_size=4)
-        busy = spawn(batcher, 0)
-        await model.gate.arrived()  # batch [0] holds the model
+        model, batcher, busy = await hold(make_batcher, max_batch_size=4)
         waiting = [spawn(batcher, i) for i in (1, 2, 3)]
         await settle()
         waiting[1].cancel()
@@ -177,10 +185,7 @@ class TestFailures:
 
     async def test_request_past_deadline_is_not_run(self, make_batcher: BatcherFactory) -> None:
         """A request whose deadline passed while queued gets RequestTimeout and skips the model."""
-        model = TimesTen(Gate(opened=False))
-        batcher = make_batcher(model, max_batch_size=4)
-        busy = spawn(batcher, 0)
-        await model.gate.arrived()
+        model, batcher, busy = await hold(make_batcher, max_batch_size=4)
         late = spawn(batcher, 1, timeout_s=0.01)
         patient = spawn(batcher, 2)
         await asyncio.sleep(0.05)  # past the late request's deadline, not the patient one's
@@ -196,10 +201,7 @@ class TestFailures:
         self, make_batcher: BatcherFactory
     ) -> None:
         """A caller gets RequestTimeout at its deadline even while the model is still busy."""
-        model = TimesTen(Gate(opened=False))
-        batcher = make_batcher(model, max_batch_size=4)
-        busy = spawn(batcher, 0)
-        await model.gate.arrived()
+        model, batcher, busy = await hold(make_batcher, max_batch_size=4)
         async with asyncio.timeout(10):
             with pytest.raises(RequestTimeout, match="took too long"):
                 await batcher.submit(1, timeout_s=0.01)
@@ -210,10 +212,7 @@ class TestFailures:
 
     async def test_full_queue_refuses_at_once(self, make_batcher: BatcherFactory) -> None:
         """With max_pending requests queued, the next submit raises Overloaded without waiting."""
-        model = TimesTen(Gate(opened=False))
-        batcher = make_batcher(model, max_batch_size=4, max_pending=2)
-        busy = spawn(batcher, 0)
-        await model.gate.arrived()
+        model, batcher, busy = await hold(make_batcher, max_batch_size=4, max_pending=2)
         queued = [spawn(batcher, 1), spawn(batcher, 2)]
         await settle()
         assert batcher.depth == 3
@@ -228,10 +227,7 @@ class TestFailures:
 class TestShutdown:
     async def test_close_drains_queued_work(self, make_batcher: BatcherFactory) -> None:
         """Closing refuses new requests but answers those already queued."""
-        model = TimesTen(Gate(opened=False))
-        batcher = make_batcher(model, max_batch_size=2)
-        busy = spawn(batcher, 0)
-        await model.gate.arrived()
+        model, batcher, busy = await hold(make_batcher, max_batch_size=2)
         queued = [spawn(batcher, i) for i in (1, 2, 3)]
         await settle()
         closing = asyncio.create_task(batcher.close(drain_timeout_s=LONG_S))
@@ -248,10 +244,7 @@ class TestShutdown:
         self, make_batcher: BatcherFactory
     ) -> None:
         """Work not done within the drain bound fails with ShuttingDown; no task is left behind."""
-        model = TimesTen(Gate(opened=False))
-        batcher = make_batcher(model, max_batch_size=1)
-        busy = spawn(batcher, 0)
-        await model.gate.arrived()
+        model, batcher, busy = await hold(make_batcher, max_batch_size=1)
         queued = [spawn(batcher, i) for i in (1, 2)]
         await settle()
         async with asyncio.timeout(10):
@@ -293,10 +286,7 @@ class TestTimings:
     ) -> None:
         """Time held in the model counts as model_ms for its batch and queue_ms for those behind."""
         held_s = 0.2
-        model = TimesTen(Gate(opened=False))
-        batcher = make_batcher(model, max_batch_size=1)
-        first = spawn(batcher, 1)
-        await model.gate.arrived()
+        model, batcher, first = await hold(make_batcher, 1, max_batch_size=1)
         second = spawn(batcher, 2)
         await asyncio.sleep(held_s)
         model.gate.open()
