@@ -12,7 +12,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import (
     BaseHandler,
@@ -46,11 +46,8 @@ class ChatCommands:
 
     async def on_stats(self, update: Update, context: Context) -> None:
         """Images scanned, flagged, confirmed and dismissed in the last 7 and 30 days."""
-        message = update.effective_message
-        if message is None or not await first_time(self._store, message):
-            return
-        if not await sender_is_admin(context.bot, message):
-            await message.reply_text(mod_replies.ADMINS_ONLY_COMMAND)
+        message = await self._from_admin(update, context)
+        if message is None:
             return
         now, key = datetime.now(UTC), chat_key(message.chat_id)
         week = await self._store.stats(key, now - timedelta(days=7))
@@ -59,15 +56,22 @@ class ChatCommands:
 
     async def on_forget(self, update: Update, context: Context) -> None:
         """Delete everything stored about this chat, at an administrator's request."""
-        message = update.effective_message
-        if message is None or not await first_time(self._store, message):
-            return
-        if not await sender_is_admin(context.bot, message):
-            await message.reply_text(mod_replies.ADMINS_ONLY_COMMAND)
+        message = await self._from_admin(update, context)
+        if message is None:
             return
         await self._store.forget(chat_key(message.chat_id))
         log.info("telegram chat %s: data deleted on request", message.chat_id)
         await message.reply_text(mod_replies.FORGOTTEN)
+
+    async def _from_admin(self, update: Update, context: Context) -> Message | None:
+        """The command's message when it is new and an administrator sent it (else refused)."""
+        message = update.effective_message
+        if message is None or not await first_time(self._store, message):
+            return None
+        if not await sender_is_admin(context.bot, message):
+            await message.reply_text(mod_replies.ADMINS_ONLY_COMMAND)
+            return None
+        return message
 
     async def on_membership(self, update: Update, context: Context) -> None:
         """The bot left or was removed (or blocked in private): forget the chat."""
