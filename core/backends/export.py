@@ -12,6 +12,8 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,28 +53,22 @@ def _export(settings: ModelSettings, path: Path, input_size: tuple[int, int]) ->
     width, height = input_size
     example = torch.zeros(2, 3, height, width)
     batch = torch.export.Dim("batch", min=1, max=1024)
-    temporary = _temporary(path)
-    try:
-        with warnings.catch_warnings():
-            # The exporter's own deprecation chatter; start-up only, before any serving thread.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Logits(model.float().eval()),
-                (example,),
-                str(temporary),
-                input_names=["pixel_values"],
-                output_names=["logits"],
-                dynamic_shapes={"pixel_values": {0: batch}},
-                opset_version=OPSET,
-                dynamo=True,
-                external_data=False,
-                verbose=False,
-            )
-        os.replace(temporary, path)
-    except Exception as exc:
-        raise ModelError(f"exporting {settings.name!r} to ONNX failed: {exc}") from exc
-    finally:
-        temporary.unlink(missing_ok=True)
+    failure = f"exporting {settings.name!r} to ONNX failed"
+    with _replacing(path, failure) as temporary, warnings.catch_warnings():
+        # The exporter's own deprecation chatter; start-up only, before any serving thread.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Logits(model.float().eval()),
+            (example,),
+            str(temporary),
+            input_names=["pixel_values"],
+            output_names=["logits"],
+            dynamic_shapes={"pixel_values": {0: batch}},
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
     log.info("exported in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
 
 
@@ -86,24 +82,33 @@ def _quantize(source: Path, path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     started = time.perf_counter()
-    temporary = _temporary(path)
     hush = _Hush("Please consider to run pre-processing")  # static quantization advice
     logging.getLogger().addFilter(hush)
     try:
-        quantize_dynamic(
-            source,
-            temporary,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=True,
-        )
-        os.replace(temporary, path)
-    except Exception as exc:
-        raise ModelError(f"quantizing {source} to int8 failed: {exc}") from exc
+        with _replacing(path, f"quantizing {source} to int8 failed") as temporary:
+            quantize_dynamic(
+                source,
+                temporary,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+            )
     finally:
         logging.getLogger().removeFilter(hush)
-        temporary.unlink(missing_ok=True)
     log.info("quantized to int8 in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
+
+
+@contextmanager
+def _replacing(path: Path, failure: str) -> Iterator[Path]:
+    """A temporary file that becomes `path` when the block succeeds; any failure a ModelError."""
+    temporary = _temporary(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except Exception as exc:
+        raise ModelError(f"{failure}: {exc}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _temporary(path: Path) -> Path:
