@@ -106,6 +106,16 @@ class ModFake(FakeTelegram):
         await self.wait_until(lambda: len(self.posted_to(chat_id)) >= count)
         return self.posted_to(chat_id)
 
+    async def ask(self, *messages: Json) -> list[str]:
+        """Push each message once the one before is answered in its chat; the answers' texts."""
+        answers = []
+        for message in messages:
+            chat_id = int(message["chat"]["id"])
+            before = len(self.posted_to(chat_id))
+            self.push(message)
+            answers.append(str((await self.wait_posted(chat_id, before + 1))[before]["text"]))
+        return answers
+
     def callback_answers(self) -> list[str]:
         return [str(params.get("text", "")) for params in self.sent("answerCallbackQuery")]
 

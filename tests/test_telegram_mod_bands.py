@@ -25,7 +25,7 @@ from tests.fake_telegram import (
     image_bytes,
     running_bot,
 )
-from tests.fake_telegram_mod import ADMIN, GROUP, MODLOG, ModFake, isolated_mod_fake, texts
+from tests.fake_telegram_mod import ADMIN, GROUP, MODLOG, ModFake, isolated_mod_fake
 
 pytestmark = pytest.mark.slow
 
@@ -92,13 +92,11 @@ class TestBands:
     ) -> None:
         """`/settings uncertain` above the threshold is refused; a lower threshold brings it down."""
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
-            for n, command in enumerate(
-                ["/settings uncertain 0.5", "/settings uncertain 90%", "/settings threshold 0.4"],
-                start=1,
-            ):
-                fake.push(fake.group_command(command))
-                await fake.wait_posted(GROUP, n)
-        saved, too_high, lowered = texts(fake, GROUP)
+            saved, too_high, lowered = await fake.ask(
+                fake.group_command("/settings uncertain 0.5"),
+                fake.group_command("/settings uncertain 90%"),
+                fake.group_command("/settings threshold 0.4"),
+            )
         assert "• uncertain from: 50% (below it: likely real)" in saved
         assert "• flag at or above: 70% probability of AI" in saved
         assert too_high == mod_replies.bands_refused(0.7, 0.9)

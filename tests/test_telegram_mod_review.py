@@ -112,11 +112,8 @@ class TestRestartAndLeaving:
             SqlStore.open(store_url) as first,
             running_bot(fake, configured, detector, store=first),
         ):
-            fake.push(fake.group_command(f"/settings modlog {MODLOG}"))
-            await fake.wait_posted(GROUP)
             threshold = fake.group_command("/settings threshold 0")
-            fake.push(threshold)
-            await fake.wait_posted(GROUP, 2)
+            await fake.ask(fake.group_command(f"/settings modlog {MODLOG}"), threshold)
             fake.push(photo)
             [_, post] = await fake.wait_posted(MODLOG, 2)  # the hello, then the flag
         async with SqlStore.open(store_url) as second:

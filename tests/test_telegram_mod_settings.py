@@ -13,7 +13,7 @@ from bots import mod_replies
 from config import Settings
 from core import Detector
 from core.moderation import Action, ChatKey, ChatPolicy, Mode, SqlStore
-from tests.fake_telegram import ALICE, bot_settings, image_bytes, running_bot
+from tests.fake_telegram import bot_settings, image_bytes, running_bot
 from tests.fake_telegram_mod import (
     ADMIN,
     GROUP,
@@ -39,13 +39,11 @@ class TestSettings:
     ) -> None:
         """A member's /settings is refused; an admin's and an anonymous admin's are applied."""
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
-            fake.push(fake.group_command("/settings threshold 0.1", user_id=MEMBER))
-            await fake.wait_posted(GROUP)
-            fake.push(fake.group_command("/settings threshold 0.8"))
-            await fake.wait_posted(GROUP, 2)
-            fake.push(fake.anonymous_command("/settings exempt 77"))
-            await fake.wait_posted(GROUP, 3)
-        refusal, by_admin, by_anonymous = texts(fake, GROUP)
+            refusal, by_admin, by_anonymous = await fake.ask(
+                fake.group_command("/settings threshold 0.1", user_id=MEMBER),
+                fake.group_command("/settings threshold 0.8"),
+                fake.anonymous_command("/settings exempt 77"),
+            )
         assert refusal == mod_replies.ADMINS_ONLY
         assert "80%" in by_admin
         assert "exempt users: 1" in by_anonymous
@@ -81,13 +79,11 @@ class TestSettings:
         """A mod-log the bot cannot post in is refused; a reachable one is greeted and saved."""
         fake.fail("sendMessage", 403, "Forbidden: bot is not a member of the group chat")
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
-            fake.push(fake.group_command(f"/settings modlog {MODLOG}"))
-            await fake.wait_posted(GROUP)
-            fake.push(fake.group_command(f"/settings modlog {MODLOG}"))
-            await fake.wait_posted(GROUP, 2)
-            fake.push(fake.group_command("/settings threshold lots"))
-            await fake.wait_posted(GROUP, 3)
-        refused, saved, usage = texts(fake, GROUP)
+            refused, saved, usage = await fake.ask(
+                fake.group_command(f"/settings modlog {MODLOG}"),
+                fake.group_command(f"/settings modlog {MODLOG}"),
+                fake.group_command("/settings threshold lots"),
+            )
         assert refused == mod_replies.MODLOG_UNREACHABLE
         assert "mode: flag-only" in saved
         assert usage == mod_replies.SETTINGS_USAGE
@@ -100,9 +96,8 @@ class TestSettings:
     ) -> None:
         """/settings in a private chat says settings are for groups."""
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
-            fake.push(fake.command("/settings"))
-            await fake.wait_posted(ALICE)
-        assert texts(fake, ALICE) == [mod_replies.SETTINGS_GROUPS_ONLY]
+            answers = await fake.ask(fake.command("/settings"))
+        assert answers == [mod_replies.SETTINGS_GROUPS_ONLY]
 
 
 class TestStatsAndForget:
@@ -115,15 +110,14 @@ class TestStatsAndForget:
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
             fake.push(fake.group_photo(image_bytes(1)))
             await fake.wait_posted(MODLOG)
-            fake.push(fake.group_command("/stats"))
-            await fake.wait_posted(GROUP)
-            fake.push(fake.group_command("/forget", user_id=MEMBER))
-            await fake.wait_posted(GROUP, 2)
-            fake.push(fake.group_command("/forget"))
-            await fake.wait_posted(GROUP, 3)
+            stats, refusal, forgotten = await fake.ask(
+                fake.group_command("/stats"),
+                fake.group_command("/forget", user_id=MEMBER),
+                fake.group_command("/forget"),
+            )
         now = datetime.now(UTC)
         week, month = [await store.stats(KEY, now - timedelta(days=d)) for d in (7, 30)]
-        stats, refusal, forgotten = texts(fake, GROUP)
+        assert texts(fake, GROUP) == [stats, refusal, forgotten]  # flag-only: no verdict reply
         assert stats.startswith("Last 7 days: 1 images scanned, 1 flagged")
         assert refusal == mod_replies.ADMINS_ONLY_COMMAND
         assert forgotten == mod_replies.FORGOTTEN
