@@ -1,7 +1,8 @@
 """The Discord bot end to end: the real discord.py client against a fake Discord on loopback.
 
-These are the happy paths and inputs, judged by the real Detector with the tiny random model;
-the bot is started through `discord_bot.run`, exactly as `deepguard run` starts it.
+These are the happy paths and inputs of posted messages (the commands are in
+test_discord_commands), judged by the real Detector with the tiny random model; the bot is
+started through `discord_bot.run`, exactly as `deepguard run` starts it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from tests import fake_discord as fd
 from tests.discord_harness import (
     bot_running,
     bot_settings,
-    callback_of,
     post,
     reply_to,
     served_bot,
@@ -176,62 +176,6 @@ async def test_expired_cdn_link_gets_one_graceful_answer(fake: FakeDiscord, bot:
     message = await post(fake, attachments=[attachment])
     [reply] = await reply_to(fake, message)
     assert reply["content"] == replies.error_text(LinkUnavailable())
-
-
-async def test_slash_check_answers_privately(
-    fake: FakeDiscord, bot: Settings, detector: Detector
-) -> None:
-    """`/check image:<file>` gets an ephemeral answer (flags 64) with the shared wording."""
-    image = png_bytes(100)
-    payload = fd.slash_check(fake.attachment("q.png", image))
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    callback = await callback_of(fake, payload)
-    assert callback["type"] == 4
-    assert callback["data"]["flags"] == 64
-    assert callback["data"]["content"] == await expected(detector, bot, image)
-
-
-async def test_message_menu_answers_privately(
-    fake: FakeDiscord, bot: Settings, detector: Detector
-) -> None:
-    """ "Check for AI image" on a message answers about its images, ephemerally."""
-    image = png_bytes(110)
-    target = fd.message(attachments=[fake.attachment("m.png", image)])
-    payload = fd.message_menu(target)
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    callback = await callback_of(fake, payload)
-    assert callback["data"]["flags"] == 64
-    assert callback["data"]["content"] == await expected(detector, bot, image)
-
-
-async def test_message_menu_on_a_message_without_images(fake: FakeDiscord, bot: Settings) -> None:
-    """The menu on a text-only message says that it found no image."""
-    payload = fd.message_menu(fd.message())
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    callback = await callback_of(fake, payload)
-    assert callback["data"]["content"] == replies.NO_IMAGE_FOUND
-    assert callback["data"]["flags"] == 64
-
-
-async def test_commands_sync_to_the_test_guild(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, detector: Detector
-) -> None:
-    """With `test_guild_id` set, commands are synced to that guild only (instant updates)."""
-    async with serving(monkeypatch) as fake:
-        configured = bot_settings(settings, fake, test_guild_id=int(fd.GUILD_ID))
-        async with bot_running(fake, configured, detector):
-            image = png_bytes(120)
-            payload = fd.slash_check(fake.attachment("g.png", image))
-            await fake.dispatch("INTERACTION_CREATE", payload)
-            callback = await callback_of(fake, payload)
-    synced = fake.sent(r"/applications/\d+(/guilds/\d+)?/commands", "PUT")
-    assert [r.path.rsplit("/", 2)[-2] for r in synced] == [fd.GUILD_ID]
-    assert {command["name"] for command in synced[0].body} == {
-        "check",
-        "Check for AI image",
-        "deepguard",
-    }
-    assert callback["data"]["content"] == await expected(detector, configured, image)
 
 
 async def test_link_to_a_private_address_is_refused_without_a_request(
