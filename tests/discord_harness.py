@@ -20,7 +20,8 @@ from bots import discord_bot
 from config import DiscordSettings, Settings
 from core import Judge
 from core.moderation import ModerationStore
-from tests.fake_discord import APP_ID, FakeDiscord, Json, message
+from tests.fake_discord import APP_ID, CHANNEL_ID, FakeDiscord, Json, message
+from tests.fakes import png_bytes
 from tests.memory_store import MemoryStore
 
 F = TypeVar("F", bound=FakeDiscord)
@@ -115,6 +116,11 @@ async def post(fake: FakeDiscord, event: str = "MESSAGE_CREATE", **parts: Any) -
     payload = message(**parts)
     await fake.dispatch(event, payload)
     return payload
+
+
+def image_message(fake: FakeDiscord, red: int, channel: str = CHANNEL_ID) -> dict[str, Any]:
+    """Keyword arguments of `post` for a message with one image."""
+    return {"channel_id": channel, "attachments": [fake.attachment("i.png", png_bytes(red))]}
 
 
 async def reply_to(fake: FakeDiscord, payload: Json, count: int = 1) -> list[Json]:

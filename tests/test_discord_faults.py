@@ -1,4 +1,6 @@
-"""The Discord bot under faults: replays, overload, floods, refused replies, rate limits, bugs.
+"""The Discord bot under faults: refused replies, rate limits, the token in errors, and bugs.
+
+Replays, overload and floods are in test_discord_traffic.
 
 Each test starts the real discord.py client through `discord_bot.run` against the fake Discord.
 Fault cases use small fake judges; the rest judge with the tiny random model.
@@ -8,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 import pytest
 
 from bots import replies
 from bots.redact import MASK, install_redaction
-from config import Settings, ThrottleSettings
-from core import Detector, Judgement, Overloaded
+from config import Settings
+from core import Detector, Judgement
 from tests import fake_discord as fd
 from tests.discord_harness import (
     TOKEN,
@@ -23,7 +24,7 @@ from tests.discord_harness import (
     bot_settings,
     callback_of,
     eventually,
-    followup_of,
+    image_message,
     post,
     reply_to,
     served_bot,
@@ -36,15 +37,6 @@ from tests.judges import expected
 pytestmark = pytest.mark.slow
 
 OTHER = fd.OTHER_CHANNEL_ID
-
-
-class OverloadedJudge:
-    """A core whose queue is always full."""
-
-    depth = 64
-
-    async def judge(self, data: bytes) -> Judgement:
-        raise Overloaded()
 
 
 class BrokenOnceJudge:
@@ -67,70 +59,6 @@ class BrokenOnceJudge:
 
 fake = pytest.fixture(served_fake)
 bot = pytest.fixture(served_bot)
-
-
-def image_message(fake: FakeDiscord, red: int, channel: str = fd.CHANNEL_ID) -> dict[str, Any]:
-    """Keyword arguments of `post` for a message with one image."""
-    return {"channel_id": channel, "attachments": [fake.attachment("i.png", png_bytes(red))]}
-
-
-async def test_duplicate_message_create_gets_one_reply(
-    fake: FakeDiscord, settings: Settings, detector: Detector
-) -> None:
-    """The same MESSAGE_CREATE delivered twice is answered once."""
-    async with bot_running(fake, bot_settings(settings, fake), detector):
-        message = fd.message(attachments=[fake.attachment("d.png", png_bytes(5))])
-        await fake.dispatch("MESSAGE_CREATE", message)
-        await fake.dispatch("MESSAGE_CREATE", message)
-        marker = await post(fake, **image_message(fake, 6))
-        await reply_to(fake, marker)  # so the duplicate was taken up too; the stop drains it
-    assert len(await reply_to(fake, message)) == 1
-
-
-async def test_events_replayed_after_a_resume_are_answered_once(
-    fake: FakeDiscord, settings: Settings, detector: Detector
-) -> None:
-    """After the gateway drops and the session RESUMEs, a replayed message is not re-answered."""
-    async with bot_running(fake, bot_settings(settings, fake), detector):
-        message = await post(fake, **image_message(fake, 7))
-        await reply_to(fake, message)
-        await fake.reconnect(replay=1)
-        await fake.wait_for(lambda: fake.resumes)
-        marker = await post(fake, **image_message(fake, 8))
-        await reply_to(fake, marker)
-    assert fake.resumes[0]["session_id"] == "fake-session"
-    assert len(await reply_to(fake, message)) == 1
-
-
-async def test_overload_gets_the_busy_answer(fake: FakeDiscord, settings: Settings) -> None:
-    """A full queue gets the shared busy wording, in channels and (deferred) to /check."""
-    async with bot_running(fake, bot_settings(settings, fake), OverloadedJudge()):
-        message = await post(fake, **image_message(fake, 9))
-        [reply] = await reply_to(fake, message)
-        payload = fd.slash_check(fake.attachment("s.png", png_bytes(10)))
-        await fake.dispatch("INTERACTION_CREATE", payload)
-        deferred = await callback_of(fake, payload)
-        followup = await followup_of(fake, payload)
-    assert reply["content"] == replies.BUSY
-    assert deferred["type"] == 5  # a long queue: "thinking..." first
-    assert followup["content"] == replies.BUSY
-
-
-async def test_a_flooding_user_is_told_once_then_ignored(
-    fake: FakeDiscord, settings: Settings, detector: Detector
-) -> None:
-    """Past the burst a user hears one notice; further posts are skipped; /check still answers."""
-    slow = settings.model_copy(update={"throttle": ThrottleSettings(burst=2, per_minute=0.01)})
-    async with bot_running(fake, bot_settings(slow, fake), detector):
-        posted = [await post(fake, **image_message(fake, red)) for red in (11, 12, 13)]
-        answers = [(await reply_to(fake, message))[0]["content"] for message in posted]
-        await post(fake, **image_message(fake, 14))
-        payload = fd.slash_check(fake.attachment("t.png", png_bytes(15)))
-        await fake.dispatch("INTERACTION_CREATE", payload)
-        callback = await callback_of(fake, payload)
-    assert [replies.THROTTLED in text for text in answers] == [False, False, True]
-    assert callback["data"]["content"] == replies.THROTTLED
-    assert len(fake.replies()) == 3
 
 
 async def test_forbidden_reply_is_logged_once_and_the_channel_skipped(
