@@ -20,7 +20,7 @@ from bots import discord_bot
 from config import DiscordSettings, Settings
 from core import Judge
 from core.moderation import ModerationStore
-from tests.fake_discord import APP_ID, CHANNEL_ID, FakeDiscord, Json, message
+from tests.fake_discord import APP_ID, FakeDiscord, Json, message
 from tests.fakes import png_bytes
 from tests.memory_store import MemoryStore
 
@@ -118,9 +118,9 @@ async def post(fake: FakeDiscord, event: str = "MESSAGE_CREATE", **parts: Any) -
     return payload
 
 
-def image_message(fake: FakeDiscord, red: int, channel: str = CHANNEL_ID) -> dict[str, Any]:
-    """Keyword arguments of `post` for a message with one image."""
-    return {"channel_id": channel, "attachments": [fake.attachment("i.png", png_bytes(red))]}
+def image(fake: FakeDiscord, seed: int, **parts: Any) -> dict[str, Any]:
+    """Keyword arguments of `post` for a message with one distinct image attached."""
+    return {"attachments": [fake.attachment(f"i{seed}.png", png_bytes(seed))], **parts}
 
 
 async def reply_to(fake: FakeDiscord, payload: Json, count: int = 1) -> list[Json]:
@@ -145,6 +145,12 @@ async def callback_of(fake: FakeDiscord, payload: Json) -> Json:
 
     await fake.wait_for(found)
     return found()[0]
+
+
+async def answered(fake: FakeDiscord, payload: Json) -> Json:
+    """Dispatch an interaction and return the bot's callback body."""
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    return await callback_of(fake, payload)
 
 
 async def followup_of(fake: FakeDiscord, payload: Json) -> Json:

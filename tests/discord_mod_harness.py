@@ -1,4 +1,4 @@
-"""Helpers for the Discord moderation tests: a server policy, images, waiting on the store."""
+"""Helpers for the Discord moderation tests: a server policy, a restartable bot, the store."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from config import Settings
 from core import Judge
 from core.moderation import Action, ChatKey, ChatPolicy, Mode, ModerationStore
 from tests import fake_discord as fd
-from tests.discord_harness import bot_running, bot_settings, callback_of, serving
+from tests.discord_harness import bot_running, bot_settings, serving
 from tests.fake_discord import Json
 from tests.fake_discord_mod import MODLOG_ID, ModFakeDiscord
-from tests.fakes import png_bytes
 
 T = TypeVar("T")
 GUILD = ChatKey("discord", fd.GUILD_ID)
@@ -52,23 +51,12 @@ async def moderating(
         yield
 
 
-def image(fake: ModFakeDiscord, seed: int, **parts: Any) -> dict[str, Any]:
-    """Message parts with one distinct image attached."""
-    return {"attachments": [fake.attachment(f"i{seed}.png", png_bytes(seed))], **parts}
-
-
 async def until(check: Callable[[], Awaitable[T]], within_s: float = 10.0) -> T:
     """Poll an async `check` until it is truthy, for state only the store reveals."""
     async with asyncio.timeout(within_s):
         while not (result := await check()):  # noqa: ASYNC110 - the store offers no event
             await asyncio.sleep(0.02)
     return result
-
-
-async def answered(fake: ModFakeDiscord, payload: Json) -> Json:
-    """Dispatch an interaction and return the bot's callback body."""
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    return await callback_of(fake, payload)
 
 
 def reactions(fake: ModFakeDiscord, message: Json, method: str = "PUT") -> list[str]:

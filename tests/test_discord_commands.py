@@ -13,9 +13,9 @@ from config import Settings
 from core import Detector
 from tests import fake_discord as fd
 from tests.discord_harness import (
+    answered,
     bot_running,
     bot_settings,
-    callback_of,
     served_bot,
     served_fake,
     serving,
@@ -36,8 +36,7 @@ async def test_slash_check_answers_privately(
     """`/check image:<file>` gets an ephemeral answer (flags 64) with the shared wording."""
     image = png_bytes(100)
     payload = fd.slash_check(fake.attachment("q.png", image))
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    callback = await callback_of(fake, payload)
+    callback = await answered(fake, payload)
     assert callback["type"] == 4
     assert callback["data"]["flags"] == 64
     assert callback["data"]["content"] == await expected(detector, bot, image)
@@ -50,8 +49,7 @@ async def test_message_menu_answers_privately(
     image = png_bytes(110)
     target = fd.message(attachments=[fake.attachment("m.png", image)])
     payload = fd.message_menu(target)
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    callback = await callback_of(fake, payload)
+    callback = await answered(fake, payload)
     assert callback["data"]["flags"] == 64
     assert callback["data"]["content"] == await expected(detector, bot, image)
 
@@ -59,8 +57,7 @@ async def test_message_menu_answers_privately(
 async def test_message_menu_on_a_message_without_images(fake: FakeDiscord, bot: Settings) -> None:
     """The menu on a text-only message says that it found no image."""
     payload = fd.message_menu(fd.message())
-    await fake.dispatch("INTERACTION_CREATE", payload)
-    callback = await callback_of(fake, payload)
+    callback = await answered(fake, payload)
     assert callback["data"]["content"] == replies.NO_IMAGE_FOUND
     assert callback["data"]["flags"] == 64
 
@@ -74,8 +71,7 @@ async def test_commands_sync_to_the_test_guild(
         async with bot_running(fake, configured, detector):
             image = png_bytes(120)
             payload = fd.slash_check(fake.attachment("g.png", image))
-            await fake.dispatch("INTERACTION_CREATE", payload)
-            callback = await callback_of(fake, payload)
+            callback = await answered(fake, payload)
     synced = fake.sent(r"/applications/\d+(/guilds/\d+)?/commands", "PUT")
     assert [r.path.rsplit("/", 2)[-2] for r in synced] == [fd.GUILD_ID]
     assert {command["name"] for command in synced[0].body} == {

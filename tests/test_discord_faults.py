@@ -20,11 +20,11 @@ from core import Detector, Judgement
 from tests import fake_discord as fd
 from tests.discord_harness import (
     TOKEN,
+    answered,
     bot_running,
     bot_settings,
-    callback_of,
     eventually,
-    image_message,
+    image,
     post,
     reply_to,
     served_bot,
@@ -77,10 +77,10 @@ async def test_forbidden_reply_is_logged_once_and_the_channel_skipped(
     def warnings() -> list[logging.LogRecord]:
         return [r for r in caplog.records if "cannot reply in channel" in r.getMessage()]
 
-    await post(fake, **image_message(fake, 16, OTHER))
+    await post(fake, **image(fake, 16, channel_id=OTHER))
     await eventually(warnings)
-    await post(fake, **image_message(fake, 17, OTHER))
-    marker = await post(fake, **image_message(fake, 18))
+    await post(fake, **image(fake, 17, channel_id=OTHER))
+    marker = await post(fake, **image(fake, 18))
     await reply_to(fake, marker)
     assert len(fake.sent(f"/channels/{OTHER}/messages")) == 1
     assert len(warnings()) == 1
@@ -99,7 +99,7 @@ async def test_rate_limited_reply_is_retried_by_the_client(
         body=limited,
         headers={"Via": "1.1 google"},
     )
-    message = await post(fake, **image_message(fake, 19))
+    message = await post(fake, **image(fake, 19))
     [reply] = await reply_to(fake, message)
     assert len(fake.sent(f"/channels/{fd.CHANNEL_ID}/messages")) == 2
     assert re.search(r"\b\d{1,3}%", reply["content"])
@@ -115,7 +115,7 @@ async def test_the_token_never_reaches_the_logs(
         echo = {"message": f"Missing Access for Bot {TOKEN}", "code": 50001}
         fake.fail("POST", f"/channels/{OTHER}/messages", 403, body=echo)
         async with bot_running(fake, bot_settings(settings, fake), detector):
-            await post(fake, **image_message(fake, 20, OTHER))
+            await post(fake, **image(fake, 20, channel_id=OTHER))
             await eventually(lambda: MASK in caplog.text)
     finally:
         undo()
@@ -132,7 +132,7 @@ async def test_an_unexpected_error_is_logged_once_and_the_bot_keeps_serving(
     caplog.set_level(logging.ERROR, logger="bots")
     configured = bot_settings(settings, fake)
     async with bot_running(fake, configured, BrokenOnceJudge(detector)):
-        await post(fake, **image_message(fake, 21))
+        await post(fake, **image(fake, 21))
         good = png_bytes(22)
         message = await post(fake, attachments=[fake.attachment("g.png", good)])
         [reply] = await reply_to(fake, message)
@@ -149,7 +149,6 @@ async def test_an_unexpected_error_in_check_still_answers_the_user(
     caplog.set_level(logging.ERROR, logger="bots")
     async with bot_running(fake, bot_settings(settings, fake), BrokenOnceJudge(detector)):
         payload = fd.slash_check(fake.attachment("b.png", png_bytes(23)))
-        await fake.dispatch("INTERACTION_CREATE", payload)
-        callback = await callback_of(fake, payload)
+        callback = await answered(fake, payload)
     assert callback["data"] == {**callback["data"], "content": replies.UNEXPECTED, "flags": 64}
     assert [r.getMessage() for r in caplog.records if r.exc_info] == ["unexpected error in /check"]

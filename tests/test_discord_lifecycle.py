@@ -14,9 +14,9 @@ from core import Detector
 from tests import fake_discord as fd
 from tests.discord_harness import (
     TOKEN,
+    answered,
     bot_running,
     bot_settings,
-    callback_of,
     followup_of,
     post,
     reply_to,
@@ -78,8 +78,7 @@ async def test_missing_message_content_intent_warns_and_reconnects_without_it(
         configured = bot_settings(settings, fake)
         async with bot_running(fake, configured, detector):
             payload = fd.slash_check(fake.attachment("c.png", image))
-            await fake.dispatch("INTERACTION_CREATE", payload)
-            callback = await callback_of(fake, payload)
+            callback = await answered(fake, payload)
     asked = [bool(identify["intents"] & MESSAGE_CONTENT) for identify in fake.identifies]
     assert asked == [True, False]
     assert fake.closes[0] == 4014
@@ -98,8 +97,7 @@ async def test_check_defers_first_when_the_queue_is_long(
         configured = bot_settings(settings, fake, defer_when_queue_over=4)
         async with bot_running(fake, configured, judge):
             payload = fd.slash_check(fake.attachment("q.png", image))
-            await fake.dispatch("INTERACTION_CREATE", payload)
-            deferred = await callback_of(fake, payload)
+            deferred = await answered(fake, payload)
             followup = await followup_of(fake, payload)
     assert deferred == {"type": 5, "data": {"flags": 64}}
     assert followup["flags"] == 64
@@ -116,8 +114,7 @@ async def test_check_defers_when_the_answer_is_slow(
         configured = bot_settings(settings, fake, answer_within_s=0.05)
         async with bot_running(fake, configured, judge):
             payload = fd.slash_check(fake.attachment("s.png", image))
-            await fake.dispatch("INTERACTION_CREATE", payload)
-            deferred = await callback_of(fake, payload)
+            deferred = await answered(fake, payload)
             judge.gate.set()
             followup = await followup_of(fake, payload)
     assert deferred["type"] == 5

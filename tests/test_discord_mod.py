@@ -17,16 +17,8 @@ from config import Settings
 from core import Detector
 from core.moderation import Action, FlagStatus, Mode, ModerationStore, SqlStore
 from tests import fake_discord as fd
-from tests.discord_harness import callback_of, post, reply_to
-from tests.discord_mod_harness import (
-    GUILD,
-    fake_discord,
-    image,
-    moderating,
-    policy,
-    reactions,
-    until,
-)
+from tests.discord_harness import callback_of, image, post, reply_to
+from tests.discord_mod_harness import GUILD, fake_discord, moderating, policy, reactions, until
 from tests.fake_discord import message as message_payload
 from tests.fake_discord import message_menu
 from tests.fake_discord_mod import (

@@ -17,8 +17,8 @@ from config import ReplySettings, Settings
 from core import Detector
 from core.moderation import ChatPolicy, Mode, ModerationStore
 from tests import fake_discord as fd
-from tests.discord_harness import post, reply_to
-from tests.discord_mod_harness import GUILD, answered, fake_discord, image, moderating, reactions
+from tests.discord_harness import answered, image, post, reply_to
+from tests.discord_mod_harness import GUILD, fake_discord, moderating, reactions
 from tests.fake_discord import Json
 from tests.fake_discord_mod import ModFakeDiscord, deepguard, option
 from tests.fakes import png_bytes

@@ -32,17 +32,8 @@ from core.moderation import (
     SqlStore,
 )
 from tests import fake_discord as fd
-from tests.discord_harness import post, reply_to
-from tests.discord_mod_harness import (
-    GUILD,
-    answered,
-    fake_discord,
-    image,
-    moderating,
-    policy,
-    reactions,
-    until,
-)
+from tests.discord_harness import answered, image, post, reply_to
+from tests.discord_mod_harness import GUILD, fake_discord, moderating, policy, reactions, until
 from tests.fake_discord import Json
 from tests.fake_discord_mod import (
     MANAGE_GUILD,

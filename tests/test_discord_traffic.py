@@ -14,11 +14,11 @@ from config import Settings, ThrottleSettings
 from core import Detector, Judgement, Overloaded
 from tests import fake_discord as fd
 from tests.discord_harness import (
+    answered,
     bot_running,
     bot_settings,
-    callback_of,
     followup_of,
-    image_message,
+    image,
     post,
     reply_to,
     served_fake,
@@ -49,7 +49,7 @@ async def test_duplicate_message_create_gets_one_reply(
         message = fd.message(attachments=[fake.attachment("d.png", png_bytes(5))])
         await fake.dispatch("MESSAGE_CREATE", message)
         await fake.dispatch("MESSAGE_CREATE", message)
-        marker = await post(fake, **image_message(fake, 6))
+        marker = await post(fake, **image(fake, 6))
         await reply_to(fake, marker)  # so the duplicate was taken up too; the stop drains it
     assert len(await reply_to(fake, message)) == 1
 
@@ -59,11 +59,11 @@ async def test_events_replayed_after_a_resume_are_answered_once(
 ) -> None:
     """After the gateway drops and the session RESUMEs, a replayed message is not re-answered."""
     async with bot_running(fake, bot_settings(settings, fake), detector):
-        message = await post(fake, **image_message(fake, 7))
+        message = await post(fake, **image(fake, 7))
         await reply_to(fake, message)
         await fake.reconnect(replay=1)
         await fake.wait_for(lambda: fake.resumes)
-        marker = await post(fake, **image_message(fake, 8))
+        marker = await post(fake, **image(fake, 8))
         await reply_to(fake, marker)
     assert fake.resumes[0]["session_id"] == "fake-session"
     assert len(await reply_to(fake, message)) == 1
@@ -72,11 +72,10 @@ async def test_events_replayed_after_a_resume_are_answered_once(
 async def test_overload_gets_the_busy_answer(fake: FakeDiscord, settings: Settings) -> None:
     """A full queue gets the shared busy wording, in channels and (deferred) to /check."""
     async with bot_running(fake, bot_settings(settings, fake), OverloadedJudge()):
-        message = await post(fake, **image_message(fake, 9))
+        message = await post(fake, **image(fake, 9))
         [reply] = await reply_to(fake, message)
         payload = fd.slash_check(fake.attachment("s.png", png_bytes(10)))
-        await fake.dispatch("INTERACTION_CREATE", payload)
-        deferred = await callback_of(fake, payload)
+        deferred = await answered(fake, payload)
         followup = await followup_of(fake, payload)
     assert reply["content"] == replies.BUSY
     assert deferred["type"] == 5  # a long queue: "thinking..." first
@@ -89,12 +88,11 @@ async def test_a_flooding_user_is_told_once_then_ignored(
     """Past the burst a user hears one notice; further posts are skipped; /check still answers."""
     slow = settings.model_copy(update={"throttle": ThrottleSettings(burst=2, per_minute=0.01)})
     async with bot_running(fake, bot_settings(slow, fake), detector):
-        posted = [await post(fake, **image_message(fake, red)) for red in (11, 12, 13)]
+        posted = [await post(fake, **image(fake, red)) for red in (11, 12, 13)]
         answers = [(await reply_to(fake, message))[0]["content"] for message in posted]
-        await post(fake, **image_message(fake, 14))
+        await post(fake, **image(fake, 14))
         payload = fd.slash_check(fake.attachment("t.png", png_bytes(15)))
-        await fake.dispatch("INTERACTION_CREATE", payload)
-        callback = await callback_of(fake, payload)
+        callback = await answered(fake, payload)
     assert [replies.THROTTLED in text for text in answers] == [False, False, True]
     assert callback["data"]["content"] == replies.THROTTLED
     assert len(fake.replies()) == 3
