@@ -34,8 +34,8 @@ def policy(**changes: Any) -> ChatPolicy:
     return replace(FLAG_ALL, **changes)
 
 
-@asynccontextmanager
-async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFakeDiscord]:
+async def served_mod_fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFakeDiscord]:
+    """A served moderation fake: `fake = pytest.fixture(served_mod_fake)`."""
     async with serving(monkeypatch, ModFakeDiscord) as fake:
         assert isinstance(fake, ModFakeDiscord)
         yield fake

@@ -7,7 +7,6 @@ independent of what the random model says.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from core import Detector
 from core.moderation import Action, FlagStatus, Mode, ModerationStore, SqlStore
 from tests import fake_discord as fd
 from tests.discord_harness import callback_of, image, post, reply_to
-from tests.discord_mod_harness import GUILD, fake_discord, moderating, policy, reactions, until
+from tests.discord_mod_harness import GUILD, moderating, policy, reactions, served_mod_fake, until
 from tests.fake_discord import message as message_payload
 from tests.fake_discord import message_menu
 from tests.fake_discord_mod import (
@@ -37,10 +36,7 @@ pytestmark = pytest.mark.slow
 CHANNEL, OTHER = fd.CHANNEL_ID, fd.OTHER_CHANNEL_ID
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFakeDiscord]:
-    async with fake_discord(monkeypatch) as running:
-        yield running
+fake = pytest.fixture(served_mod_fake)
 
 
 async def flags_of(store: ModerationStore, count: int) -> list[int]:

@@ -6,7 +6,6 @@ store. Bands at 0 % or 100 % make the wording independent of what the random mod
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from core import Detector
 from core.moderation import ChatPolicy, Mode, ModerationStore
 from tests import fake_discord as fd
 from tests.discord_harness import answered, image, post, reply_to
-from tests.discord_mod_harness import GUILD, fake_discord, moderating, reactions
+from tests.discord_mod_harness import GUILD, moderating, reactions, served_mod_fake
 from tests.fake_discord import Json
 from tests.fake_discord_mod import ModFakeDiscord, deepguard, option
 from tests.fakes import png_bytes
@@ -28,10 +27,7 @@ pytestmark = pytest.mark.slow
 DM_CHANNEL = fd.snowflake()
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFakeDiscord]:
-    async with fake_discord(monkeypatch) as running:
-        yield running
+fake = pytest.fixture(served_mod_fake)
 
 
 def with_bands(settings: Settings, likely_fake_from: float, likely_real_below: float) -> Settings:

@@ -6,8 +6,6 @@ tiny random model and the real SQLite store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bots.mod_replies import (
@@ -33,7 +31,7 @@ from core.moderation import (
 )
 from tests import fake_discord as fd
 from tests.discord_harness import answered, image, post, reply_to
-from tests.discord_mod_harness import GUILD, fake_discord, moderating, policy, reactions, until
+from tests.discord_mod_harness import GUILD, moderating, policy, reactions, served_mod_fake, until
 from tests.fake_discord import Json
 from tests.fake_discord_mod import (
     MANAGE_GUILD,
@@ -60,10 +58,7 @@ CHANNEL = fd.CHANNEL_ID
 EPHEMERAL = 64
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModFakeDiscord]:
-    async with fake_discord(monkeypatch) as running:
-        yield running
+fake = pytest.fixture(served_mod_fake)
 
 
 async def flagged(fake: ModFakeDiscord, seed: int) -> tuple[Json, Json]:
