@@ -18,7 +18,13 @@ from config import Settings
 from config.settings import RemoteSettings
 from core import Classifier, Judge
 from core.remote import RemoteDetector
-from tests import discord_harness, test_discord_bot, test_telegram_e2e, test_telegram_faults
+from tests import (
+    discord_harness,
+    test_discord_bot,
+    test_discord_commands,
+    test_telegram_e2e,
+    test_telegram_faults,
+)
 from tests.fake_telegram import (
     FakeTelegram,
     bot_settings,
@@ -78,7 +84,7 @@ class TestDiscord:
     test_refusals = staticmethod(
         test_discord_bot.test_corrupt_and_bomb_images_are_refused_and_the_next_is_answered
     )
-    test_check = staticmethod(test_discord_bot.test_slash_check_answers_privately)
+    test_check = staticmethod(test_discord_commands.test_slash_check_answers_privately)
 
 
 @pytest.fixture
