@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from bots import replies
 from bots.replies import Outcome
 from config import Settings
 from core import DeepGuardError, Judge, Judgement
+
+PERCENT = re.compile(r"\b\d{1,3}%")  # the fake probability in a reply, however it is worded
 
 
 class GatedJudge:

@@ -7,8 +7,6 @@ started through `discord_bot.run`, exactly as `deepguard run` starts it.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from bots import replies
@@ -27,13 +25,11 @@ from tests.discord_harness import (
 )
 from tests.fake_discord import FakeDiscord
 from tests.fakes import png_bytes
-from tests.judges import expected
+from tests.judges import PERCENT, expected
 from tests.sample_images import png_header_bomb
 from tests.sentinel import sentinel
 
 pytestmark = pytest.mark.slow
-
-PERCENT = re.compile(r"\b\d{1,3}%")
 
 
 fake = pytest.fixture(served_fake)

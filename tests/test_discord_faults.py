@@ -9,7 +9,6 @@ Fault cases use small fake judges; the rest judge with the tiny random model.
 from __future__ import annotations
 
 import logging
-import re
 
 import pytest
 
@@ -32,7 +31,7 @@ from tests.discord_harness import (
 )
 from tests.fake_discord import FakeDiscord
 from tests.fakes import png_bytes
-from tests.judges import expected
+from tests.judges import PERCENT, expected
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +101,7 @@ async def test_rate_limited_reply_is_retried_by_the_client(
     message = await post(fake, **image(fake, 19))
     [reply] = await reply_to(fake, message)
     assert len(fake.sent(f"/channels/{fd.CHANNEL_ID}/messages")) == 2
-    assert re.search(r"\b\d{1,3}%", reply["content"])
+    assert PERCENT.search(reply["content"])
 
 
 async def test_the_token_never_reaches_the_logs(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import sys
 from collections.abc import Mapping
@@ -21,11 +20,11 @@ from core.backends import MODEL_EXTRA_MISSING
 from tests.fake_telegram import FakeTelegram, image_bytes
 from tests.fakes import FakeClassifier, png_bytes, red_probability
 from tests.http_harness import serve_settings, serving
+from tests.judges import PERCENT
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-PERCENT = re.compile(r"\b\d{1,3}%")
 
 NO_MODEL = '''
 """Installed by tests/test_model_extra.py: this interpreter has no torch and no transformers."""

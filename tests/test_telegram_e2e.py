@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -19,10 +18,9 @@ from tests.fake_telegram import (
     isolated_fake,
     running_bot,
 )
+from tests.judges import PERCENT
 
 pytestmark = pytest.mark.slow
-
-PERCENT = re.compile(r"\b\d{1,3}%")  # the fake probability, however it is worded
 
 
 fake = pytest.fixture(isolated_fake)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import pytest
 
@@ -20,10 +19,10 @@ from tests.fake_telegram import (
     pixel_bomb,
     running_bot,
 )
+from tests.judges import PERCENT
 
 pytestmark = pytest.mark.slow
 
-PERCENT = re.compile(r"\b\d{1,3}%")
 MiB = 1024 * 1024
 
 

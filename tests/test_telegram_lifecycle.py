@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import signal
 import socket
 from pathlib import Path
@@ -24,12 +23,10 @@ from tests.fake_telegram import (
     isolated_fake,
     running_bot,
 )
-from tests.judges import GatedJudge
+from tests.judges import PERCENT, GatedJudge
 from tests.memory_store import MemoryStore
 
 pytestmark = pytest.mark.slow
-
-PERCENT = re.compile(r"\b\d{1,3}%")
 
 
 fake = pytest.fixture(isolated_fake)
