@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal
 
-from bots.mod_replies import bands_refused, exemptions_text, settings_text
+from bots.mod_replies import exemptions_text, settings_text
 from core.moderation import Action, ChatPolicy
 
 Change = Callable[[ChatPolicy], ChatPolicy]
@@ -52,10 +52,3 @@ def with_actions(
         disabled=disabled,
         timeout_minutes=minutes or policy.timeout_minutes,
     )
-
-
-def crossing(policy: ChatPolicy) -> str | None:
-    """The uncertain band may not start above the flag threshold."""
-    if policy.uncertain_from > policy.threshold:
-        return bands_refused(policy.threshold, policy.uncertain_from)
-    return None

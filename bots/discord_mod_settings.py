@@ -8,7 +8,8 @@ from dataclasses import replace
 import discord
 from discord import app_commands
 
-from bots.discord_mod_policy import Change, Edit, crossing, exempting, show, with_actions
+from bots.discord_mod_policy import Change, Edit, exempting, show, with_actions
+from bots.mod_policy import crossing
 from bots.mod_replies import SETTINGS_SAVED
 from core.moderation import (
     Action,

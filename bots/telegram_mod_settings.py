@@ -10,15 +10,14 @@ message and every button press is checked with
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bots import mod_replies
+from bots.mod_policy import crossing
 from bots.telegram_mod_chat import (
-    author_id,
     chat_key,
     chat_name,
     first_time,
@@ -27,78 +26,13 @@ from bots.telegram_mod_chat import (
     is_private,
     sender_is_admin,
 )
-from core.moderation import (
-    Action,
-    ChatPolicy,
-    Mode,
-    ModerationStore,
-    with_mode,
-    with_modlog,
-    with_threshold,
-)
+from bots.telegram_mod_policy import keyboard, toggled, typed
+from core.moderation import Action, ChatPolicy, Mode, ModerationStore, with_mode
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 PATTERN = r"^dgs:(mode|act):[a-z-]+$"
-ACTIONS = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
-
-
-def keyboard(policy: ChatPolicy, chat: str) -> InlineKeyboardMarkup:
-    """One row of modes (the current one marked), one row of actions (ticked when on)."""
-
-    def mode(m: Mode) -> InlineKeyboardButton:
-        mark = "• " if policy.mode is m else ""
-        return InlineKeyboardButton(f"{mark}{m.value}", callback_data=f"dgs:mode:{m.value}")
-
-    def action(a: Action) -> InlineKeyboardButton:
-        mark = "✓ " if enabled(policy, chat, a) else ""
-        return InlineKeyboardButton(f"{mark}{a.value}", callback_data=f"dgs:act:{a.value}")
-
-    return InlineKeyboardMarkup([[mode(m) for m in Mode], [action(a) for a in ACTIONS]])
-
-
-def enabled(policy: ChatPolicy, chat: str, action: Action) -> bool:
-    where = policy.modlog if action is Action.MODLOG else chat
-    return action in policy.actions and (where, action) not in policy.disabled
-
-
-def toggled(policy: ChatPolicy, chat: str, action: Action) -> ChatPolicy:
-    """Off when on; on (and no longer switched off after a refusal) when off."""
-    if enabled(policy, chat, action):
-        return replace(policy, actions=policy.actions - {action})
-    disabled = frozenset(pair for pair in policy.disabled if pair[1] is not action)
-    return replace(policy, actions=policy.actions | {action}, disabled=disabled)
-
-
-def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | None:
-    """The policy after `/settings <name> <value>`, or None when the arguments make no sense."""
-    name, value = [*args, "", ""][:2]
-    target = message.reply_to_message
-    if name in {"exempt", "unexempt"} and not value and target is not None:
-        value = author_id(target)
-    try:
-        if name in {"threshold", "uncertain"}:
-            number = float(value.rstrip("%"))
-            number = number / 100 if number > 1 else number
-            if not 0 <= number <= 1:
-                return None
-            if name == "threshold":
-                return with_threshold(policy, number)
-            return replace(policy, uncertain_from=number)
-        if name == "modlog":
-            return with_modlog(policy, None if value == "off" else str(int(value)))
-        if name == "mode":
-            return with_mode(policy, Mode(value))
-        if name in {"exempt", "unexempt"}:
-            users = {str(int(value))}
-            changed = (
-                policy.exempt_users | users if name == "exempt" else policy.exempt_users - users
-            )
-            return replace(policy, exempt_users=frozenset(changed))
-    except ValueError:
-        return None
-    return None
 
 
 class SettingsCommand:
@@ -109,33 +43,47 @@ class SettingsCommand:
 
     async def on_settings(self, update: Update, context: Context) -> None:
         message = update.effective_message
-        if message is None or not await first_time(self._store, message):
-            return
-        if is_private(message):
-            await message.reply_text(mod_replies.SETTINGS_GROUPS_ONLY)
-            return
-        if not await sender_is_admin(context.bot, message):
-            await message.reply_text(mod_replies.ADMINS_ONLY)
+        if message is None or not await self._may_configure(message, context.bot):
             return
         key, chat = chat_key(message.chat_id), str(message.chat_id)
         policy = await self._store.policy(key, private=False)
         args = context.args or []
         if args and args[0] != "show":
-            changed = typed(policy, args, message)
+            changed = await self._changed(policy, args, message, context.bot)
             if changed is None:
-                await message.reply_text(mod_replies.SETTINGS_USAGE)
-                return
-            if args[0] == "uncertain" and changed.uncertain_from > changed.threshold:
-                refusal = mod_replies.bands_refused(changed.threshold, changed.uncertain_from)
-                await message.reply_text(refusal)
-                return
-            new_modlog = changed.modlog not in {None, policy.modlog}
-            if new_modlog and not await self._modlog_usable(context.bot, message, changed.modlog):
                 return
             policy = changed
             await self._store.save_policy(key, policy)
         text = mod_replies.settings_text(policy)
         await message.reply_text(text, reply_markup=keyboard(policy, chat))
+
+    async def _may_configure(self, message: Message, bot: Bot) -> bool:
+        """A new message from a group's administrator; anything else is refused or ignored."""
+        if not await first_time(self._store, message):
+            return False
+        if is_private(message):
+            await message.reply_text(mod_replies.SETTINGS_GROUPS_ONLY)
+            return False
+        if not await sender_is_admin(bot, message):
+            await message.reply_text(mod_replies.ADMINS_ONLY)
+            return False
+        return True
+
+    async def _changed(
+        self, policy: ChatPolicy, args: list[str], message: Message, bot: Bot
+    ) -> ChatPolicy | None:
+        """The typed change, or None once the sender was told why it is not saved."""
+        changed = typed(policy, args, message)
+        if changed is None:
+            await message.reply_text(mod_replies.SETTINGS_USAGE)
+            return None
+        if args[0] == "uncertain" and (refusal := crossing(changed)):
+            await message.reply_text(refusal)
+            return None
+        new_modlog = changed.modlog not in {None, policy.modlog}
+        if new_modlog and not await self._modlog_usable(bot, message, changed.modlog):
+            return None
+        return changed
 
     async def _modlog_usable(self, bot: Bot, message: Message, modlog: str | None) -> bool:
         """The sender belongs to the mod-log chat and the bot can post there (it says hello)."""
