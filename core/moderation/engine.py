@@ -9,6 +9,8 @@ readers in other processes carry on while one writes.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
+
+WAL_ATTEMPTS = 200  # 10 s of 50 ms waits
 
 
 def open_engine(url: str) -> AsyncEngine:
@@ -36,9 +41,26 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # the driver's own BEGIN handling off
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """WAL, once per database file; retried while another process holds the file.
+
+    Changing the journal mode needs the file to itself and SQLite answers "database is locked" at
+    once rather than waiting out the busy timeout, so processes opening a new database together
+    would fail. The wait is an asyncio sleep (we run inside SQLAlchemy's greenlet bridge).
+    """
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            await_only(asyncio.sleep(0.05))
 
 
 def _on_begin(conn: Connection) -> None:
