@@ -78,7 +78,8 @@ async def serving(settings: Settings, classifier: Classifier) -> AsyncIterator[R
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         try:
-            await asyncio.wait([started, task], return_when=asyncio.FIRST_COMPLETED)
+            either: list[asyncio.Future[Any]] = [started, task]
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             if not started.done():
                 task.result()  # serve() failed before listening: raise its error
                 raise AssertionError("serve() returned without listening")
