@@ -37,4 +37,4 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check core bots config tests bench
 	$(BIN)/ruff format --check core bots config tests bench
-	$(BIN)/mypy core bots config
+	$(BIN)/mypy core bots config tests bench
