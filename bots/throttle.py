@@ -1,14 +1,23 @@
-"""Per-user token buckets, so one user flooding images cannot starve everyone else."""
+"""Per-user token buckets, so one user flooding images cannot starve everyone else.
+
+Where every image must be scanned (a moderated chat), `wait` defers an image over the rate
+instead of refusing it: the image reserves its token now and waits until the bucket has
+refilled, so a flood is slowed down rather than let through unscanned.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
 
 from config import ThrottleSettings
+
+log = logging.getLogger(__name__)
 
 
 class Admission(Enum):
@@ -22,6 +31,7 @@ class _Bucket:
     tokens: float
     updated: float
     notified: bool = False
+    waiting: int = 0
 
 
 class Throttle:
@@ -32,12 +42,16 @@ class Throttle:
         settings: ThrottleSettings,
         clock: Callable[[], float] = time.monotonic,
         max_users: int = 10_000,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._capacity = float(settings.burst)
         self._per_second = settings.per_minute / 60.0
+        self._max_deferred = settings.max_deferred
         self._clock = clock
+        self._sleep = sleep
         self._max_users = max_users
         self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()
+        self.dropped = 0  # deferrable images dropped because too many waited already
 
     def admit(self, user: Hashable, cost: float = 1.0) -> Admission:
         bucket = self._bucket(user)
@@ -49,6 +63,37 @@ class Throttle:
             return Admission.REFUSE_SILENTLY
         bucket.notified = True
         return Admission.REFUSE_AND_NOTIFY
+
+    async def wait(self, user: Hashable, cost: float = 1.0) -> Admission:
+        """Spend `cost` tokens, waiting for them if need be; ALLOW once they are the user's.
+
+        At most `max_deferred` calls of one user wait at a time; past that the call is refused
+        like `admit` (told once per burst) and the first drop of a burst is logged. A token
+        reserved by a wait that is cancelled (a stop) is not given back: the flood paid for it.
+        `cost` must not exceed the burst, or the wait could never end.
+        """
+        bucket = self._bucket(user)
+        if bucket.tokens >= cost:
+            return self.admit(user, cost)
+        if bucket.waiting >= self._max_deferred:
+            self.dropped += 1
+            if bucket.notified:
+                return Admission.REFUSE_SILENTLY
+            log.warning(
+                "%s has %d images waiting for their rate; dropping more unscanned (%d so far)",
+                user,
+                bucket.waiting,
+                self.dropped,
+            )
+            bucket.notified = True
+            return Admission.REFUSE_AND_NOTIFY
+        bucket.tokens -= cost  # reserved now, so waiters are served in the order they came
+        bucket.waiting += 1
+        try:
+            await self._sleep(-bucket.tokens / self._per_second)
+        finally:
+            bucket.waiting -= 1
+        return Admission.ALLOW
 
     def _bucket(self, user: Hashable) -> _Bucket:
         now = self._clock()

@@ -16,6 +16,7 @@ from core.moderation import (
     UploadContext,
     decide,
     default_policy,
+    moderates,
     with_mode,
     with_modlog,
     with_threshold,
@@ -349,3 +350,32 @@ class TestDefaults:
         assert (given.threshold, given.uncertain_from) == (0.9, 0.2)
         plain = default_policy(private=True)
         assert (plain.threshold, plain.uncertain_from) == (0.7, 0.3)
+
+
+class TestModerates:
+    @pytest.mark.parametrize(
+        ("policy", "context", "expected"),
+        [
+            (group_policy(Mode.FLAG_ONLY), upload(), True),
+            (group_policy(Mode.REPLY_ALL), upload(), True),
+            (default_policy(private=False), upload(), True),  # a marker reaction is left
+            (group_policy(Mode.REPLY_ALL, actions=frozenset({A.WARN})), upload(), False),
+            (group_policy(Mode.OFF), upload(), False),
+            (group_policy(Mode.FLAG_ONLY), upload(private=True), False),
+            (
+                group_policy(Mode.FLAG_ONLY, **EXEMPTIONS["exempt-user"][0]),
+                upload(user="alice"),
+                False,
+            ),
+            (
+                without_action(group_policy(Mode.FLAG_ONLY, modlog=None), "general", A.REACT),
+                upload(),
+                False,
+            ),
+        ],
+    )
+    def test_only_uploads_that_could_be_flagged(
+        self, policy: ChatPolicy, context: UploadContext, expected: bool
+    ) -> None:
+        """An upload is moderated when a certain fake would be flagged there, and only then."""
+        assert moderates(policy, context) is expected

@@ -3,6 +3,7 @@
 from core.moderation.policy import (
     decide,
     default_policy,
+    moderates,
     with_mode,
     with_modlog,
     with_threshold,
@@ -39,6 +40,7 @@ __all__ = [
     "UploadContext",
     "decide",
     "default_policy",
+    "moderates",
     "purge_regularly",
     "with_mode",
     "with_modlog",

@@ -36,6 +36,15 @@ def decide(policy: ChatPolicy, fake_probability: float, context: UploadContext) 
     return Decision(answer=answer, flag=True, actions=actions, reason="flagged")
 
 
+def moderates(policy: ChatPolicy, context: UploadContext) -> bool:
+    """Whether moderators count on this upload being scanned: a certain fake would be flagged.
+
+    Such an image is never refused for its sender's rate, only delayed (see `Throttle.wait`):
+    a flood of fakes must not slip past the guard unscanned.
+    """
+    return decide(policy, 1.0, context).flag
+
+
 def _exemption(policy: ChatPolicy, context: UploadContext) -> str:
     """Why this upload is not the moderators' concern, or "" when it is."""
     if context.channel in policy.exempt_channels:
