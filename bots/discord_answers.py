@@ -51,15 +51,21 @@ class Checker:
         *,
         must_answer: bool,
         bands: ReplySettings | None = None,
+        defer: bool = False,
     ) -> Assessment:
         """The reply and the outcomes behind it, for moderation to decide on.
 
         `bands` are a server's own (its flag threshold and uncertain band); by default the
-        operator's.
+        operator's. With `defer` (a moderated channel, where every image must be scanned)
+        images over the user's rate wait for it before they are fetched, rather than drop.
         """
         if not sources:
             return Assessment(None, [])
-        admission = self._throttle.admit(user_id, cost=min(len(sources), self._burst))
+        cost = min(len(sources), self._burst)
+        if defer:
+            admission = await self._throttle.wait(user_id, cost)
+        else:
+            admission = self._throttle.admit(user_id, cost)
         if admission is Admission.REFUSE_AND_NOTIFY or (
             must_answer and admission is Admission.REFUSE_SILENTLY
         ):

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 
 class InFlight:
@@ -21,25 +22,37 @@ class InFlight:
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @asynccontextmanager
     async def track(self) -> AsyncIterator[None]:
         self._count += 1
         self._idle.clear()
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             yield
         finally:
+            if task is not None:
+                self._tasks.discard(task)
             self._count -= 1
             if self._count == 0:
                 self._idle.set()
 
     async def drain(self, timeout_s: float) -> bool:
-        """Refuse new work and wait for the current work; False if time ran out first."""
+        """Refuse new work and wait for the current work; False if time ran out first.
+
+        Work still running then (e.g. an image waiting for its sender's rate) is cancelled,
+        so it does not outlive the client it answers through.
+        """
         self.stopping = True
         try:
             async with asyncio.timeout(timeout_s):
                 await self._idle.wait()
         except TimeoutError:
+            for task in self._tasks - {asyncio.current_task()}:
+                task.cancel()
             return False
         return True
 

@@ -28,6 +28,7 @@ from core.moderation import (
     NewFlag,
     UploadContext,
     decide,
+    moderates,
 )
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,11 @@ class Moderator:
         fresh = [s for s in sources if await self._store.claim(chat, f"{message.id}:{s.key}")]
         bands = None if private else reply_bands(policy)  # a DM has the operator's bands
         assessment = await self._checker.assess(
-            message.author.id, fresh, must_answer=False, bands=bands
+            message.author.id,
+            fresh,
+            must_answer=False,
+            bands=bands,
+            defer=moderates(policy, context),
         )
         judgements = assessment.judgements
         if judgements:

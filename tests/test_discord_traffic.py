@@ -12,6 +12,7 @@ import pytest
 from bots import replies
 from config import Settings, ThrottleSettings
 from core import Detector, Judgement, Overloaded
+from core.moderation import ChatKey, ChatPolicy
 from tests import fake_discord as fd
 from tests.discord_harness import (
     answered,
@@ -25,6 +26,7 @@ from tests.discord_harness import (
 )
 from tests.fake_discord import FakeDiscord
 from tests.fakes import png_bytes
+from tests.memory_store import MemoryStore
 
 pytestmark = pytest.mark.slow
 
@@ -85,9 +87,15 @@ async def test_overload_gets_the_busy_answer(fake: FakeDiscord, settings: Settin
 async def test_a_flooding_user_is_told_once_then_ignored(
     fake: FakeDiscord, settings: Settings, detector: Detector
 ) -> None:
-    """Past the burst a user hears one notice; further posts are skipped; /check still answers."""
+    """Past the burst a user hears one notice; further posts are skipped; /check still answers.
+
+    The server flags nothing (no flag actions), so nothing waits for the rate: in a moderated
+    server images over it wait instead (tests/test_discord_mod_flood.py).
+    """
     slow = settings.model_copy(update={"throttle": ThrottleSettings(burst=2, per_minute=0.01)})
-    async with bot_running(fake, bot_settings(slow, fake), detector):
+    store = MemoryStore()
+    await store.save_policy(ChatKey("discord", fd.GUILD_ID), ChatPolicy(actions=frozenset()))
+    async with bot_running(fake, bot_settings(slow, fake), detector, store):
         posted = [await post(fake, **image(fake, red)) for red in (11, 12, 13)]
         answers = [(await reply_to(fake, message))[0]["content"] for message in posted]
         await post(fake, **image(fake, 14))

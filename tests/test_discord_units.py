@@ -135,3 +135,17 @@ class TestInFlight:
         in_flight = InFlight()
         async with in_flight.track():
             assert not await in_flight.drain(0.01)
+
+    async def test_drain_cancels_work_left_after_its_grace(self) -> None:
+        """Work still running when the grace is over is cancelled, not left behind."""
+        in_flight = InFlight()
+
+        async def work() -> None:
+            async with in_flight.track():
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(work())
+        await asyncio.sleep(0)
+        assert not await in_flight.drain(0.01)
+        with pytest.raises(asyncio.CancelledError):
+            await task
