@@ -55,7 +55,8 @@ class TelegramHandlers:
             if not self._mod.scans(policy, message):
                 return
             loud = self._mod.answers(policy, message)
-            if not await self._admit(context.bot, message, media.unique_id, loud):
+            defer = self._mod.defers(policy, message)
+            if not await self._admit(context.bot, message, media.unique_id, loud, defer):
                 return
             if message.media_group_id is None:
                 await self._answers.answer(context.bot, message, [(message, media)], policy)
@@ -106,13 +107,18 @@ class TelegramHandlers:
         """In memory first (cheap), then in the store (across restarts and processes)."""
         return await self._seen.claim(_key(message, what)) and await self._mod.claim(message, what)
 
-    async def _admit(self, bot: Bot, message: Message, what: str, loud: bool) -> bool:
+    async def _admit(self, bot: Bot, message: Message, what: str, loud: bool, defer: bool) -> bool:
         """Claim the message once, then spend a token of its sender."""
-        return await self._claim(message, what) and await self._allowed(bot, message, loud)
+        return await self._claim(message, what) and await self._allowed(bot, message, loud, defer)
 
-    async def _allowed(self, bot: Bot, message: Message, loud: bool) -> bool:
-        """Spend a token of the sender; the first refusal of a burst is told, once, if `loud`."""
-        admission = self._throttle.admit(_sender(message))
+    async def _allowed(self, bot: Bot, message: Message, loud: bool, defer: bool = False) -> bool:
+        """Spend a token of the sender; the first refusal of a burst is told, once, if `loud`.
+
+        With `defer` (a moderated chat) an image over the rate waits for its token before it
+        is downloaded, and is refused only when too many of the sender's images wait already.
+        """
+        sender = _sender(message)
+        admission = await self._throttle.wait(sender) if defer else self._throttle.admit(sender)
         if admission is Admission.REFUSE_AND_NOTIFY and loud:
             await reply(bot, message, replies.THROTTLED)
         return admission is Admission.ALLOW

@@ -15,7 +15,7 @@ from telegram import Bot, Message
 from bots.telegram_mod_actions import FlagActions
 from bots.telegram_mod_chat import chat_key, is_private, upload_context
 from core import Judgement
-from core.moderation import ChatPolicy, Mode, ModerationStore, decide
+from core.moderation import ChatPolicy, Mode, ModerationStore, decide, moderates
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ class Moderator:
     def scans(policy: ChatPolicy, message: Message) -> bool:
         """Whether images posted in this chat are looked at without anyone asking."""
         return is_private(message) or policy.mode is not Mode.OFF
+
+    @staticmethod
+    def defers(policy: ChatPolicy, message: Message) -> bool:
+        """Whether every image here must be scanned: one over its sender's rate waits its turn."""
+        return moderates(policy, upload_context(message))
 
     @staticmethod
     def answers(policy: ChatPolicy, message: Message, *, requested: bool = False) -> bool:
