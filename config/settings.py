@@ -125,8 +125,9 @@ class ThrottleSettings(BaseModel):
 
     burst: int = Field(6, ge=1, description="Images a user may send at once.")
     per_minute: float = Field(12.0, gt=0.0, description="Steady rate refilled per user.")
+    # Low on purpose: on Telegram each waiting image holds one of PTB's 256 concurrent updates.
     max_deferred: int = Field(
-        20,
+        10,
         ge=0,
         description="Images of one user waiting for their rate in a moderated chat; more drop.",
     )
