@@ -110,9 +110,21 @@ def refuse_decompression_bombs() -> None:
     warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
+def _jpeg_complete(data: bytes) -> bool:
+    """The end-of-image marker follows the last scan (markers cannot occur inside scan data).
+
+    Pillow refuses a JPEG cut inside its scan, but one cut just before its end marker decodes
+    or not depending on the last bytes of entropy-coded data; this makes every cut refused.
+    Bytes after the marker (phone trailers, appended pictures) are left alone.
+    """
+    return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda")
+
+
 def _decode_checked(
     data: bytes, fmt: str, limits: ImageLimits, draft: tuple[int, int] | None
 ) -> Image.Image:
+    if fmt == "JPEG" and not _jpeg_complete(data):
+        raise CorruptImage()
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as image:
             check_dimensions(image.size, limits)

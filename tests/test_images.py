@@ -152,6 +152,12 @@ class TestCorrupt:
         assert isinstance(error, CorruptImage)
         assert_user_safe(error)
 
+    def test_bytes_after_the_end_marker_are_accepted(self) -> None:
+        """Trailers some phones append after a JPEG's end marker do not make it corrupt."""
+        data = encode(Image.effect_noise((64, 48), 60).convert("RGB"), "JPEG", progressive=True)
+        image = decode_image(data + b"SEFH phone trailer SEFT", ImageLimits())
+        assert image.size == (64, 48)
+
     def test_truncated_png_is_refused(self) -> None:
         """A PNG cut inside its pixel data is refused as corrupt."""
         data = encode(Image.effect_noise((64, 64), 60), "PNG")
