@@ -27,16 +27,19 @@ from typing import TYPE_CHECKING, Protocol, Self
 from config import ImageLimits, ModelSettings, QueueSettings
 from core.backends import load_classifier
 from core.batching import MicroBatcher
-from core.errors import DeepGuardError, ModelError, RequestTimeout, ShuttingDown
-from core.images import check_byte_size, decode_image, refuse_decompression_bombs
-from core.near_duplicates import NearDuplicates, perceptual_hash
+from core.decoding import Decoder, draft_size
+from core.errors import DeepGuardError, RequestTimeout, ShuttingDown
+from core.images import check_byte_size, refuse_decompression_bombs
+from core.memory import ScoreMemory
 from core.preprocess import PixelArray
 from core.result import Judgement, Scores, judge_scores
-from core.sharing import LRU, SingleFlight
+from core.sharing import SingleFlight
 from core.stats import Counters
 
 if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
     from core.classifier import Classifier
+
+__all__ = ["Detector", "Judge", "draft_size"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,10 @@ class Detector:
         self._limits = limits
         self.threshold = threshold
         self.counters = Counters()
-        self._decoders = ThreadPoolExecutor(queue.decode_workers, "deepguard-decode")
+        self._memory = ScoreMemory(queue.cache_size, queue.near_duplicate_distance)
+        self._decoder = Decoder(
+            classifier, limits, queue.decode_workers, hashes=self._memory.hashes
+        )
         self._model_thread = ThreadPoolExecutor(1, "deepguard-model")
         self._batcher: MicroBatcher[PixelArray, Scores] = MicroBatcher(
             self._predict,
@@ -77,13 +83,6 @@ class Detector:
             executor=self._model_thread,
             counters=self.counters,
         )
-        # Scores, not judgements, are kept: a changed threshold applies to cached ones too.
-        self._cache: LRU[str, Scores] = LRU(queue.cache_size)
-        distance = queue.near_duplicate_distance
-        self._near: NearDuplicates[Scores] | None = (
-            None if distance is None else NearDuplicates(queue.cache_size, distance)
-        )
-        self._draft = draft_size(classifier) if limits.fast_decode else None
         self._flights: SingleFlight[str, Judgement] = SingleFlight()
         self._closing = False
 
@@ -124,7 +123,7 @@ class Detector:
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
-        self._decoders.shutdown(wait=False, cancel_futures=True)
+        self._decoder.shutdown()
         self._model_thread.shutdown(wait=False, cancel_futures=True)
         log.info("detector closed: %s", self.counters.snapshot())
 
@@ -147,7 +146,7 @@ class Detector:
             raise ShuttingDown()
         check_byte_size(len(data), self._limits)
         digest = hashlib.sha256(data).hexdigest()
-        scores = self._cache.get(digest)
+        scores = self._memory.get(digest)
         if scores is not None:
             self.counters.cache_hits += 1
             return replace(judge_scores(scores, self.threshold, digest), cached=True)
@@ -161,18 +160,13 @@ class Detector:
             raise RequestTimeout() from None
 
     async def _infer(self, digest: str, data: bytes) -> Judgement:
-        loop = asyncio.get_running_loop()
-        pixels, key = await loop.run_in_executor(self._decoders, self._decode, data)
-        if key is not None and self._near is not None:
-            seen = self._near.find(key)
-            if seen is not None:
-                self.counters.cache_hits += 1
-                self._cache.put(digest, seen)
-                return replace(judge_scores(seen, self.threshold, digest), cached=True)
+        pixels, key = await self._decoder.decode(data)
+        seen = self._memory.find_near(digest, key)
+        if seen is not None:
+            self.counters.cache_hits += 1
+            return replace(judge_scores(seen, self.threshold, digest), cached=True)
         batched = await self._batcher.submit(pixels, self._queue.request_timeout_s)
-        self._cache.put(digest, batched.value)
-        if key is not None and self._near is not None:
-            self._near.put(key, batched.value)
+        self._memory.put(digest, key, batched.value)
         log.debug(
             "judged %s: fake=%.3f queue=%.1fms model=%.1fms batch=%d",
             digest[:12],
@@ -185,28 +179,5 @@ class Detector:
             batched.value, self.threshold, digest, batched.queue_ms, batched.model_ms
         )
 
-    def _decode(self, data: bytes) -> tuple[PixelArray, int | None]:
-        """Run in a decode thread; a failing processor is the model's failure, not the user's.
-
-        Also returns the perceptual hash of the model input when near-duplicates are on.
-        """
-        image = decode_image(data, self._limits, self._draft)
-        try:
-            pixels = self._classifier.prepare(image)
-            return pixels, perceptual_hash(pixels) if self._near is not None else None
-        except Exception as exc:
-            log.exception("preparing a %dx%d image for the model failed", *image.size)
-            raise ModelError() from exc
-
     def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         return self._classifier.predict(batch)
-
-
-def draft_size(classifier: Classifier) -> tuple[int, int] | None:
-    """Twice the model's input on its longer side, square (EXIF may turn the photo after)."""
-    size: tuple[int, int] | None = getattr(classifier, "input_size", None)
-    if size is None:
-        log.warning("fast_decode is on, but this model's input size is unknown: decoding fully")
-        return None
-    side = 2 * max(size)
-    return side, side
