@@ -15,33 +15,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic
 
-from core.errors import ModelError, Overloaded, RequestTimeout, ShuttingDown
+from core.errors import Overloaded, RequestTimeout, ShuttingDown
+from core.pending import Batched, In, Out, Pending, answer_batch, fail, fail_batch
 from core.stats import Counters
 
+__all__ = ["Batched", "MicroBatcher"]
+
 log = logging.getLogger(__name__)
-
-In = TypeVar("In")
-Out = TypeVar("Out")
-
-
-@dataclass(frozen=True, slots=True)
-class Batched(Generic[Out]):
-    value: Out
-    queue_ms: float
-    model_ms: float
-    batch_size: int
-
-
-@dataclass(slots=True)
-class _Pending(Generic[In, Out]):
-    item: In
-    future: asyncio.Future[Batched[Out]]
-    enqueued: float
-    deadline: float
-    started: float = field(default=0.0)
 
 
 class MicroBatcher(Generic[In, Out]):
@@ -60,11 +42,11 @@ class MicroBatcher(Generic[In, Out]):
         self._predict = predict
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_s
-        self._queue: asyncio.Queue[_Pending[In, Out]] = asyncio.Queue(max_pending)
+        self._queue: asyncio.Queue[Pending[In, Out]] = asyncio.Queue(max_pending)
         self._executor = executor
         self._counters = counters or Counters()
         self._task: asyncio.Task[None] | None = None
-        self._batch: list[_Pending[In, Out]] = []
+        self._batch: list[Pending[In, Out]] = []
         self._closing = False
 
     @property
@@ -88,7 +70,7 @@ class MicroBatcher(Generic[In, Out]):
             raise ShuttingDown()
         loop = asyncio.get_running_loop()
         now = loop.time()
-        pending = _Pending(item, loop.create_future(), enqueued=now, deadline=now + timeout_s)
+        pending = Pending(item, loop.create_future(), enqueued=now, deadline=now + timeout_s)
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
@@ -116,9 +98,9 @@ class MicroBatcher(Generic[In, Out]):
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         for pending in self._drain_queue():
-            _fail(pending, ShuttingDown())
+            fail(pending, ShuttingDown())
 
-    def _drain_queue(self) -> list[_Pending[In, Out]]:
+    def _drain_queue(self) -> list[Pending[In, Out]]:
         left = []
         while not self._queue.empty():
             left.append(self._queue.get_nowait())
@@ -129,7 +111,7 @@ class MicroBatcher(Generic[In, Out]):
         while True:
             # The batch is owned here from its first item, so a cancel while it is still
             # filling (shutdown) answers it instead of losing requests already dequeued.
-            batch: list[_Pending[In, Out]] = []
+            batch: list[Pending[In, Out]] = []
             self._batch = batch
             try:
                 await self._fill(batch)
@@ -139,10 +121,10 @@ class MicroBatcher(Generic[In, Out]):
             finally:
                 self._batch = []
                 for pending in batch:
-                    _fail(pending, ShuttingDown())  # only reached unanswered when cancelled
+                    fail(pending, ShuttingDown())  # only reached unanswered when cancelled
                     self._queue.task_done()
 
-    async def _fill(self, batch: list[_Pending[In, Out]]) -> None:
+    async def _fill(self, batch: list[Pending[In, Out]]) -> None:
         batch.append(await self._queue.get())
         deadline = asyncio.get_running_loop().time() + self._max_wait_s
         while len(batch) < self._max_batch_size:
@@ -152,7 +134,7 @@ class MicroBatcher(Generic[In, Out]):
             except TimeoutError:
                 break
 
-    def _live(self, batch: list[_Pending[In, Out]]) -> list[_Pending[In, Out]]:
+    def _live(self, batch: list[Pending[In, Out]]) -> list[Pending[In, Out]]:
         """Callers that gave up need no answer; callers past their deadline get a timeout."""
         now = asyncio.get_running_loop().time()
         live = []
@@ -160,13 +142,13 @@ class MicroBatcher(Generic[In, Out]):
             if pending.future.done():
                 continue
             if now >= pending.deadline:
-                _fail(pending, RequestTimeout())
+                fail(pending, RequestTimeout())
                 continue
             pending.started = now
             live.append(pending)
         return live
 
-    async def _serve(self, batch: list[_Pending[In, Out]]) -> None:
+    async def _serve(self, batch: list[Pending[In, Out]]) -> None:
         loop = asyncio.get_running_loop()
         self._counters.record_batch(len(batch))
         try:
@@ -179,26 +161,15 @@ class MicroBatcher(Generic[In, Out]):
                 )
         except Exception as exc:
             log.exception("model failed on a batch of %d", len(batch))
-            for pending in batch:
-                error = ModelError()
-                error.__cause__ = exc
-                _fail(pending, error)
+            fail_batch(batch, exc)
             return
-        for pending, value in zip(batch, results, strict=True):
-            if not pending.future.done():
-                queue_ms = (pending.started - pending.enqueued) * 1000
-                pending.future.set_result(Batched(value, queue_ms, model_ms, len(batch)))
+        answer_batch(batch, results, model_ms)
 
     def _timed_predict(self, items: list[In]) -> tuple[Sequence[Out], float]:
         """Timed in the worker thread, so model time leaves out the hand-off to it."""
         started = time.perf_counter()
         results = self._predict(items)
         return results, (time.perf_counter() - started) * 1000
-
-
-def _fail(pending: _Pending[In, Out], error: Exception) -> None:
-    if not pending.future.done():
-        pending.future.set_exception(error)
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
