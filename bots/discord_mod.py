@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 import discord
 
-from bots.discord_answers import Checker
+from bots.discord_answers import Assessment, Checker
 from bots.discord_inputs import ImageSource
 from bots.discord_mod_actions import FlagActions, buttons
+from bots.discord_mod_chat import as_member, chat_of, may_matter, upload_context
 from bots.mod_replies import reply_bands
 from config import ReplySettings
 from core import Judgement
@@ -31,48 +31,11 @@ from core.moderation import (
     moderates,
 )
 
+__all__ = ["Moderator", "Reply", "chat_of", "may_matter", "upload_context"]
+
 log = logging.getLogger(__name__)
 
 Reply = Callable[[discord.Message, str, discord.ui.View | None], Awaitable[None]]
-
-
-def chat_of(message: discord.Message) -> tuple[ChatKey, bool]:
-    """The store's key for where a message was posted, and whether that is a private chat."""
-    if message.guild is None:
-        return ChatKey("discord", f"dm:{message.channel.id}"), True
-    return ChatKey("discord", str(message.guild.id)), False
-
-
-def upload_context(
-    message: discord.Message,
-    *,
-    private: bool,
-    author: discord.Member | discord.User | None = None,
-    requested: bool = False,
-) -> UploadContext:
-    """Who posted where: a thread counts as its parent channel for exemptions."""
-    channel = getattr(message.channel, "parent_id", None) or message.channel.id
-    author = author or message.author
-    roles: frozenset[str] = frozenset()
-    member_days = None
-    if isinstance(author, discord.Member):
-        roles = frozenset(str(role.id) for role in author.roles)
-        if author.joined_at is not None:
-            member_days = (datetime.now(UTC) - author.joined_at).total_seconds() / 86400
-    return UploadContext(
-        private=private,
-        channel=str(channel),
-        user=str(author.id),
-        roles=roles,
-        member_days=member_days,
-        requested=requested,
-    )
-
-
-def may_matter(policy: ChatPolicy, context: UploadContext) -> bool:
-    """False when even a certain fake would be neither answered nor flagged: skip the model."""
-    decision = decide(policy, 1.0, context)
-    return decision.answer or decision.flag
 
 
 class Moderator:
@@ -107,9 +70,20 @@ class Moderator:
             bands=bands,
             defer=moderates(policy, context),
         )
+        if assessment.judgements:
+            await self._store.count_scanned(chat, len(assessment.judgements))
+        await self._conclude(message, chat, policy, context, assessment)
+
+    async def _conclude(
+        self,
+        message: discord.Message,
+        chat: ChatKey,
+        policy: ChatPolicy,
+        context: UploadContext,
+        assessment: Assessment,
+    ) -> None:
+        """Answer and flag as the server's policy says for the message's worst image."""
         judgements = assessment.judgements
-        if judgements:
-            await self._store.count_scanned(chat, len(judgements))
         worst = max(judgements, key=lambda j: j.fake_probability, default=None)
         decision = decide(policy, worst.fake_probability if worst else 0.0, context)
         flag = None
@@ -138,7 +112,7 @@ class Moderator:
             return
         chat, _ = chat_of(message)
         policy = await self._store.policy(chat, private=False)
-        author = await _member(message.guild, message.author)
+        author = await as_member(message.guild, message.author)
         context = upload_context(message, private=False, author=author, requested=True)
         worst = max(judgements, key=lambda j: j.fake_probability)
         decision = decide(policy, worst.fake_probability, context)
@@ -171,15 +145,3 @@ class Moderator:
         )
         log.info("flag %d: message %s (%s)", flag.id, message.id, decision.reason)
         return flag
-
-
-async def _member(
-    guild: discord.Guild, author: discord.Member | discord.User
-) -> discord.Member | discord.User:
-    """The author as a member, for their roles and join date (a menu's message has neither)."""
-    if isinstance(author, discord.Member):
-        return author
-    try:
-        return guild.get_member(author.id) or await guild.fetch_member(author.id)
-    except discord.HTTPException:
-        return author  # left the server: no roles to exempt them by
