@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from bots import replies
 from bots.replies import Outcome
 from config import Settings
 from core import DeepGuardError, Judge, Judgement
 
 PERCENT = re.compile(r"\b\d{1,3}%")  # the fake probability in a reply, however it is worded
+DROPPED = "dropping more unscanned"  # the throttle's warning when a user's waiting images overflow
+
+
+async def dropped(caplog: pytest.LogCaptureFixture) -> bool:
+    """Whether the throttle has logged dropping an image (a log line has no event to await)."""
+    return any(DROPPED in record.message for record in caplog.records)
 
 
 class GatedJudge:

@@ -17,18 +17,11 @@ from tests.discord_harness import bot_running, bot_settings, image, post, reply_
 from tests.discord_mod_harness import GUILD, policy, reactions, served_mod_fake, until
 from tests.fake_discord import Json
 from tests.fake_discord_mod import ModFakeDiscord
+from tests.judges import DROPPED, dropped
 
 pytestmark = pytest.mark.slow
 
 DM_CHANNEL = fd.snowflake()
-DROPPED = "dropping more unscanned"
-
-
-async def dropped(caplog: pytest.LogCaptureFixture) -> bool:
-    """Whether the throttle has logged dropping an image (a log line has no event to await)."""
-    return any(DROPPED in record.message for record in caplog.records)
-
-
 fake = pytest.fixture(served_mod_fake)
 
 

@@ -16,6 +16,7 @@ from core.moderation import Action, ChatKey, ChatPolicy, Mode, SqlStore
 from tests.discord_mod_harness import until
 from tests.fake_telegram import bot_settings, image_bytes, running_bot
 from tests.fake_telegram_mod import GROUP, MEMBER, MODLOG, ModFake, isolated_mod_fake
+from tests.judges import DROPPED, dropped
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +24,6 @@ KEY = ChatKey("telegram", str(GROUP))
 FLAG_ONLY = ChatPolicy(
     mode=Mode.FLAG_ONLY, threshold=0.0, actions=frozenset({Action.REACT}), modlog=str(MODLOG)
 )
-DROPPED = "dropping more unscanned"
-
-
-async def dropped(caplog: pytest.LogCaptureFixture) -> bool:
-    """Whether the throttle has logged dropping an image (a log line has no event to await)."""
-    return any(DROPPED in record.message for record in caplog.records)
-
-
 fake = pytest.fixture(isolated_mod_fake)
 
 
