@@ -35,6 +35,6 @@ test: install-test
 	$(BIN)/python -m pytest -q
 
 lint: install-test
-	$(BIN)/ruff check core bots config tests bench
-	$(BIN)/ruff format --check core bots config tests bench
-	$(BIN)/mypy core bots config tests bench
+	$(BIN)/ruff check core bots config api tests bench
+	$(BIN)/ruff format --check core bots config api tests bench
+	$(BIN)/mypy core bots config api tests bench

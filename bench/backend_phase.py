@@ -43,7 +43,7 @@ async def judge_all(
     classifier: Any, config: dict[str, Any], payloads: dict[str, bytes], concurrency: int
 ) -> dict[str, Any]:
     from config import ImageLimits, QueueSettings
-    from core import Detector
+    from core.detector import Detector
 
     queue = QueueSettings(decode_workers=config.get("decode_workers", 2))
     limits = ImageLimits(fast_decode=config["fast_decode"])

@@ -28,7 +28,7 @@ def breakdown(model_dir: Path, threads: int | None, files: list[Path]) -> Result
     from transformers import AutoImageProcessor
 
     from config import ImageLimits, ModelSettings
-    from core import HFClassifier
+    from core.classifier import HFClassifier
     from core.images import decode_image
 
     classifier = HFClassifier.load(

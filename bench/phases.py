@@ -59,7 +59,7 @@ def card(model_dir: Path, threads: int | None, files: list[Path]) -> Result:
 def detector(model_dir: Path, threads: int | None, files: list[Path], concurrency: int) -> Result:
     """`core.Detector` with the default queue settings, `concurrency` requests at a time."""
     from config import ModelSettings
-    from core import HFClassifier
+    from core.classifier import HFClassifier
 
     started = time.perf_counter()
     classifier = HFClassifier.load(
@@ -73,7 +73,7 @@ async def _judge_all(
     classifier: Any, files: list[Path], concurrency: int, load_s: float
 ) -> Result:
     from config import ImageLimits, QueueSettings
-    from core import Detector
+    from core.detector import Detector
 
     # Bytes in memory, as a bot has them after a download; a read from the page cache
     # costs about a millisecond, which the card's `Image.open(path)` pays in its loop.

@@ -1,1 +1,1 @@
-"""Chat adapters: the only code that imports `discord` or `telegram`."""
+"""Chat adapters (`bots.discord`, `bots.telegram`), the chat pipeline they share, and the CLI."""

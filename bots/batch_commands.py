@@ -11,9 +11,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from config import ImageLimits, Settings
-from core import DeepGuardError, Detector, ImageTooLarge, Judge, Judgement
+from core.detector import Detector, Judge
+from core.errors import DeepGuardError, ImageTooLarge
 from core.evaluation import Report
 from core.evaluation import evaluate as evaluate_scores
+from core.result import Judgement
 
 Outcome = Judgement | str  # a verdict, or the user-safe reason there is none
 

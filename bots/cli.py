@@ -9,10 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bots import app, batch_commands, health
-from config import Settings
-from config.settings import SettingsError, load_settings
-from core import ModelError
+from bots import batch_commands, health
+from bots import run as app
+from config import Settings, SettingsError, load_settings
+from core.errors import ModelError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 2, 2
 
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "serve" and args.ray:
-            from bots import ray_serve  # Ray is an optional extra
+            from api import ray as ray_serve
 
             return ray_serve.run(settings)
         return asyncio.run(_dispatch(args, settings))
@@ -97,7 +97,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         await app.run(settings)
         return EXIT_OK
     if args.command == "serve":
-        from bots import http_server  # the bots need neither aiohttp.web nor prometheus
+        from api import server as http_server
 
         await http_server.run(settings)
         return EXIT_OK

@@ -1,25 +1,28 @@
-"""Settings for every part of DeepGuard, read once from the environment and `.env`."""
+"""Settings for every part of DeepGuard, read once from the environment and `.env`.
 
-from config.settings import (
-    DiscordSettings,
-    ImageLimits,
-    ModelSettings,
-    ModerationSettings,
-    QueueSettings,
-    ReplySettings,
-    Settings,
-    TelegramSettings,
-    ThrottleSettings,
-)
+This package's one face: `Settings`, `load_settings` and every settings group.
+"""
+
+from config.chat import DiscordSettings, ReplySettings, TelegramSettings, ThrottleSettings
+from config.inference import ImageLimits, MiB, ModelSettings, QueueSettings
+from config.service import ModerationSettings, RemoteSettings, ServeSettings
+from config.settings import ENV_PREFIX, Settings, SettingsError, env_name, load_settings
 
 __all__ = [
+    "ENV_PREFIX",
     "DiscordSettings",
     "ImageLimits",
+    "MiB",
     "ModelSettings",
     "ModerationSettings",
     "QueueSettings",
+    "RemoteSettings",
     "ReplySettings",
+    "ServeSettings",
     "Settings",
+    "SettingsError",
     "TelegramSettings",
     "ThrottleSettings",
+    "env_name",
+    "load_settings",
 ]

@@ -14,25 +14,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.chat import DiscordSettings, ReplySettings, TelegramSettings, ThrottleSettings
-from config.inference import ImageLimits, MiB, ModelSettings, QueueSettings
+from config.inference import ImageLimits, ModelSettings, QueueSettings
 from config.service import ModerationSettings, RemoteSettings, ServeSettings
 
 __all__ = [
     "ENV_PREFIX",
     "NESTED_DELIMITER",
-    "DiscordSettings",
-    "ImageLimits",
-    "MiB",
-    "ModelSettings",
-    "ModerationSettings",
-    "QueueSettings",
-    "RemoteSettings",
-    "ReplySettings",
-    "ServeSettings",
     "Settings",
     "SettingsError",
-    "TelegramSettings",
-    "ThrottleSettings",
     "env_name",
     "load_settings",
 ]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bots.app import open_store
+from bots.run import open_store
 from config import ImageLimits, ModelSettings, QueueSettings, Settings
-from core import Detector, HFClassifier
-from core.moderation import SqlStore
+from core.classifier import HFClassifier
+from core.detector import Detector
+from core.moderation.store import SqlStore
 from tests.tiny_model import build_model_dir
 
 

@@ -10,7 +10,9 @@ import pytest
 from bots import replies
 from bots.replies import Outcome
 from config import Settings
-from core import DeepGuardError, Judge, Judgement
+from core.detector import Judge
+from core.errors import DeepGuardError
+from core.result import Judgement
 
 PERCENT = re.compile(r"\b\d{1,3}%")  # the fake probability in a reply, however it is worded
 DROPPED = "dropping more unscanned"  # the throttle's warning when a user's waiting images overflow

@@ -1,0 +1,139 @@
+"""Download the image behind a link that a stranger chose, without letting it reach inside.
+
+Every hop is checked before it is requested: https only, a host allow-list, no literal private
+address, and a redirect limit. The address guard also sits inside the connector's resolver, so
+the address that was checked is the address connected to (a DNS answer cannot change between
+the check and the connection). The body is capped while it streams and the whole fetch,
+redirects included, shares one timeout. The relaxations (`allow_http`,
+`allow_private_addresses`) exist for tests on loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from ipaddress import ip_address
+from types import TracebackType
+from typing import Final, Self
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from yarl import URL
+
+from bots.discord.link_guard import (
+    GuardedResolver,
+    LinkRefused,
+    LinkUnavailable,
+    forbidden_address,
+)
+from config import DiscordSettings
+from core.errors import ImageTooLarge
+
+__all__ = [
+    "GuardedResolver",
+    "LinkFetcher",
+    "LinkRefused",
+    "LinkUnavailable",
+    "forbidden_address",
+]
+
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_CHUNK: Final = 64 * 1024
+
+
+class LinkFetcher:
+    """One guarded HTTP session for image links; open it with `async with`."""
+
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        max_bytes: int,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
+        self._hosts = frozenset(host.lower().rstrip(".") for host in settings.link_hosts)
+        self._allow_http = settings.allow_http
+        self._allow_private = settings.allow_private_addresses
+        self._timeout_s = settings.fetch_timeout_s
+        self._max_redirects = settings.max_redirects
+        self._max_bytes = max_bytes
+        self._inner_resolver = resolver
+        self._resolver: GuardedResolver | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def open(self) -> None:
+        """Create the session; call it from a running event loop."""
+        inner = self._inner_resolver or aiohttp.ThreadedResolver()  # needs the running loop
+        self._resolver = GuardedResolver(inner, allow_private=self._allow_private)
+        connector = aiohttp.TCPConnector(resolver=self._resolver, limit_per_host=8)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"Accept-Encoding": "identity", "User-Agent": "DeepGuard"},
+        )
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._resolver is not None:
+            await self._resolver.close()  # the connector closes only resolvers it made itself
+            self._resolver = None
+
+    async def fetch(self, link: str) -> bytes:
+        """The bytes behind `link`; raises `LinkRefused`, `LinkUnavailable` or `ImageTooLarge`."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._follow(URL(link))
+        except TimeoutError:
+            raise LinkUnavailable() from None
+        except (aiohttp.ClientError, ValueError):
+            raise LinkUnavailable() from None
+
+    def check(self, url: URL) -> None:
+        """Refuse a URL by its scheme, host and literal address, before any connection."""
+        if url.scheme != "https" and not (url.scheme == "http" and self._allow_http):
+            raise LinkRefused()
+        host = (url.host or "").lower().rstrip(".")
+        if url.user is not None or host not in self._hosts:
+            raise LinkRefused()
+        try:
+            literal = ip_address(host)
+        except ValueError:
+            return  # a name: the resolver checks what it resolves to
+        if not self._allow_private and forbidden_address(literal):
+            raise LinkRefused()
+
+    async def _follow(self, url: URL) -> bytes:
+        if self._session is None:
+            raise RuntimeError("LinkFetcher used outside `async with`; this is a bug")
+        for _hop in range(self._max_redirects + 1):
+            self.check(url)
+            async with self._session.get(url, allow_redirects=False) as response:
+                if response.status in _REDIRECTS and "Location" in response.headers:
+                    url = response.url.join(URL(response.headers["Location"]))
+                    continue
+                if response.status != 200:
+                    raise LinkUnavailable()
+                return await self._read_capped(response)
+        raise LinkRefused()
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        if response.content_length is not None and response.content_length > self._max_bytes:
+            raise ImageTooLarge()
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > self._max_bytes:
+                raise ImageTooLarge()
+        return bytes(body)

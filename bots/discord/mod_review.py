@@ -1,0 +1,131 @@
+"""The buttons on flags: Confirm and Dismiss for moderators, "Report a mistake" for the poster.
+
+Every click arrives as a component interaction whose custom id names the flag, and everything
+else is read from the store, so buttons posted before a restart still work after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextlib import suppress
+
+import discord
+
+from bots.dedupe import SeenMessages
+from bots.discord.mod_actions import CUSTOM_ID_PREFIX, buttons
+from bots.replies import (
+    ALREADY_REVIEWED,
+    MARKER_EMOJI,
+    REPORT_NO_MODLOG,
+    REPORT_NOT_YOURS,
+    REPORT_THANKS,
+    REVIEW_ADMINS_ONLY,
+    UNEXPECTED,
+    UNKNOWN_FLAG,
+    report_notice,
+    review_line,
+)
+from core.moderation.types import Action, ChatKey, Flag, FlagStatus, ModerationStore
+
+log = logging.getLogger(__name__)
+
+_CUSTOM_ID = re.compile(rf"{CUSTOM_ID_PREFIX}:(confirm|dismiss|report):(\d+)")
+
+
+class Reviews:
+    """Answers clicks on the bot's flag buttons."""
+
+    def __init__(self, client: discord.Client, store: ModerationStore, seen: SeenMessages) -> None:
+        self._client = client
+        self._store = store
+        self._seen = seen
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: dict[str, object] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        match = _CUSTOM_ID.fullmatch(custom_id)
+        if match is None or not await self._seen.claim(f"discord:interaction:{interaction.id}"):
+            return  # not ours, or replayed by a gateway RESUME
+        try:
+            await self._answer(interaction, match[1], int(match[2]))
+        except Exception:
+            log.exception("unexpected error on the flag button %s", custom_id)
+            if not interaction.response.is_done():
+                with suppress(discord.HTTPException):
+                    await _tell(interaction, UNEXPECTED)
+
+    async def _answer(self, interaction: discord.Interaction, kind: str, flag_id: int) -> None:
+        flag = await self._store.get_flag(flag_id)
+        here = ChatKey("discord", str(interaction.guild_id))
+        if flag is None or flag.flag.chat != here:
+            await _tell(interaction, UNKNOWN_FLAG)
+        elif kind == "report":
+            await self._report(interaction, flag)
+        elif not _is_moderator(interaction):
+            await _tell(interaction, REVIEW_ADMINS_ONLY)
+        else:
+            await self._review(interaction, flag, confirm=kind == "confirm")
+
+    async def _review(
+        self, interaction: discord.Interaction, flag: Flag, *, confirm: bool
+    ) -> None:
+        status = FlagStatus.CONFIRMED if confirm else FlagStatus.DISMISSED
+        reviewed = await self._store.review(flag.id, status, str(interaction.user.id))
+        if reviewed is None:
+            await _tell(interaction, ALREADY_REVIEWED)
+            return
+        deleted = await self._delete(flag) if confirm else None
+        if not confirm and Action.REACT in flag.flag.actions:
+            await self._unmark(flag)
+        line = review_line(status, interaction.user.mention, deleted=deleted)
+        before = interaction.message.content if interaction.message else ""
+        await interaction.response.edit_message(content=f"{before}\n{line}", view=None)
+
+    async def _delete(self, flag: Flag) -> bool:
+        """Delete the flagged message if it still exists; False if gone or not allowed."""
+        try:
+            await self._message(flag).delete()
+        except discord.HTTPException as error:
+            log.info("flag %d: not deleted (%s)", flag.id, error.status)
+            return False
+        return True
+
+    async def _unmark(self, flag: Flag) -> None:
+        me = self._client.user
+        if me is not None:
+            with suppress(discord.HTTPException):  # gone already, or the reaction was removed
+                await self._message(flag).remove_reaction(MARKER_EMOJI, me)
+
+    def _message(self, flag: Flag) -> discord.PartialMessage:
+        channel = self._client.get_partial_messageable(int(flag.flag.channel))
+        return channel.get_partial_message(int(flag.flag.message))
+
+    async def _report(self, interaction: discord.Interaction, flag: Flag) -> None:
+        if str(interaction.user.id) != flag.flag.author:
+            await _tell(interaction, REPORT_NOT_YOURS)
+            return
+        if flag.status is not FlagStatus.OPEN:
+            await _tell(interaction, ALREADY_REVIEWED)
+            return
+        policy = await self._store.policy(flag.flag.chat, private=False)
+        if policy.modlog is None:
+            await _tell(interaction, REPORT_NO_MODLOG)
+            return
+        if await self._store.claim(flag.flag.chat, f"report:{flag.id}"):
+            link = self._message(flag).jump_url
+            text = f"{report_notice(flag.id, interaction.user.mention)}\n{link}"
+            modlog = self._client.get_partial_messageable(int(policy.modlog))
+            await modlog.send(text, view=buttons(flag.id, "confirm", "dismiss"))
+        await _tell(interaction, REPORT_THANKS)
+
+
+def _is_moderator(interaction: discord.Interaction) -> bool:
+    permissions = interaction.permissions
+    return permissions.administrator or permissions.manage_messages or permissions.manage_guild
+
+
+async def _tell(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True)

@@ -1,0 +1,107 @@
+"""Which file in a Telegram message is the image to check, and how its bytes are fetched.
+
+Telegram sends one photo in several sizes, images as documents (to keep their quality) and
+stickers as WebP. A document's label is not trusted either way: a file whose name or type says
+image is always checked, so a broken one gets a reason, and a file labelled only as generic
+binary is checked too, but answered only when its bytes turn out to be an image.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Final
+
+from telegram import Bot, Document, Message, PhotoSize, Sticker
+from telegram.error import BadRequest, TelegramError
+
+from bots import replies
+from core.errors import DeepGuardError, ImageTooLarge
+
+log = logging.getLogger(__name__)
+
+MiB: Final = 1024 * 1024
+IMAGE_SUFFIXES: Final = frozenset(
+    {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".gif", ".heic", ".heif", ".avif", ".bmp", ".tif"}
+)
+# Labels that say nothing about the content, so the bytes decide.
+GENERIC_TYPES: Final = frozenset(
+    {"", "application/octet-stream", "binary/octet-stream", "application/binary"}
+)
+
+
+class DownloadFailed(DeepGuardError):
+    default_message = replies.DOWNLOAD_FAILED_REASON
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """One file to check; `claimed` is false when only its bytes can say it is an image."""
+
+    file_id: str
+    unique_id: str
+    size: int | None
+    claimed: bool = True
+
+
+def media_of(message: Message, max_bytes: int) -> Media | None:
+    """The file in `message` worth checking, or None when there is nothing to check."""
+    if message.photo:
+        return _photo(message.photo, max_bytes)
+    if message.document:
+        return _document(message.document, max_bytes)
+    if message.sticker:
+        return _sticker(message.sticker)
+    return None
+
+
+def _photo(sizes: Sequence[PhotoSize], max_bytes: int) -> Media:
+    fitting = [size for size in sizes if not _too_large(size.file_size, max_bytes)]
+    # When no size fits, the smallest is kept so the refusal names the limit.
+    candidates = fitting or [min(sizes, key=lambda size: size.width * size.height)]
+    best = max(candidates, key=lambda size: size.width * size.height)
+    return Media(best.file_id, best.file_unique_id, best.file_size)
+
+
+def _document(document: Document, max_bytes: int) -> Media | None:
+    mime = (document.mime_type or "").lower()
+    suffix = PurePosixPath(document.file_name or "").suffix.lower()
+    claimed = mime.startswith("image/") or suffix in IMAGE_SUFFIXES
+    if not claimed and (mime not in GENERIC_TYPES or _too_large(document.file_size, max_bytes)):
+        return None
+    return Media(document.file_id, document.file_unique_id, document.file_size, claimed)
+
+
+def _sticker(sticker: Sticker) -> Media | None:
+    if sticker.is_animated or sticker.is_video:  # Lottie and WebM: not still images
+        return None
+    return Media(sticker.file_id, sticker.file_unique_id, sticker.file_size)
+
+
+def _too_large(size: int | None, max_bytes: int) -> bool:
+    return size is not None and size > max_bytes
+
+
+def too_large_error(max_bytes: int) -> ImageTooLarge:
+    return ImageTooLarge(f"the file is too large (limit {round(max_bytes / MiB, 1):g} MB)")
+
+
+async def fetch(bot: Bot, media: Media, max_bytes: int, timeout_s: float) -> bytes:
+    """Download the file, refusing from its declared size before asking Telegram for it."""
+    if _too_large(media.size, max_bytes):
+        raise too_large_error(max_bytes)
+    try:
+        file = await bot.get_file(media.file_id, read_timeout=timeout_s)
+        if _too_large(file.file_size, max_bytes):
+            raise too_large_error(max_bytes)
+        return bytes(await file.download_as_bytearray(read_timeout=timeout_s))
+    except BadRequest as exc:
+        if "too big" in exc.message.lower():
+            raise too_large_error(max_bytes) from None
+        log.warning("Telegram refused file %s: %s", media.unique_id, exc)
+        raise DownloadFailed() from None
+    except TelegramError as exc:
+        log.warning("download of file %s failed: %s", media.unique_id, exc)
+        raise DownloadFailed() from None

@@ -1,0 +1,83 @@
+"""Run the project's Telegram bot against `FakeTelegram`, as `deepguard run` would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from bots.telegram import bot as telegram_bot
+from config import Settings, TelegramSettings
+from core.detector import Judge
+from core.moderation.types import ModerationStore
+from tests.core.memory_store import MemoryStore
+from tests.telegram.telegram_payloads import Json
+
+if TYPE_CHECKING:
+    from tests.telegram.fake_telegram import FakeTelegram
+
+
+def bot_settings(settings: Settings, fake: FakeTelegram, **telegram: Any) -> Settings:
+    """`settings` with the Telegram bot on and pointed at `fake`; short waits for tests."""
+    defaults: Json = {
+        "token": fake.token,
+        "base_url": fake.base_url,
+        "base_file_url": fake.base_file_url,
+        "poll_timeout_s": 1.0,
+        "album_wait_s": 0.3,
+        "stop_grace_s": 5.0,
+    }
+    group = TelegramSettings(**(defaults | telegram))
+    return settings.model_copy(update={"telegram": group})
+
+
+def isolate_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy for loopback (httpx honours proxy variables), and PTB's timedelta opt-in.
+
+    PTB 22's own `RetryAfter.__init__` reads its deprecated int `retry_after`, warning each
+    time unless `PTB_TIMEDELTA` opts in; with `filterwarnings = error` that warning would
+    replace the RetryAfter the rate limiter must see.
+    """
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+
+
+@dataclass(frozen=True, slots=True)
+class RunningBot:
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+
+
+@asynccontextmanager
+async def running_bot(
+    fake: FakeTelegram,
+    settings: Settings,
+    judge: Judge,
+    *,
+    ready: str = "getUpdates",
+    store: ModerationStore | None = None,
+) -> AsyncIterator[RunningBot]:
+    """Run `telegram_bot.run` as `deepguard run` does; stop it and await its return on exit."""
+    stop = asyncio.Event()
+    running = telegram_bot.run(settings, judge, stop, store=store or MemoryStore())
+    bot = RunningBot(asyncio.create_task(running), stop)
+    waiter = asyncio.ensure_future(fake.wait_for(ready))
+    await asyncio.wait({bot.task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if bot.task.done():
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        bot.task.result()  # raises what stopped the bot early
+    await waiter
+    try:
+        yield bot
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await bot.task
