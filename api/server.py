@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -17,8 +16,6 @@ from aiohttp import web
 
 from api.app import InferenceAPI
 from api.metrics import Metrics
-from bots.health import heartbeat
-from bots.redact import install_redaction
 from config import Settings
 from core.detector import Detector
 
@@ -29,25 +26,6 @@ log = logging.getLogger(__name__)
 LINGER_S = 1.0
 
 OpenDetector = Callable[[], AbstractAsyncContextManager[Detector]]
-
-
-async def run(settings: Settings) -> None:
-    """Serve the API with the configured model until SIGTERM or SIGINT."""
-    if settings.serve.token is not None:
-        install_redaction([settings.serve.token.get_secret_value()])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    # The image's HEALTHCHECK (`deepguard health`) then works for `serve` as for `run`.
-    beat = asyncio.create_task(heartbeat(settings.health_file), name="heartbeat")
-    try:
-        await serve(
-            settings, stop, lambda: Detector.open(settings.model, settings.queue, settings.images)
-        )
-    finally:
-        beat.cancel()
-        await asyncio.gather(beat, return_exceptions=True)
 
 
 async def serve(

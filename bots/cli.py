@@ -9,8 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bots import batch_commands, health
-from bots import run as app
+from bots import batch_commands, run
 from config import Settings, SettingsError, load_settings
 from core.errors import ModelError
 
@@ -57,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deepguard: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "health":
-        return EXIT_OK if health.is_alive(settings.health_file) else 1
+        return EXIT_OK if run.is_alive(settings.health_file) else 1
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -71,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return ray_serve.run(settings)
         return asyncio.run(_dispatch(args, settings))
-    except (app.NoBotConfigured, ModelError) as exc:
+    except (run.NoBotConfigured, ModelError) as exc:
         print(f"deepguard: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -94,12 +93,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
-        await app.run(settings)
+        await run.run(settings)
         return EXIT_OK
     if args.command == "serve":
-        from api import server as http_server
-
-        await http_server.run(settings)
+        await run.serve_api(settings)
         return EXIT_OK
     if args.command == "check":
         return await batch_commands.check(settings, args.files, as_json=args.json)

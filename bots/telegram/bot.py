@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Updater
 
-from bots.redact import install_redaction
+from bots.run import install_redaction
 from bots.telegram.app import (
     TelegramApp,
     announce_commands,

@@ -137,7 +137,7 @@ async def test_heartbeat_touches_then_removes(tmp_path: Path) -> None:
     """The heartbeat keeps its file fresh while running and removes it when cancelled."""
     import asyncio
 
-    from bots.health import heartbeat, is_alive
+    from bots.run import heartbeat, is_alive
 
     beat = tmp_path / "alive"
     task = asyncio.create_task(heartbeat(beat, interval_s=0.01))

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bots.dedupe import SeenMessages
-from bots.redact import MASK, install_redaction
+from bots.run import MASK, install_redaction
 
 TOKEN = "123456:SECRET-token"
 

@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from bots import replies
-from bots.redact import MASK, install_redaction
+from bots.run import MASK, install_redaction
 from config import Settings
 from core.detector import Detector
 from core.result import Judgement

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bots import replies
-from bots.redact import MASK
+from bots.run import MASK
 from bots.telegram.media import DownloadFailed, too_large_error
 from config import Settings
 from core.detector import Detector
