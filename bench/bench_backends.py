@@ -5,7 +5,7 @@
 
 Needs the `onnx` extra (and `bench` for the plot). Steps, each measured phase in its own child
 process (its own peak RSS, no shared cache): export the model to ONNX from scratch (timed); the
-card's usage loop; `core.Detector` over each backend (torch, torch-int8, onnx, onnx-int8) with
+card's usage loop; `core.Detector` over each backend (torch, torch-bf16, torch-int8, onnx, onnx-int8) with
 exact and fast (JPEG draft) decoding, at 1 and 16 requests in flight; a few thread variants at
 16 in flight (ONNX Runtime spinning, one decode or model thread, OpenMP spinning) to show
 oversubscription; the near-duplicate hash's false-match rate. Prints Markdown for
@@ -30,7 +30,7 @@ from bench import backend_report, machine, near_dup
 from bench.assets import ImageSet, ensure_images, ensure_model
 from bench.child import ROOT, child_env, run_child
 
-BACKENDS = ("torch", "torch-int8", "onnx", "onnx-int8")
+BACKENDS = ("torch", "torch-bf16", "torch-int8", "onnx", "onnx-int8")
 CONCURRENCY = (1, 16)
 # (label, backend, fast_decode, extra config, extra environment), compared with the default.
 VARIANTS: tuple[tuple[str, str, bool, dict[str, Any], dict[str, str]], ...] = (

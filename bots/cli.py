@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bots import batch_commands, run
+from bots import backend_survey, batch_commands, run
 from config import Settings, SettingsError, load_settings
 from core.errors import ModelError
 
@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="false positive rate to find a threshold for (default 0.05)",
     )
     _model_options(evaluate)
+
+    backends = commands.add_parser(
+        "backends", help="measure every inference backend on this machine and recommend one"
+    )
+    backends.add_argument(
+        "--images", type=Path, metavar="DIR", help="your own images (default: generated photos)"
+    )
+    backends.add_argument("--model", help="hub id or local directory (overrides the setting)")
     return parser
 
 
@@ -98,6 +106,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         await run.serve_api(settings)
         return EXIT_OK
+    if args.command == "backends":
+        return await asyncio.to_thread(backend_survey.run, settings.model, args.images)
     if args.command == "check":
         return await batch_commands.check(settings, args.files, as_json=args.json)
     return await batch_commands.evaluate(

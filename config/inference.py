@@ -34,10 +34,11 @@ class ModelSettings(BaseModel):
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Fake probability at which the verdict is FAKE."
     )
-    backend: Literal["torch", "torch-int8", "onnx", "onnx-int8"] = Field(
+    backend: Literal["torch", "torch-int8", "torch-bf16", "onnx", "onnx-int8"] = Field(
         "torch",
-        description="torch (exact), torch-int8 (dynamic int8 Linear layers), onnx or "
-        "onnx-int8 (ONNX Runtime; exported once and cached, needs the onnx extra).",
+        description="torch (exact), torch-int8 (dynamic int8 Linear layers), torch-bf16 (CPUs "
+        "with native bf16, or CUDA), onnx or onnx-int8 (ONNX Runtime; exported once and cached, "
+        "needs the onnx extra). `deepguard backends` measures them on this machine.",
     )
     dtype: Literal["float32", "float16", "bfloat16"] = Field(
         "float32", description="Weights' type on CUDA with the torch backend; CPU stays float32."

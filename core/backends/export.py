@@ -27,20 +27,27 @@ log = logging.getLogger(__name__)
 
 OPSET = 18
 FP32_FILE = "model.onnx"
-INT8_FILE = "model-int8.onnx"
+# The quantization range is part of the file's name: a cache made on a CPU with VNNI and then
+# served on one without (or the other way round) is quantized again for the CPU serving it.
+INT8_FILES = {False: "model-int8-full.onnx", True: "model-int8-7bit.onnx"}
 
 
-def onnx_model(settings: ModelSettings, int8: bool, input_size: tuple[int, int]) -> Path:
-    """The cached ONNX file for these weights, exported (and quantized) first if missing."""
+def onnx_model(
+    settings: ModelSettings, input_size: tuple[int, int], *, int8_reduce_range: bool | None
+) -> Path:
+    """The cached ONNX file for these weights, exported (and quantized) first if missing.
+
+    `int8_reduce_range` is None for the float32 graph, else the int8 range to quantize to.
+    """
     folder = cache_folder(settings, OPSET)
     fp32 = folder / FP32_FILE
     if not fp32.exists():
         _export(settings, fp32, input_size)
-    if not int8:
+    if int8_reduce_range is None:
         return fp32
-    quantized = folder / INT8_FILE
+    quantized = folder / INT8_FILES[int8_reduce_range]
     if not quantized.exists():
-        _quantize(fp32, quantized)
+        _quantize(fp32, quantized, reduce_range=int8_reduce_range)
     return quantized
 
 
@@ -72,12 +79,13 @@ def _export(settings: ModelSettings, path: Path, input_size: tuple[int, int]) ->
     log.info("exported in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
 
 
-def _quantize(source: Path, path: Path) -> None:
-    """Dynamic int8: per-channel weights at 7 bits, activations quantized per batch.
+def _quantize(source: Path, path: Path, *, reduce_range: bool) -> None:
+    """Dynamic int8: per-channel weights (at 7 bits if `reduce_range`), activations per batch.
 
     The reduced range matters on CPUs without VNNI (AVX2): their u8*s8 multiply-add saturates
     at 16 bits, which moved the random base model's probabilities by ~0.03 at full range and
-    ~0.005 at 7 bits (measured; see docs/benchmarks.md).
+    ~0.005 at 7 bits. With VNNI there is no saturation and 7 bits only cost precision
+    (`core.backends.cpu.int8_reduce_range`; measured in docs/benchmarks.md).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -91,11 +99,16 @@ def _quantize(source: Path, path: Path) -> None:
                 temporary,
                 weight_type=QuantType.QInt8,
                 per_channel=True,
-                reduce_range=True,
+                reduce_range=reduce_range,
             )
     finally:
         logging.getLogger().removeFilter(hush)
-    log.info("quantized to int8 in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
+    log.info(
+        "quantized to int8 (%s range) in %.1f s (%.0f MB)",
+        "7-bit" if reduce_range else "full",
+        time.perf_counter() - started,
+        _mb(path),
+    )
 
 
 @contextmanager

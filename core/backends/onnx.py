@@ -17,6 +17,7 @@ import numpy as np
 
 from config import ModelSettings
 from core.backends.cache import hub_options
+from core.backends.cpu import CpuFeatures, cpu_features, int8_reduce_range
 from core.backends.export import onnx_model
 from core.classifier import intra_op_threads, resolve_device
 from core.errors import ModelError
@@ -40,13 +41,16 @@ class OnnxClassifier(Preprocessing):
         self.labels = labels
 
     @classmethod
-    def load(cls, settings: ModelSettings, *, spinning: bool = True) -> OnnxClassifier:
+    def load(
+        cls, settings: ModelSettings, *, spinning: bool = True, cpu: CpuFeatures | None = None
+    ) -> OnnxClassifier:
         """Load (exporting on the first start: tens of seconds; blocking, so run in a thread).
 
         `spinning` lets idle pool threads busy-wait for work (ONNX Runtime's default). Off,
         they sleep and leave the cores to the decode threads, but every one of the graph's
         parallel steps then pays a wake-up: measured 10-15 % slower at 1 and at 16 in flight
-        on 2 cores, so it stays on (docs/benchmarks.md).
+        on 2 cores, so it stays on (docs/benchmarks.md). `cpu` stands in for this CPU's
+        features (which choose the int8 range).
         """
         try:
             import onnxruntime
@@ -69,7 +73,16 @@ class OnnxClassifier(Preprocessing):
                 f"the {settings.backend} backend needs a processor that resizes to a fixed size"
             )
         labels = LabelMap.from_id2label(config.id2label, settings.fake_label)
-        path = onnx_model(settings, settings.backend == "onnx-int8", preprocess.input_size)
+        reduce_range = None
+        if settings.backend == "onnx-int8":
+            cpu = cpu_features() if cpu is None else cpu
+            reduce_range = int8_reduce_range(cpu)
+            log.info(
+                "CPU features: %s; int8 weights at %s range",
+                cpu.describe(),
+                "7-bit" if reduce_range else "full",
+            )
+        path = onnx_model(settings, preprocess.input_size, int8_reduce_range=reduce_range)
         session = onnxruntime.InferenceSession(
             str(path),
             _session_options(onnxruntime, settings, spinning),

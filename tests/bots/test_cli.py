@@ -150,3 +150,55 @@ async def test_heartbeat_touches_then_removes(tmp_path: Path) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert not beat.exists()
+
+
+@pytest.mark.slow
+def test_backends_measures_each_backend_and_recommends_one(
+    tmp_path: Path,
+    model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every backend in its own process on the user's images: a table and a recommendation."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("DEEPGUARD_MODEL__ONNX_CACHE_DIR", str(tmp_path / "onnx"))
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for seed in range(3):
+        _image(folder / f"{seed}.png", seed)
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    status = main(["backends", "--model", str(model_dir), "--images", str(folder)])
+    captured = capsys.readouterr()
+    assert status == 0
+    out = captured.out
+    assert out.startswith("CPU features: ")
+    assert "3 images" in out
+    rows = {
+        line.split()[0]: line for line in out.splitlines() if line.startswith(("torch", "onnx"))
+    }
+    assert {"torch", "torch-int8", "onnx", "onnx-int8"} <= set(rows)
+    assert rows["torch"].split()[3:6] == ["1.00x", "exact", "exact"]
+    for backend in ("torch-int8", "onnx", "onnx-int8"):
+        cells = rows[backend].split()
+        assert float(cells[1]) > 0
+        assert float(cells[2]) > 0
+        assert 0.0 <= float(cells[4]) <= float(cells[5]) <= 1.0  # median <= max |dp|
+        assert cells[-1] == "MB"
+        assert float(cells[-2]) > 0
+    assert float(rows["onnx"].split()[5]) <= 1e-4  # fp32 ONNX: the exact answers
+    assert "skipping broken.jpg" in captured.err
+    recommended = out.splitlines()[-1]
+    assert recommended.startswith("recommended: DEEPGUARD_MODEL__BACKEND=")
+    assert recommended.split("=")[1].split()[0] in rows
+
+
+def test_backends_refuses_a_folder_without_images(
+    tmp_path: Path, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["backends", "--model", str(model_dir), "--images", str(empty)]) == 2
+    assert "has no image files" in capsys.readouterr().err
+    assert main(["backends", "--images", str(tmp_path / "absent")]) == 2
+    assert "is not a folder" in capsys.readouterr().err

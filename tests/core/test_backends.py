@@ -16,7 +16,9 @@ from PIL import Image
 from config import ImageLimits, ModelSettings, QueueSettings
 from core.backends import load_classifier
 from core.backends.cache import file_digest
-from core.backends.export import FP32_FILE, INT8_FILE
+from core.backends.cpu import CpuFeatures, cpu_features, int8_reduce_range
+from core.backends.export import FP32_FILE, INT8_FILES
+from core.backends.onnx import OnnxClassifier
 from core.classifier import Classifier, HFClassifier, intra_op_threads
 from core.detector import Detector
 from core.errors import ModelError
@@ -29,6 +31,13 @@ pytest.importorskip("onnxscript")
 # torch-int8 0.0009 / 0.006, onnx-int8 0.004 / 0.008 (AVX2 CPU). The bounds leave room for others.
 INT8_MEDIAN_BOUND = 0.01
 INT8_MAX_BOUND = 0.03
+# torch-bf16 measured 0.0001 / 0.0006 on the same images (AVX-512-BF16 CPU); bf16 keeps 8 bits of
+# mantissa, so its bound is the int8 one's: close, never exact.
+BF16_MEDIAN_BOUND = 0.01
+BF16_MAX_BOUND = 0.03
+NO_VNNI = CpuFeatures(frozenset({"avx2", "fma"}))
+VNNI = CpuFeatures(frozenset({"avx2", "avx512f", "avx512_vnni"}))
+BF16 = CpuFeatures(frozenset({"avx2", "avx512f", "avx512_bf16"}))
 
 
 def _images(count: int = 12) -> list[Image.Image]:
@@ -117,7 +126,8 @@ def test_export_is_cached_and_reused(onnx_cache: Path, model_settings: ModelSett
     )
     load_classifier(settings)
     files = sorted(onnx_cache.rglob("*.onnx"))
-    assert [f.name for f in files] == sorted([FP32_FILE, INT8_FILE])
+    int8_file = INT8_FILES[int8_reduce_range(cpu_features())]
+    assert [f.name for f in files] == sorted([FP32_FILE, int8_file])
     stamps = [f.stat().st_mtime_ns for f in files]
     load_classifier(settings)
     assert [f.stat().st_mtime_ns for f in sorted(onnx_cache.rglob("*.onnx"))] == stamps
@@ -205,3 +215,69 @@ def test_threads_default_to_usable_cores() -> None:
     """Unset threads mean every core this process may run on, not every core the host has."""
     assert intra_op_threads(ModelSettings()) == len(os.sched_getaffinity(0))
     assert intra_op_threads(ModelSettings(threads=3)) == 3
+
+
+def test_int8_range_follows_the_cpu_and_a_cache_from_another_cpu_is_quantized_again(
+    tmp_path: Path, model_settings: ModelSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """7-bit weights without VNNI, full range with it; each range has its own cached file."""
+    settings = model_settings.model_copy(
+        update={"backend": "onnx-int8", "onnx_cache_dir": tmp_path}
+    )
+    with caplog.at_level(logging.INFO, logger="core.backends"):
+        OnnxClassifier.load(settings, cpu=VNNI)
+    assert sorted(f.name for f in tmp_path.rglob("*.onnx")) == sorted(
+        [FP32_FILE, INT8_FILES[False]]
+    )
+    assert "CPU features: avx2, avx512f, avx512_vnni; int8 weights at full range" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="core.backends"):
+        without_vnni = OnnxClassifier.load(settings, cpu=NO_VNNI)
+    assert sorted(f.name for f in tmp_path.rglob("*.onnx")) == sorted(
+        [FP32_FILE, INT8_FILES[False], INT8_FILES[True]]
+    )
+    assert "int8 weights at 7-bit range" in caplog.text
+    assert "quantized to int8 (7-bit range)" in caplog.text
+    scores = without_vnni.predict([without_vnni.prepare(image) for image in _images(2)])
+    assert all(0.0 <= s.fake_probability <= 1.0 for s in scores)
+
+
+def test_torch_bf16_is_refused_on_a_cpu_without_native_bf16(
+    model_settings: ModelSettings,
+) -> None:
+    """Emulated bf16 is several times slower than float32: refused, naming better backends."""
+    settings = model_settings.model_copy(update={"backend": "torch-bf16", "device": "cpu"})
+    with pytest.raises(ModelError) as refused:
+        HFClassifier.load(settings, cpu=NO_VNNI)
+    message = str(refused.value)
+    assert "native bf16" in message
+    assert "DEEPGUARD_MODEL__BACKEND=onnx-int8" in message
+    assert "torch (exact)" in message
+
+
+def test_torch_bf16_stays_within_its_measured_deviation(
+    model_settings: ModelSettings, loaded: dict[str, Classifier]
+) -> None:
+    """bf16 weights move fake probabilities by a bounded amount against the exact path."""
+    settings = model_settings.model_copy(update={"backend": "torch-bf16", "device": "cpu"})
+    bf16 = HFClassifier.load(settings, cpu=BF16)
+    images = _images()
+    deviation = np.abs(
+        _fake_probabilities(bf16, images) - _fake_probabilities(loaded["torch"], images)
+    )
+    assert deviation.max() > 0, "bf16 should not be bit-identical; are the weights bf16 at all?"
+    assert np.median(deviation) <= BF16_MEDIAN_BOUND
+    assert deviation.max() <= BF16_MAX_BOUND
+
+
+def test_the_torch_bf16_backend_loads_where_this_cpu_allows_it(
+    model_settings: ModelSettings,
+) -> None:
+    """Through the path users take: loaded on a CPU with native bf16, refused on others."""
+    settings = model_settings.model_copy(update={"backend": "torch-bf16", "device": "cpu"})
+    if cpu_features().native_bf16:
+        classifier = load_classifier(settings)
+        assert classifier.predict([classifier.prepare(_images(1)[0])])[0].fake_probability >= 0
+    else:
+        with pytest.raises(ModelError, match="native bf16"):
+            load_classifier(settings)
