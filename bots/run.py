@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +37,23 @@ class NoBotConfigured(Exception):
     """Neither bot has a token, so there is nothing to run."""
 
 
-def secrets_of(settings: Settings) -> list[str]:
+def secrets_of(settings: Settings) -> tuple[list[str], list[str]]:
+    """The tokens (masked anywhere) and the database password (masked where it is one)."""
     tokens = [
         token.get_secret_value()
         for token in (settings.discord.token, settings.telegram.token, settings.core_token)
         if token is not None
     ]
     database_password = make_url(settings.database_url).password
-    return [*tokens, str(database_password)] if database_password else tokens
+    return tokens, [str(database_password)] if database_password else []
 
 
 @asynccontextmanager
-async def process(health_file: Path, secrets: Iterable[str]) -> AsyncIterator[asyncio.Event]:
-    """Redact `secrets`, beat the heartbeat, and yield the event that SIGTERM or SIGINT sets."""
-    undo = install_redaction(secrets)
+async def process(
+    health_file: Path, secrets: Iterable[str], passwords: Iterable[str] = ()
+) -> AsyncIterator[asyncio.Event]:
+    """Redact secrets, beat the heartbeat, and yield the event that SIGTERM or SIGINT sets."""
+    undo = install_redaction(secrets, passwords=passwords)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)
@@ -71,7 +76,7 @@ async def run(settings: Settings) -> None:
         raise NoBotConfigured(f"no bot token is set; set {' or '.join(TOKEN_VARIABLES)}")
     # The database before the model: a wrong URL fails in a second, not after the model loaded.
     async with (
-        process(settings.health_file, secrets_of(settings)) as stop,
+        process(settings.health_file, *secrets_of(settings)) as stop,
         open_store(settings) as store,
         _open_judge(settings) as detector,
     ):
@@ -173,25 +178,89 @@ def is_alive(path: Path, max_age_s: float = MAX_AGE_S, now: float | None = None)
 MASK = "[REDACTED]"
 
 
-def install_redaction(secrets: Iterable[str]) -> Callable[[], None]:
+@dataclass(frozen=True, slots=True)
+class Redactor:
+    """Masks secrets in log text: `words` anywhere, `passwords` only where they are passwords.
+
+    Tokens are long and random, so any occurrence is one. A database password may be a short
+    common word, so it is masked only inside a URL (`scheme://user:PASSWORD@host`) or a
+    `password=` / `password: ` field, never as a bare word in unrelated text.
+    """
+
+    words: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def of(cls, words: Iterable[str], passwords: Iterable[str] = ()) -> Redactor:
+        found = sorted({w for w in words if w}, key=len, reverse=True)
+        patterns = [
+            re.compile(
+                rf"(://[^\s/@:]*:){re.escape(p)}(?=@)"  # in a URL's user:password@
+                rf"|(password['\"]?\s*[=:]\s*['\"]?){re.escape(p)}",  # password=, "password":
+                re.IGNORECASE,
+            )
+            for p in sorted({p for p in passwords if p}, key=len, reverse=True)
+        ]
+        return cls(tuple(found), tuple(patterns))
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.patterns)
+
+    def __add__(self, other: Redactor) -> Redactor:
+        return Redactor(self.words + other.words, self.patterns + other.patterns)
+
+    def __call__(self, text: str) -> str:
+        for word in self.words:
+            text = text.replace(word, MASK)
+        for pattern in self.patterns:
+            text = pattern.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
+        return text
+
+
+class _RedactedRecord(logging.LogRecord):
+    """A record whose message is redacted when a handler formats it, not when it is made.
+
+    So a wrong logging call (`log.info("%d", "x")`) still reaches logging's own error
+    handling in the handler, as without redaction, instead of raising at the call site.
+    """
+
+    redactor: Redactor
+
+    def getMessage(self) -> str:
+        try:
+            return self.redactor(super().getMessage())
+        except Exception:
+            # logging's error report prints the message and its arguments: masked too.
+            self.msg = self.redactor(str(self.msg))
+            self.args = tuple(self.redactor(repr(arg)) for arg in _arguments(self.args))
+            raise
+
+
+def _arguments(args: Any) -> tuple[Any, ...]:
+    return args if isinstance(args, tuple) else (args,)
+
+
+def install_redaction(
+    secrets: Iterable[str], *, passwords: Iterable[str] = ()
+) -> Callable[[], None]:
     """Wrap the log-record factory so each record's text is redacted; returns an undo."""
-    words = sorted({s for s in secrets if s}, key=len, reverse=True)
+    redactor = Redactor.of(secrets, passwords)
     previous = logging.getLogRecordFactory()
-    if not words:
+    if not redactor:
         return lambda: None
     formatter = logging.Formatter()
 
-    def redact(text: str) -> str:
-        for word in words:
-            text = text.replace(word, MASK)
-        return text
-
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        message = redact(record.getMessage())
-        record.msg, record.args = message, None
+        made = previous(*args, **kwargs)
+        record = _RedactedRecord.__new__(_RedactedRecord)
+        record.__dict__.update(made.__dict__)
+        # Stacked installs (each bot adds its own) keep every earlier redaction too.
+        earlier = made.redactor if isinstance(made, _RedactedRecord) else Redactor()
+        record.redactor = earlier + redactor
         if record.exc_info:
-            record.exc_text = redact(formatter.formatException(record.exc_info))
+            record.exc_text = record.redactor(formatter.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = record.redactor(record.stack_info)
         return record
 
     logging.setLogRecordFactory(factory)

@@ -7,8 +7,10 @@ Every field is an environment variable: `DEEPGUARD_` + group + `__` + field, e.g
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +32,7 @@ ENV_PREFIX = "DEEPGUARD_"
 NESTED_DELIMITER = "__"
 
 
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^@/\s]*@")
 _ASYNC_DRIVERS = (
     ("sqlite:", "sqlite+aiosqlite:"),
     ("postgresql:", "postgresql+asyncpg:"),
@@ -76,6 +79,13 @@ class Settings(BaseSettings):
         description="Moderation database: a SQLite file, or "
         "postgresql+asyncpg://user:password@host/db for several bot processes.",
     )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """As pydantic's, with the database password masked (its URL is a plain string)."""
+        for name, value in super().__repr_args__():
+            if name == "database_url" and isinstance(value, str):
+                value = _URL_PASSWORD.sub(r"\1***@", value)
+            yield name, value
 
     @field_validator("core_url")
     @classmethod

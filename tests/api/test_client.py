@@ -263,7 +263,7 @@ class TestSettings:
         assert isinstance(app._open_judge(remote), RemoteDetector)
         assert not isinstance(app._open_judge(local), RemoteDetector)
         assert remote.core_url == "http://inference:8000"
-        assert "x" in app.secrets_of(remote)
+        assert "x" in app.secrets_of(remote)[0]
 
     def test_core_url_must_be_http(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A core URL that is not http(s) is refused; a blank one means a local model."""
