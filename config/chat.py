@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from config.inference import MiB
+
+MIN_WEBHOOK_SECRET = 32
+# What Telegram accepts as a webhook secret_token.
+_SECRET_CHARACTERS = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ReplySettings(BaseModel):
@@ -121,12 +126,18 @@ class TelegramSettings(BaseModel):
         "polling", description="polling, or webhook (needs webhook_url)."
     )
     poll_timeout_s: float = Field(10.0, ge=0.0, description="Long-polling wait for updates.")
-    webhook_listen: str = Field("0.0.0.0", description="Webhook mode: address to listen on.")
+    webhook_listen: str = Field(
+        "127.0.0.1",
+        description="Webhook mode: address to listen on (0.0.0.0 for every interface, when no "
+        "reverse proxy on this host forwards to it).",
+    )
     webhook_port: int = Field(8443, ge=1, le=65535, description="Webhook mode: port to listen on.")
     webhook_path: str = Field("telegram", description="Webhook mode: URL path of the endpoint.")
     webhook_url: str | None = Field(None, description="Public URL Telegram posts updates to.")
     webhook_secret: SecretStr | None = Field(
-        None, description="Webhook mode: secret Telegram sends back in a header."
+        None,
+        description="Webhook mode (required there): at least 32 random characters of A-Z, a-z, "
+        "0-9, _ and -, which Telegram sends back in a header so forged updates are refused.",
     )
     album_wait_s: float = Field(1.0, ge=0.0, description="Wait for the rest of an album.")
     max_retries: int = Field(
@@ -142,3 +153,19 @@ class TelegramSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         return bool(self.token and self.token.get_secret_value())
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> TelegramSettings:
+        """Without a secret anyone who reaches the port could post forged updates."""
+        if self.mode != "webhook":
+            return self
+        if not self.webhook_url:
+            raise ValueError("webhook mode needs DEEPGUARD_TELEGRAM__WEBHOOK_URL")
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if len(secret) < MIN_WEBHOOK_SECRET or not _SECRET_CHARACTERS.fullmatch(secret):
+            raise ValueError(
+                "webhook mode needs DEEPGUARD_TELEGRAM__WEBHOOK_SECRET: at least "
+                f"{MIN_WEBHOOK_SECRET} random characters of A-Z, a-z, 0-9, _ and -, for example "
+                "from: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return self

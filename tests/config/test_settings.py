@@ -86,3 +86,38 @@ def test_readme_table_matches_the_settings() -> None:
     assert readme_block() in readme, (
         "README's settings table is stale: python -m config.table --write"
     )
+
+
+class TestTelegramWebhook:
+    """Webhook mode never starts without a secret: without one, anyone could post updates."""
+
+    def _webhook(self, monkeypatch: pytest.MonkeyPatch, secret: str | None) -> None:
+        monkeypatch.setenv("DEEPGUARD_TELEGRAM__TOKEN", "123:abc")
+        monkeypatch.setenv("DEEPGUARD_TELEGRAM__MODE", "webhook")
+        monkeypatch.setenv("DEEPGUARD_TELEGRAM__WEBHOOK_URL", "https://bot.example.org/hook")
+        if secret is not None:
+            monkeypatch.setenv("DEEPGUARD_TELEGRAM__WEBHOOK_SECRET", secret)
+
+    @pytest.mark.parametrize("secret", [None, "", "short", "x" * 31, "has spaces " * 4])
+    def test_refused_without_a_strong_secret(
+        self, monkeypatch: pytest.MonkeyPatch, secret: str | None
+    ) -> None:
+        self._webhook(monkeypatch, secret)
+        with pytest.raises(SettingsError) as caught:
+            load_settings(None)
+        message = str(caught.value)
+        assert "DEEPGUARD_TELEGRAM__WEBHOOK_SECRET" in message
+        assert "at least 32 random characters" in message
+        assert "secrets.token_urlsafe" in message
+
+    def test_started_with_one_and_listening_on_loopback_by_default(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        self._webhook(monkeypatch, "A" * 20 + "-_b" * 4)
+        telegram = load_settings(None).telegram
+        assert telegram.mode == "webhook"
+        assert telegram.webhook_listen == "127.0.0.1"
+
+    def test_polling_needs_no_secret(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("DEEPGUARD_TELEGRAM__TOKEN", "123:abc")
+        assert load_settings(None).telegram.webhook_secret is None

@@ -95,6 +95,9 @@ async def post_update(url: str, update: dict[str, object], secret: str) -> int:
                 await asyncio.sleep(0.05)
 
 
+WEBHOOK_SECRET = "s3cret-token-of-32-random-chars-x"
+
+
 class TestWebhook:
     async def test_webhook_mode_accepts_updates_carrying_the_secret(
         self, fake: FakeTelegram, settings: Settings, detector: Detector
@@ -109,7 +112,7 @@ class TestWebhook:
             webhook_port=port,
             webhook_path="hook",
             webhook_url="https://bot.example.org/hook",
-            webhook_secret="s3cret-token",
+            webhook_secret=WEBHOOK_SECRET,
         )
         async with running_bot(fake, hooked, detector, ready="setWebhook"):
             url = f"http://127.0.0.1:{port}/hook"
@@ -117,12 +120,12 @@ class TestWebhook:
             assert await post_update(url, forged, "wrong") == 403
             photo = fake.photo(image_bytes(5))
             assert (
-                await post_update(url, {"update_id": 2, "message": photo}, "s3cret-token") == 200
+                await post_update(url, {"update_id": 2, "message": photo}, WEBHOOK_SECRET) == 200
             )
             [reply] = await fake.wait_for("sendMessage")
         [hook] = fake.sent("setWebhook")
         assert hook["url"] == "https://bot.example.org/hook"
-        assert hook["secret_token"] == "s3cret-token"
+        assert hook["secret_token"] == WEBHOOK_SECRET
         assert reply["reply_parameters"]["message_id"] == photo["message_id"]
         assert fake.called("getUpdates") == []
 
