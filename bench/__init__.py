@@ -31,6 +31,6 @@ and 16 requests in flight, plus thread variants and the near-duplicate hash's ma
 child is `backend_phase`, its tables and plot `backend_report`, the hash measurement `near_dup`.
 
 Modules: `assets` makes the model and the images, `phases` (and `breakdown`) run one
-measurement in a child process, `child` starts it and measures it from outside, `report` and
-`machine` format the results, `bench_core` is the command line.
+measurement in a child process with the tools in `measure`, `child` starts it and measures it
+from outside, `report` and `machine` format the results, `bench_core` is the command line.
 """

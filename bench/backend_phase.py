@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.phases import peak_rss_mb
-from bench.timing import judge_timed
+from bench.measure import judge_timed, peak_rss_mb
 
 
 def load(config: dict[str, Any]) -> tuple[Any, float]:

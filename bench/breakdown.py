@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.phases import Result, peak_rss_mb
+from bench.measure import Result, peak_rss_mb
 
 
 def breakdown(model_dir: Path, threads: int | None, files: list[Path]) -> Result:

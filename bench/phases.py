@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -19,9 +18,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from bench.timing import judge_timed, warmup_image
-
-Result = dict[str, Any]
+from bench.breakdown import breakdown
+from bench.measure import Result, judge_timed, peak_rss_mb, warmup_image
 
 
 def card(model_dir: Path, threads: int | None, files: list[Path]) -> Result:
@@ -110,22 +108,11 @@ def _result(
     }
 
 
-def peak_rss_mb() -> float:
-    """This process's high-water mark; Linux reports kilobytes."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _breakdown(model_dir: Path, threads: int | None, files: list[Path]) -> Result:
-    from bench.breakdown import breakdown
-
-    return breakdown(model_dir, threads, files)
-
-
 PHASES: dict[str, Callable[[Path, int | None, list[Path]], Result]] = {
     "card": card,
     "detector-c1": lambda model, threads, files: detector(model, threads, files, 1),
     "detector-c16": lambda model, threads, files: detector(model, threads, files, 16),
-    "breakdown": _breakdown,
+    "breakdown": breakdown,
 }
 
 

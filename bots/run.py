@@ -23,8 +23,7 @@ from sqlalchemy import make_url
 
 from config import Settings
 from core.detector import Detector, Judge
-from core.moderation.retention import purge_regularly
-from core.moderation.store import SqlStore
+from core.moderation.store import SqlStore, purge_regularly
 from core.moderation.types import ModerationStore
 
 log = logging.getLogger(__name__)

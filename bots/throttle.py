@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
+
+from cachetools import LRUCache
 
 from config import ThrottleSettings
 
@@ -49,8 +50,8 @@ class Throttle:
         self._max_deferred = settings.max_deferred
         self._clock = clock
         self._sleep = sleep
-        self._max_users = max_users
-        self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()
+        # Bounded memory: past `max_users`, the user heard from least recently is forgotten.
+        self._buckets: LRUCache[Hashable, _Bucket] = LRUCache(max_users)
         self.dropped = 0  # deferrable images dropped because too many waited already
 
     def admit(self, user: Hashable, cost: float = 1.0) -> Admission:
@@ -100,10 +101,7 @@ class Throttle:
         bucket = self._buckets.get(user)
         if bucket is None:
             bucket = self._buckets[user] = _Bucket(self._capacity, now)
-            while len(self._buckets) > self._max_users:  # bounded memory; the oldest forget first
-                self._buckets.popitem(last=False)
         else:
-            self._buckets.move_to_end(user)
             elapsed = max(0.0, now - bucket.updated)
             bucket.tokens = min(self._capacity, bucket.tokens + elapsed * self._per_second)
             bucket.updated = now

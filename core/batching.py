@@ -6,6 +6,9 @@ past their deadline, runs the batch in a worker thread and answers every future.
 batch fails each of its waiters and the loop goes on with the next one. Queue time and model
 time are measured apart. Outcomes are counted by the caller (the Detector counts per request);
 the batcher counts only batches and their sizes.
+
+A future is answered once: whichever comes first (result, failure, the caller giving up) wins,
+and the rest are no-ops.
 """
 
 from __future__ import annotations
@@ -15,15 +18,35 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import Generic
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from core.errors import Overloaded, RequestTimeout, ShuttingDown
-from core.pending import Batched, In, Out, Pending, answer_batch, fail, fail_batch
+from core.errors import ModelError, Overloaded, RequestTimeout, ShuttingDown
 from core.stats import Counters
 
-__all__ = ["Batched", "MicroBatcher"]
-
 log = logging.getLogger(__name__)
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+@dataclass(frozen=True, slots=True)
+class Batched(Generic[Out]):
+    """One request's answer, with how long it queued, how long its batch took, and its size."""
+
+    value: Out
+    queue_ms: float
+    model_ms: float
+    batch_size: int
+
+
+@dataclass(slots=True)
+class _Pending(Generic[In, Out]):
+    item: In
+    future: asyncio.Future[Batched[Out]]
+    enqueued: float
+    deadline: float
+    started: float = field(default=0.0)
 
 
 class MicroBatcher(Generic[In, Out]):
@@ -42,11 +65,11 @@ class MicroBatcher(Generic[In, Out]):
         self._predict = predict
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_s
-        self._queue: asyncio.Queue[Pending[In, Out]] = asyncio.Queue(max_pending)
+        self._queue: asyncio.Queue[_Pending[In, Out]] = asyncio.Queue(max_pending)
         self._executor = executor
         self._counters = counters or Counters()
         self._task: asyncio.Task[None] | None = None
-        self._batch: list[Pending[In, Out]] = []
+        self._batch: list[_Pending[In, Out]] = []
         self._closing = False
 
     @property
@@ -70,7 +93,7 @@ class MicroBatcher(Generic[In, Out]):
             raise ShuttingDown()
         loop = asyncio.get_running_loop()
         now = loop.time()
-        pending = Pending(item, loop.create_future(), enqueued=now, deadline=now + timeout_s)
+        pending = _Pending(item, loop.create_future(), enqueued=now, deadline=now + timeout_s)
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
@@ -98,9 +121,9 @@ class MicroBatcher(Generic[In, Out]):
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         for pending in self._drain_queue():
-            fail(pending, ShuttingDown())
+            _fail(pending, ShuttingDown())
 
-    def _drain_queue(self) -> list[Pending[In, Out]]:
+    def _drain_queue(self) -> list[_Pending[In, Out]]:
         left = []
         while not self._queue.empty():
             left.append(self._queue.get_nowait())
@@ -111,7 +134,7 @@ class MicroBatcher(Generic[In, Out]):
         while True:
             # The batch is owned here from its first item, so a cancel while it is still
             # filling (shutdown) answers it instead of losing requests already dequeued.
-            batch: list[Pending[In, Out]] = []
+            batch: list[_Pending[In, Out]] = []
             self._batch = batch
             try:
                 await self._fill(batch)
@@ -121,10 +144,10 @@ class MicroBatcher(Generic[In, Out]):
             finally:
                 self._batch = []
                 for pending in batch:
-                    fail(pending, ShuttingDown())  # only reached unanswered when cancelled
+                    _fail(pending, ShuttingDown())  # only reached unanswered when cancelled
                     self._queue.task_done()
 
-    async def _fill(self, batch: list[Pending[In, Out]]) -> None:
+    async def _fill(self, batch: list[_Pending[In, Out]]) -> None:
         batch.append(await self._queue.get())
         deadline = asyncio.get_running_loop().time() + self._max_wait_s
         while len(batch) < self._max_batch_size:
@@ -134,7 +157,7 @@ class MicroBatcher(Generic[In, Out]):
             except TimeoutError:
                 break
 
-    def _live(self, batch: list[Pending[In, Out]]) -> list[Pending[In, Out]]:
+    def _live(self, batch: list[_Pending[In, Out]]) -> list[_Pending[In, Out]]:
         """Callers that gave up need no answer; callers past their deadline get a timeout."""
         now = asyncio.get_running_loop().time()
         live = []
@@ -142,13 +165,13 @@ class MicroBatcher(Generic[In, Out]):
             if pending.future.done():
                 continue
             if now >= pending.deadline:
-                fail(pending, RequestTimeout())
+                _fail(pending, RequestTimeout())
                 continue
             pending.started = now
             live.append(pending)
         return live
 
-    async def _serve(self, batch: list[Pending[In, Out]]) -> None:
+    async def _serve(self, batch: list[_Pending[In, Out]]) -> None:
         loop = asyncio.get_running_loop()
         self._counters.record_batch(len(batch))
         try:
@@ -161,9 +184,9 @@ class MicroBatcher(Generic[In, Out]):
                 )
         except Exception as exc:
             log.exception("model failed on a batch of %d", len(batch))
-            fail_batch(batch, exc)
+            _fail_batch(batch, exc)
             return
-        answer_batch(batch, results, model_ms)
+        _answer_batch(batch, results, model_ms)
 
     def _timed_predict(self, items: list[In]) -> tuple[Sequence[Out], float]:
         """Timed in the worker thread, so model time leaves out the hand-off to it."""
@@ -175,3 +198,23 @@ class MicroBatcher(Generic[In, Out]):
 def _log_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("the batching loop stopped; this is a bug", exc_info=task.exception())
+
+
+def _fail(pending: _Pending[In, Out], error: Exception) -> None:
+    if not pending.future.done():
+        pending.future.set_exception(error)
+
+
+def _fail_batch(batch: list[_Pending[In, Out]], cause: Exception) -> None:
+    """Each waiter gets its own `ModelError`, caused by the batch's one failure."""
+    for pending in batch:
+        error = ModelError()
+        error.__cause__ = cause
+        _fail(pending, error)
+
+
+def _answer_batch(batch: list[_Pending[In, Out]], results: Sequence[Out], model_ms: float) -> None:
+    for pending, value in zip(batch, results, strict=True):
+        if not pending.future.done():
+            queue_ms = (pending.started - pending.enqueued) * 1000
+            pending.future.set_result(Batched(value, queue_ms, model_ms, len(batch)))

@@ -27,19 +27,18 @@ from typing import TYPE_CHECKING, Protocol, Self
 from config import ImageLimits, ModelSettings, QueueSettings
 from core.backends import load_classifier
 from core.batching import MicroBatcher
-from core.decoding import Decoder, draft_size
+from core.decoding import Decoder
 from core.errors import DeepGuardError, RequestTimeout, ShuttingDown
 from core.images import check_byte_size, refuse_decompression_bombs
-from core.memory import ScoreMemory
 from core.preprocess import PixelArray
 from core.result import Judgement, Scores, judge_scores
-from core.sharing import SingleFlight
+from core.sharing import ScoreMemory, SingleFlight
 from core.stats import Counters
 
 if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
     from core.classifier import Classifier
 
-__all__ = ["Detector", "Judge", "draft_size"]
+__all__ = ["Detector", "Judge"]
 
 log = logging.getLogger(__name__)
 

@@ -1,45 +1,64 @@
-"""Work shared between identical requests: an LRU of past answers, and single-flight.
+"""Work shared between identical requests: scores remembered, and single-flight.
 
-Chat users repost the same picture, and several people ask about the same one at once; both
-are keyed by the SHA-256 of the bytes. A finished answer comes from `LRU`; an unfinished one
-is awaited through `SingleFlight`, which runs one task per key for every caller and cancels
-it only when the last caller has left.
+Chat users repost the same picture, and several people ask about the same one at once. A
+finished answer's scores come from `ScoreMemory`, keyed by the SHA-256 of the bytes (and, when
+a distance is set, by perceptual hash, so re-encoded copies hit too); an unfinished one is
+awaited through `SingleFlight`, which runs one task per key for every caller and cancels it
+only when the last caller has left.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from cachetools import LRUCache
+
 from core.errors import ShuttingDown
+from core.near_duplicates import NearDuplicates
+from core.result import Scores
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-class LRU(Generic[K, V]):
-    """At most `size` entries; reading one makes it the last to be evicted; size 0 keeps none."""
+class ScoreMemory:
+    """The last `size` scores by SHA-256 of the bytes (least recently used forgotten first)
+    and, when `near_distance` is set, by perceptual hash; size 0 remembers nothing.
 
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
+    Scores, not judgements, are kept: a changed threshold applies to remembered ones too.
+    """
 
-    def get(self, key: K) -> V | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
+    def __init__(self, size: int, near_distance: int | None) -> None:
+        self._exact: LRUCache[str, Scores] | None = LRUCache(size) if size else None
+        self._near: NearDuplicates[Scores] | None = (
+            None if near_distance is None else NearDuplicates(size, near_distance)
+        )
 
-    def put(self, key: K, value: V) -> None:
-        if self._size == 0:
-            return
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+    @property
+    def hashes(self) -> bool:
+        """Whether look-alikes are matched, so decoding must hash the model input."""
+        return self._near is not None
+
+    def get(self, digest: str) -> Scores | None:
+        return None if self._exact is None else self._exact.get(digest)
+
+    def find_near(self, digest: str, key: int | None) -> Scores | None:
+        """A look-alike's scores, then remembered under `digest` too."""
+        if key is None or self._near is None:
+            return None
+        seen = self._near.find(key)
+        if seen is not None and self._exact is not None:
+            self._exact[digest] = seen
+        return seen
+
+    def put(self, digest: str, key: int | None, scores: Scores) -> None:
+        if self._exact is not None:
+            self._exact[digest] = scores
+        if key is not None and self._near is not None:
+            self._near.put(key, scores)
 
 
 class SingleFlight(Generic[K, V]):

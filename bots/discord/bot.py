@@ -13,7 +13,7 @@ import logging
 
 import discord
 
-from bots.dedupe import SeenMessages
+from bots.delivery import SeenMessages
 from bots.discord.client import DeepGuardClient
 from bots.throttle import Throttle
 from config import Settings

@@ -12,10 +12,9 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bots.dedupe import SeenMessages
+from bots.delivery import InFlight, SeenMessages
 from bots.discord.answers import Checker
 from bots.discord.commands import Commands
-from bots.discord.guards import InFlight
 from bots.discord.inputs import MessageImages
 from bots.discord.links import LinkFetcher
 from bots.discord.mod import Moderator
@@ -137,7 +136,7 @@ class DeepGuardClient(discord.AutoShardedClient):
     async def _consider(self, message: discord.Message) -> None:
         if self._in_flight.stopping or message.author.bot or message.type not in _ANSWERED_TYPES:
             return
-        async with self._in_flight.track():
+        with self._in_flight.track():
             sources = [
                 source
                 for source in self._images.sources(message)

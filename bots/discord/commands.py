@@ -15,9 +15,8 @@ from contextlib import suppress
 import discord
 from discord import app_commands
 
-from bots.dedupe import SeenMessages
+from bots.delivery import InFlight, SeenMessages
 from bots.discord.answers import Assessment, Checker
-from bots.discord.guards import InFlight
 from bots.discord.inputs import ImageSource, MessageImages
 from bots.replies import NO_IMAGE_FOUND, UNEXPECTED, error_text
 from config import DiscordSettings, ReplySettings
@@ -90,7 +89,7 @@ class Commands:
         if self._in_flight.stopping:
             await _send(interaction, error_text(ShuttingDown()))
             return
-        async with self._in_flight.track():
+        with self._in_flight.track():
             if self._detector.depth > self._settings.defer_when_queue_over:
                 await interaction.response.defer(ephemeral=True, thinking=True)
             assessment = await self._within_deadline(interaction, sources)

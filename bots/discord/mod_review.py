@@ -12,7 +12,7 @@ from contextlib import suppress
 
 import discord
 
-from bots.dedupe import SeenMessages
+from bots.delivery import SeenMessages
 from bots.discord.mod_actions import CUSTOM_ID_PREFIX, buttons
 from bots.replies import (
     ALREADY_REVIEWED,

@@ -7,10 +7,11 @@ line) for every image posted there; `MutedChannels` turns that into one warning 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 import discord
-
-from bots.discord.guards import MutedChannels
+from cachetools import TTLCache
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +44,28 @@ class Replier:
                 )
         except discord.RateLimited as error:
             log.warning("dropped a reply: rate limited for %.0f s", error.retry_after)
+
+
+class MutedChannels:
+    """Channels where the bot may not reply, skipped until the permission may be back.
+
+    At most `capacity` are remembered; past that, the least recently muted is tried again early.
+    """
+
+    def __init__(
+        self,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        capacity: int = 10_000,
+    ) -> None:
+        self._muted: TTLCache[int, bool] = TTLCache(capacity, ttl_s, timer=clock)
+
+    def muted(self, channel_id: int) -> bool:
+        return channel_id in self._muted
+
+    def mute(self, channel_id: int) -> bool:
+        """Mute a channel; True only if it was not muted already (so log just once)."""
+        if self.muted(channel_id):
+            return False
+        self._muted[channel_id] = True
+        return True

@@ -22,11 +22,10 @@ from telegram.ext import (
 )
 
 from bots import replies
-from bots.dedupe import SeenMessages
+from bots.delivery import InFlight, SeenMessages
 from bots.telegram.albums import Albums
 from bots.telegram.answers import Answers
 from bots.telegram.handlers import Context, TelegramHandlers
-from bots.telegram.inflight import InFlight
 from bots.telegram.mod import Moderator
 from bots.telegram.mod_commands import moderation_handlers
 from bots.throttle import Throttle

@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Updater
 
+from bots.delivery import InFlight
 from bots.run import install_redaction
 from bots.telegram.app import (
     TelegramApp,
@@ -25,7 +26,6 @@ from bots.telegram.app import (
     build_handlers,
     initialize,
 )
-from bots.telegram.inflight import InFlight
 from config import Settings, TelegramSettings
 from core.detector import Judge
 from core.moderation.types import ModerationStore

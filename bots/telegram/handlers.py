@@ -10,10 +10,9 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots import replies
-from bots.dedupe import SeenMessages
+from bots.delivery import InFlight, SeenMessages
 from bots.telegram.albums import Albums
 from bots.telegram.answers import Answers, Pending, reply
-from bots.telegram.inflight import InFlight
 from bots.telegram.media import media_of
 from bots.telegram.mod import Moderator
 from bots.throttle import Admission, Throttle

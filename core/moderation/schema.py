@@ -1,4 +1,10 @@
-"""The moderation tables and the versioned steps that build them.
+"""The moderation database: how it is opened, its tables, and the versioned steps that build them.
+
+Python's sqlite3 (and aiosqlite on it) skips BEGIN before SELECT and DDL, so a read-then-write or a
+migration would not be atomic; SQLAlchemy's documented fix is to emit BEGIN ourselves. IMMEDIATE
+takes the write lock up front, so two processes never deadlock upgrading a read lock (which
+SQLite reports as "database is locked" at once, without waiting out the busy timeout). WAL lets
+readers in other processes carry on while one writes.
 
 Each migration runs once, in order, and is recorded in `schema_version`. All pending steps run in
 one transaction that first takes a database-wide lock (a PostgreSQL advisory lock; SQLite's write
@@ -9,13 +15,20 @@ No table ever holds image bytes: a flag keeps the image's SHA-256 only.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
+WAL_ATTEMPTS = 200  # 10 s of 50 ms waits
 ID = sa.String()  # opaque platform ids, unbounded so no backend truncates or refuses one
 
 
@@ -53,7 +66,7 @@ chat_policies = sa.Table(
     metadata,
     sa.Column("platform", sa.String(16), primary_key=True),
     sa.Column("chat", ID, primary_key=True),
-    sa.Column("policy", sa.Text, nullable=False),  # JSON, see core.moderation.codec
+    sa.Column("policy", sa.Text, nullable=False),  # JSON, see core.moderation.store
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
@@ -136,3 +149,47 @@ def migrate(conn: Connection, now: datetime) -> list[int]:
 
 def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
+
+
+def open_engine(url: str) -> AsyncEngine:
+    """An engine for `url`; a SQLite file's directory is created when missing."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    # Wait up to 30 s for another process's write instead of failing at once.
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _on_connect)
+    event.listen(engine.sync_engine, "begin", _on_begin)
+    return engine
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver's own BEGIN handling off
+    cursor = dbapi_connection.cursor()
+    try:
+        _switch_to_wal(cursor)
+    finally:
+        cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """WAL, once per database file; retried while another process holds the file.
+
+    Changing the journal mode needs the file to itself and SQLite answers "database is locked" at
+    once rather than waiting out the busy timeout, so processes opening a new database together
+    would fail. The wait is an asyncio sleep (we run inside SQLAlchemy's greenlet bridge).
+    """
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            await_only(asyncio.sleep(0.05))
+
+
+def _on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -2,30 +2,73 @@
 
 Every method is one short transaction, so processes sharing a database never see half a change;
 `claim` is a single INSERT ... ON CONFLICT DO NOTHING, which the database makes atomic. The
-queries live in three groups: per-chat bookkeeping (store_chats), flags and their counts
-(store_flags), and upkeep (store_upkeep).
+queries come in three groups: per-chat bookkeeping (policies, processed-message claims, scan
+counts), flags (raising one, its mod-log post, a review, the counts), and upkeep (retention,
+forgetting a chat, following a chat to a new id); `purge_regularly` runs the retention.
+
+Values are stored in the form `schema` gives the columns. A policy is JSON, so that it can grow
+without a migration per field. Reading is lenient on purpose: a field missing from an older row
+takes its default, and a value a newer version wrote but this one does not know (an unknown
+action) is dropped rather than failing the chat.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.moderation import schema as s
-from core.moderation.engine import open_engine
-from core.moderation.store_base import Clock, utc_now
-from core.moderation.store_chats import ChatQueries
-from core.moderation.store_flags import FlagQueries
-from core.moderation.store_upkeep import UpkeepQueries
+from core.moderation.policy import default_policy
+from core.moderation.types import (
+    Action,
+    ChatKey,
+    ChatPolicy,
+    ChatStats,
+    Flag,
+    FlagStatus,
+    Mode,
+    ModerationStore,
+    NewFlag,
+)
 
 log = logging.getLogger(__name__)
 
+Clock = Callable[[], datetime]
+STATS_DAYS_KEPT = 31  # daily scan counts outlive a shorter retention: /stats shows 30 days
 
-class SqlStore(ChatQueries, FlagQueries, UpkeepQueries):
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore:
     """The `ModerationStore` on a SQLAlchemy async engine; build it with `SqlStore.open`."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        retention_days: int,
+        clock: Clock,
+        threshold: float = 0.7,
+        uncertain_from: float = 0.3,
+    ) -> None:
+        self._engine = engine
+        self._bands = {"threshold": threshold, "uncertain_from": uncertain_from}
+        self._retention = timedelta(days=retention_days)
+        self._clock = clock
+        postgres = engine.dialect.name == "postgresql"
+        self._insert: Any = postgresql.insert if postgres else sqlite.insert  # both upsert
 
     @classmethod
     @asynccontextmanager
@@ -43,7 +86,7 @@ class SqlStore(ChatQueries, FlagQueries, UpkeepQueries):
         `threshold` and `uncertain_from` are the bands a chat nobody configured starts with
         (the operator's reply settings: likely AI-generated from, likely real below).
         """
-        engine = open_engine(url)
+        engine = s.open_engine(url)
         try:
             async with engine.begin() as conn:
                 applied = await conn.run_sync(s.migrate, clock())
@@ -63,3 +106,250 @@ class SqlStore(ChatQueries, FlagQueries, UpkeepQueries):
         async with self._engine.connect() as conn:
             rows = await conn.scalars(sa.select(s.schema_version.c.version).order_by("version"))
             return list(rows)
+
+    async def policy(self, chat: ChatKey, *, private: bool) -> ChatPolicy:
+        query = sa.select(s.chat_policies.c.policy).where(*of_chat(s.chat_policies, chat))
+        async with self._engine.begin() as conn:
+            text = await conn.scalar(query)
+        return default_policy(private, **self._bands) if text is None else policy_from_json(text)
+
+    async def save_policy(self, chat: ChatKey, policy: ChatPolicy) -> None:
+        values = {"policy": policy_to_json(policy), "updated_at": self._clock()}
+        insert = self._insert(s.chat_policies).values(
+            platform=chat.platform, chat=chat.chat, **values
+        )
+        upsert = insert.on_conflict_do_update(index_elements=["platform", "chat"], set_=values)
+        async with self._engine.begin() as conn:
+            await conn.execute(upsert)
+
+    async def claim(self, chat: ChatKey, message: str) -> bool:
+        insert = self._insert(s.processed_messages).values(
+            platform=chat.platform, chat=chat.chat, message=message, seen_at=self._clock()
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(insert.on_conflict_do_nothing())
+        return bool(result.rowcount == 1)
+
+    async def count_scanned(self, chat: ChatKey, images: int) -> None:
+        if images <= 0:
+            return
+        table = s.scan_counts
+        insert = self._insert(table).values(
+            platform=chat.platform, chat=chat.chat, day=s.day_of(self._clock()), count=images
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=["platform", "chat", "day"], set_={"count": table.c.count + images}
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(upsert)
+
+    async def add_flag(self, flag: NewFlag) -> Flag:
+        created = self._clock()
+        values = {
+            "platform": flag.chat.platform,
+            "chat": flag.chat.chat,
+            "channel": flag.channel,
+            "message": flag.message,
+            "author": flag.author,
+            "sha256": flag.sha256,
+            "fake_probability": flag.fake_probability,
+            "actions": actions_to_text(flag.actions),
+            "status": FlagStatus.OPEN.value,
+            "created_at": created,
+        }
+        async with self._engine.begin() as conn:
+            result = await conn.execute(sa.insert(s.flags).values(**values))
+            (flag_id,) = result.inserted_primary_key or (None,)
+        if flag_id is None:
+            raise RuntimeError("the database returned no id for a new flag; this is a bug")
+        return Flag(id=int(flag_id), flag=flag, status=FlagStatus.OPEN, created_at=created)
+
+    async def set_modlog_message(self, flag_id: int, message: str) -> None:
+        update = sa.update(s.flags).where(s.flags.c.id == flag_id).values(modlog_message=message)
+        async with self._engine.begin() as conn:
+            await conn.execute(update)
+
+    async def get_flag(self, flag_id: int) -> Flag | None:
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).first()
+        return None if row is None else flag_from_row(row._mapping)
+
+    async def review(self, flag_id: int, status: FlagStatus, reviewer: str) -> Flag | None:
+        if status is FlagStatus.OPEN:
+            raise ValueError("a review confirms or dismisses a flag")
+        update = (
+            sa.update(s.flags)
+            .where(s.flags.c.id == flag_id, s.flags.c.status == FlagStatus.OPEN.value)
+            .values(status=status.value, reviewer=reviewer, reviewed_at=self._clock())
+        )
+        async with self._engine.begin() as conn:
+            if (await conn.execute(update)).rowcount != 1:
+                return None  # unknown, or another moderator got there first
+            row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).one()
+        return flag_from_row(row._mapping)
+
+    async def stats(self, chat: ChatKey, since: datetime) -> ChatStats:
+        """Counts over flags created since `since`; scans counted per UTC day from its day on."""
+        counts = s.scan_counts
+        scanned = sa.select(sa.func.coalesce(sa.func.sum(counts.c.count), 0)).where(
+            *of_chat(counts, chat), counts.c.day >= s.day_of(since)
+        )
+        by_status = (
+            sa.select(s.flags.c.status, sa.func.count())
+            .where(*of_chat(s.flags, chat), s.flags.c.created_at >= since)
+            .group_by(s.flags.c.status)
+        )
+        async with self._engine.begin() as conn:
+            images = int(await conn.scalar(scanned) or 0)
+            statuses: dict[str, int] = {
+                str(status): int(n) for status, n in (await conn.execute(by_status)).all()
+            }
+        return ChatStats(
+            scanned=images,
+            flagged=sum(statuses.values()),
+            confirmed=statuses.get(FlagStatus.CONFIRMED.value, 0),
+            dismissed=statuses.get(FlagStatus.DISMISSED.value, 0),
+            extra={"open": statuses.get(FlagStatus.OPEN.value, 0)},
+        )
+
+    async def purge(self, now: datetime) -> int:
+        cutoff = now - self._retention
+        closed = (FlagStatus.CONFIRMED.value, FlagStatus.DISMISSED.value)
+        statements = (
+            sa.delete(s.processed_messages).where(s.processed_messages.c.seen_at < cutoff),
+            sa.delete(s.flags).where(s.flags.c.status.in_(closed), s.flags.c.reviewed_at < cutoff),
+            sa.delete(s.scan_counts).where(
+                s.scan_counts.c.day < s.day_of(min(cutoff, now - timedelta(STATS_DAYS_KEPT)))
+            ),
+        )
+        async with self._engine.begin() as conn:
+            gone = [(await conn.execute(statement)).rowcount for statement in statements]
+        return sum(gone)
+
+    async def forget(self, chat: ChatKey) -> None:
+        async with self._engine.begin() as conn:
+            for table in s.CHAT_TABLES:
+                await conn.execute(sa.delete(table).where(*of_chat(table, chat)))
+
+    async def move(self, old: ChatKey, new: ChatKey) -> None:
+        """Policy, flags and scan counts of `old` now belong to `new` (the chat's id changed).
+
+        The old chat's policy wins over one the new id may already have (moderators chose
+        it); daily counts of the same day add up. Processed-message keys stay with the old
+        id: they name the old chat's messages, and a new chat's message ids start afresh.
+        """
+        if old == new:
+            return
+        counts = s.scan_counts
+        merged = self._insert(counts).from_select(
+            ["platform", "chat", "day", "count"],
+            sa.select(
+                sa.literal(new.platform), sa.literal(new.chat), counts.c.day, counts.c.count
+            ).where(*of_chat(counts, old)),
+        )
+        merged = merged.on_conflict_do_update(
+            index_elements=["platform", "chat", "day"],
+            set_={"count": counts.c.count + merged.excluded.count},
+        )
+        policies, renamed = s.chat_policies, {"platform": new.platform, "chat": new.chat}
+        async with self._engine.begin() as conn:
+            if await conn.scalar(sa.select(policies.c.policy).where(*of_chat(policies, old))):
+                await conn.execute(sa.delete(policies).where(*of_chat(policies, new)))
+                await conn.execute(
+                    sa.update(policies).where(*of_chat(policies, old)).values(renamed)
+                )
+            await conn.execute(sa.update(s.flags).where(*of_chat(s.flags, old)).values(renamed))
+            await conn.execute(merged)
+            await conn.execute(sa.delete(counts).where(*of_chat(counts, old)))
+
+
+def of_chat(table: sa.Table, chat: ChatKey) -> tuple[sa.ColumnElement[bool], ...]:
+    """The WHERE clauses that pick `chat`'s rows of a per-chat table."""
+    return (table.c.platform == chat.platform, table.c.chat == chat.chat)
+
+
+async def purge_regularly(
+    store: ModerationStore,
+    interval_s: float,
+    clock: Clock = utc_now,
+) -> None:
+    """Purge now and every `interval_s` until cancelled; a failed purge waits for the next turn."""
+    while True:
+        try:
+            gone = await store.purge(clock())
+        except Exception:
+            log.exception("purging expired moderation data failed; trying again later")
+        else:
+            if gone:
+                log.info("purged %d expired moderation rows", gone)
+        await asyncio.sleep(interval_s)
+
+
+def policy_to_json(policy: ChatPolicy) -> str:
+    data: dict[str, Any] = {
+        "mode": policy.mode.value,
+        "threshold": policy.threshold,
+        "uncertain_from": policy.uncertain_from,
+        "actions": sorted(a.value for a in policy.actions),
+        "modlog": policy.modlog,
+        "exempt_channels": sorted(policy.exempt_channels),
+        "exempt_roles": sorted(policy.exempt_roles),
+        "exempt_users": sorted(policy.exempt_users),
+        "new_members_days": policy.new_members_days,
+        "timeout_minutes": policy.timeout_minutes,
+        "disabled": sorted([channel, action.value] for channel, action in policy.disabled),
+        "explicit_mode": policy.explicit_mode,
+    }
+    return json.dumps(data, sort_keys=True)
+
+
+def policy_from_json(text: str) -> ChatPolicy:
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("a stored policy must be a JSON object")
+    known = {f.name for f in fields(ChatPolicy)}
+    kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in known}
+    if "mode" in kwargs:
+        kwargs["mode"] = Mode(kwargs["mode"])
+    if "actions" in kwargs:
+        kwargs["actions"] = frozenset(_actions(kwargs["actions"]))
+    for name in ("exempt_channels", "exempt_roles", "exempt_users"):
+        if name in kwargs:
+            kwargs[name] = frozenset(str(item) for item in kwargs[name])
+    if "disabled" in kwargs:
+        kwargs["disabled"] = frozenset(
+            (str(channel), Action(action))
+            for channel, action in kwargs["disabled"]
+            if action in Action._value2member_map_
+        )
+    return ChatPolicy(**kwargs)
+
+
+def _actions(values: list[str]) -> list[Action]:
+    return [Action(v) for v in values if v in Action._value2member_map_]
+
+
+def actions_to_text(actions: frozenset[Action]) -> str:
+    return ",".join(sorted(a.value for a in actions))
+
+
+def flag_from_row(row: Mapping[Any, Any]) -> Flag:
+    """A `flags` row as a `Flag` (actions this version does not know are left out)."""
+    new = NewFlag(
+        chat=ChatKey(row["platform"], row["chat"]),
+        channel=row["channel"],
+        message=row["message"],
+        author=row["author"],
+        sha256=row["sha256"],
+        fake_probability=row["fake_probability"],
+        actions=frozenset(_actions(row["actions"].split(","))),
+    )
+    return Flag(
+        id=row["id"],
+        flag=new,
+        status=FlagStatus(row["status"]),
+        created_at=row["created_at"],
+        reviewer=row["reviewer"],
+        reviewed_at=row["reviewed_at"],
+        modlog_message=row["modlog_message"],
+    )

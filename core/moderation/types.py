@@ -120,7 +120,7 @@ class ChatStats:
 
 
 class ModerationStore(Protocol):
-    """Durable moderation state; `core.moderation.SqlStore` is the implementation."""
+    """Durable moderation state; `core.moderation.store.SqlStore` is the implementation."""
 
     async def policy(self, chat: ChatKey, *, private: bool) -> ChatPolicy:
         """The chat's saved policy, or the default for a new chat."""

@@ -6,7 +6,6 @@ import logging
 
 import pytest
 
-from bots.dedupe import SeenMessages
 from bots.run import MASK, install_redaction
 from config import Settings
 
@@ -106,13 +105,3 @@ def test_undo_restores_factory() -> None:
     before = logging.getLogRecordFactory()
     install_redaction([TOKEN])()
     assert logging.getLogRecordFactory() is before
-
-
-async def test_seen_messages_claims_once() -> None:
-    """A redelivered message key is claimed only the first time."""
-    seen = SeenMessages(capacity=2)
-    assert await seen.claim("tg:1:10")
-    assert not await seen.claim("tg:1:10")
-    assert await seen.claim("tg:1:11")
-    assert await seen.claim("tg:1:12")
-    assert await seen.claim("tg:1:10")  # evicted past the capacity

@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 
-from core.batching import MicroBatcher
+from core.batching import Batched, MicroBatcher
 from core.errors import ModelError, Overloaded, RequestTimeout, ShuttingDown
-from core.pending import Batched
 from core.stats import Counters
 from tests.fakes import Gate, no_unhandled_loop_errors
 

@@ -18,9 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.moderation import schema
-from core.moderation.codec import policy_from_json, policy_to_json
 from core.moderation.policy import default_policy
-from core.moderation.store import SqlStore
+from core.moderation.store import SqlStore, policy_from_json, policy_to_json
 from core.moderation.types import Action, ChatKey, ChatPolicy, ChatStats, FlagStatus, Mode, NewFlag
 
 POSTGRES_VARIABLE = "DEEPGUARD_TEST_POSTGRES_URL"

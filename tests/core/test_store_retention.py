@@ -10,7 +10,7 @@ import pytest
 
 from bots import run as app
 from config import Settings
-from core.moderation.retention import purge_regularly
+from core.moderation.store import purge_regularly
 
 NOW = datetime(2025, 3, 10, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ async def run_until_third_purge(store: PurgeRecorder) -> None:
 async def test_purges_at_once_and_again(caplog: pytest.LogCaptureFixture) -> None:
     """The loop purges with the clock's time straight away and keeps purging."""
     store = PurgeRecorder()
-    with caplog.at_level(logging.INFO, logger="core.moderation.retention"):
+    with caplog.at_level(logging.INFO, logger="core.moderation.store"):
         await run_until_third_purge(store)
     assert store.calls[:3] == [NOW, NOW, NOW]
     assert "purged 3 expired moderation rows" in caplog.text

@@ -1,15 +1,13 @@
-"""The Discord bot's small parts, without a client: answers, throttling, muting, draining."""
+"""The Discord bot's small parts, without a client: answers, throttling, muting."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from bots import replies
 from bots.discord.answers import Checker
-from bots.discord.guards import InFlight, MutedChannels
 from bots.discord.inputs import ImageSource
+from bots.discord.reply import MutedChannels
 from bots.replies import Outcome
 from bots.throttle import Throttle
 from config import Settings, ThrottleSettings
@@ -111,43 +109,9 @@ class TestMutedChannels:
         assert not muted.muted(7)
         assert muted.mute(7)
 
-
-class TestInFlight:
-    async def test_drain_waits_for_work_in_flight(self) -> None:
-        """A stop waits for tracked work to finish and refuses new work meanwhile."""
-        in_flight = InFlight()
-        release = asyncio.Event()
-
-        async def work() -> None:
-            async with in_flight.track():
-                await release.wait()
-
-        task = asyncio.create_task(work())
-        await asyncio.sleep(0)
-        drain = asyncio.create_task(in_flight.drain(10.0))
-        await asyncio.sleep(0)
-        assert in_flight.stopping
-        assert not drain.done()
-        release.set()
-        assert await drain
-        await task
-
-    async def test_drain_gives_up_after_its_grace(self) -> None:
-        """Work that never ends does not hold a stop forever."""
-        in_flight = InFlight()
-        async with in_flight.track():
-            assert not await in_flight.drain(0.01)
-
-    async def test_drain_cancels_work_left_after_its_grace(self) -> None:
-        """Work still running when the grace is over is cancelled, not left behind."""
-        in_flight = InFlight()
-
-        async def work() -> None:
-            async with in_flight.track():
-                await asyncio.Event().wait()
-
-        task = asyncio.create_task(work())
-        await asyncio.sleep(0)
-        assert not await in_flight.drain(0.01)
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    def test_memory_is_bounded(self) -> None:
+        """Past its capacity the channel muted longest ago is forgotten first."""
+        muted = MutedChannels(60.0, Clock(), capacity=2)
+        for channel in (1, 2, 3):
+            muted.mute(channel)
+        assert [muted.muted(channel) for channel in (1, 2, 3)] == [False, True, True]

@@ -1,4 +1,4 @@
-"""The Telegram adapter's pieces without a network: choosing files, albums, in-flight tasks."""
+"""The Telegram adapter's pieces without a network: choosing files and gathering albums."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from telegram import Message
 
 from bots.telegram.albums import Albums
-from bots.telegram.inflight import InFlight
 from bots.telegram.media import Media, media_of
 from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram import FakeTelegram
@@ -101,25 +100,3 @@ class TestAlbums:
         first = await asyncio.gather(albums.gather("a", "a1"), albums.gather("b", "b1"))
         assert list(first) == [["a1"], ["b1"]]
         assert await albums.gather("a", "a2") == ["a2"]
-
-
-class TestInFlight:
-    async def test_cancel_all_cancels_tracked_tasks_only(self) -> None:
-        """Tasks inside `track()` are cancelled; finished ones are forgotten."""
-        inflight = InFlight()
-        started = asyncio.Event()
-
-        async def handler(block: bool) -> None:
-            with inflight.track():
-                started.set()
-                if block:
-                    await asyncio.Event().wait()
-
-        await handler(block=False)
-        started.clear()
-        stuck = asyncio.create_task(handler(block=True))
-        await started.wait()
-        assert inflight.cancel_all() == 1
-        with pytest.raises(asyncio.CancelledError):
-            await stuck
-        assert inflight.cancel_all() == 0

@@ -1,14 +1,18 @@
-"""Judging a set of images through a Detector, timed: shared by the benchmark's child processes."""
+"""What every benchmark child process measures with: a warm-up image, a timed run of a set of
+images through a Detector, and the process's peak RSS, reported in one JSON `Result`."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import resource
 import time
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+Result = dict[str, Any]  # one JSON object, the last line a child prints
 
 
 def warmup_image() -> Image.Image:
@@ -42,3 +46,8 @@ async def judge_timed(
     begun = time.perf_counter()
     await asyncio.gather(*(one(name, data) for name, data in payloads.items()))
     return time.perf_counter() - begun, latencies, probabilities
+
+
+def peak_rss_mb() -> float:
+    """This process's high-water mark; Linux reports kilobytes."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
