@@ -122,6 +122,37 @@ class SqlStore:
         async with self._engine.begin() as conn:
             await conn.execute(upsert)
 
+    async def change_policy(
+        self,
+        chat: ChatKey,
+        change: Callable[[ChatPolicy], ChatPolicy | None],
+        *,
+        private: bool = False,
+    ) -> ChatPolicy | None:
+        """Apply `change` to the chat's policy atomically; None (nothing saved) if it says so.
+
+        Read, change and write happen in one transaction holding the chat's row (SQLite:
+        BEGIN IMMEDIATE, the database's write lock; PostgreSQL: SELECT ... FOR UPDATE on a
+        row inserted first if missing), so two admins editing at once, or an action switching
+        itself off while an admin edits, each keep their change.
+        """
+        now = self._clock()
+        default = policy_to_json(default_policy(private, **self._bands))
+        keep_or_create = (
+            self._insert(s.chat_policies)
+            .values(platform=chat.platform, chat=chat.chat, policy=default, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["platform", "chat"])
+        )
+        where = of_chat(s.chat_policies, chat)
+        locked = sa.select(s.chat_policies.c.policy).where(*where).with_for_update()
+        async with self._engine.begin() as conn:
+            await conn.execute(keep_or_create)
+            changed = change(policy_from_json(await conn.scalar(locked) or default))
+            if changed is not None:
+                update = sa.update(s.chat_policies).where(*where)
+                await conn.execute(update.values(policy=policy_to_json(changed), updated_at=now))
+        return changed
+
     async def claim(self, chat: ChatKey, message: str) -> bool:
         insert = self._insert(s.processed_messages).values(
             platform=chat.platform, chat=chat.chat, message=message, seen_at=self._clock()

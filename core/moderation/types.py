@@ -7,6 +7,7 @@ same policy and storage serve Discord servers and Telegram groups. Adapters only
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -127,6 +128,16 @@ class ModerationStore(Protocol):
         ...
 
     async def save_policy(self, chat: ChatKey, policy: ChatPolicy) -> None: ...
+
+    async def change_policy(
+        self,
+        chat: ChatKey,
+        change: Callable[[ChatPolicy], ChatPolicy | None],
+        *,
+        private: bool = False,
+    ) -> ChatPolicy | None:
+        """Apply `change` atomically (no concurrent change is lost); None if it saved nothing."""
+        ...
 
     async def claim(self, chat: ChatKey, message: str) -> bool:
         """True the first time a message is seen, ever (across restarts and processes)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -22,6 +23,18 @@ class MemoryStore:
 
     async def save_policy(self, chat: ChatKey, policy: ChatPolicy) -> None:
         self.policies[chat] = policy
+
+    async def change_policy(
+        self,
+        chat: ChatKey,
+        change: Callable[[ChatPolicy], ChatPolicy | None],
+        *,
+        private: bool = False,
+    ) -> ChatPolicy | None:
+        changed = change(await self.policy(chat, private=private))  # no await in between
+        if changed is not None:
+            self.policies[chat] = changed
+        return changed
 
     async def claim(self, chat: ChatKey, message: str) -> bool:
         if (chat, message) in self.claimed:

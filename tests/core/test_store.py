@@ -10,6 +10,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.moderation import schema
-from core.moderation.policy import default_policy
+from core.moderation.policy import default_policy, with_mode, with_threshold, without_action
 from core.moderation.store import SqlStore, policy_from_json, policy_to_json
 from core.moderation.types import Action, ChatKey, ChatPolicy, ChatStats, FlagStatus, Mode, NewFlag
 
@@ -98,6 +99,50 @@ def new_flag(chat: ChatKey = CHAT, message: str = "m1", probability: float = 0.9
         fake_probability=probability,
         actions=frozenset({Action.REACT, Action.MODLOG}),
     )
+
+
+class TestPolicyChanges:
+    """Each change is atomic: changes made at once, from one process or two, are all kept."""
+
+    async def test_concurrent_changes_from_two_processes_are_all_kept(
+        self, open_store: Opener
+    ) -> None:
+        async with open_store() as first, open_store() as second:
+
+            def exempt(user: str) -> Callable[[ChatPolicy], ChatPolicy]:
+                return lambda p: replace(p, exempt_users=p.exempt_users | {user})
+
+            users = [f"u{i}" for i in range(12)]
+            stores = [first, second] * 6
+            await asyncio.gather(
+                *(
+                    store.change_policy(CHAT, exempt(u))
+                    for store, u in zip(stores, users, strict=True)
+                )
+            )
+            assert (await first.policy(CHAT, private=False)).exempt_users == frozenset(users)
+
+    async def test_an_admin_edit_and_an_action_switching_itself_off_both_stay(
+        self, db: SqlStore
+    ) -> None:
+        """The two kinds of change the bots make at once, on different fields of one policy."""
+        await db.save_policy(CHAT, replace(default_policy(False), actions=frozenset(Action)))
+        await asyncio.gather(
+            db.change_policy(CHAT, lambda p: without_action(p, "c1", Action.DELETE)),
+            db.change_policy(CHAT, lambda p: with_threshold(p, 0.9)),
+        )
+        saved = await db.policy(CHAT, private=False)
+        assert saved.threshold == 0.9
+        assert ("c1", Action.DELETE) in saved.disabled
+
+    async def test_a_change_that_saves_nothing_leaves_a_new_chat_default(
+        self, db: SqlStore
+    ) -> None:
+        assert await db.change_policy(OTHER, lambda p: None, private=True) is None
+        assert await db.policy(OTHER, private=True) == default_policy(True)
+        changed = await db.change_policy(OTHER, lambda p: with_mode(p, Mode.OFF), private=True)
+        assert changed == with_mode(default_policy(True), Mode.OFF)
+        assert await db.policy(OTHER, private=True) == changed
 
 
 class TestPolicies:
