@@ -137,10 +137,10 @@ async def serve(
                 telegram_bot.run(settings, detector, stop, store=store), name="telegram"
             )
         if settings.discord.enabled:
-            from bots.discord import bot as discord_bot
+            from bots.discord import client as discord_client
 
             group.create_task(
-                discord_bot.run(settings, detector, stop, store=store), name="discord"
+                discord_client.run(settings, detector, stop, store=store), name="discord"
             )
     log.info("bots stopped")
 
