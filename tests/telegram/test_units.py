@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from telegram import Message
 
-from bots.telegram.albums import Albums
 from bots.telegram.inflight import InFlight
-from bots.telegram.media import Media, media_of
+from bots.telegram.media import Albums, Media, media_of
 from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram import FakeTelegram
 
