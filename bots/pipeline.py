@@ -107,7 +107,12 @@ class Failure(Enum):
 
 
 class Port(Protocol[M_contra, R_contra]):
-    """The platform calls of one event; each adapter implements it on its real client."""
+    """The platform calls of one event; each adapter implements it on its real client.
+
+    The actions (react, warn, delete, time out, post the flag) raise their library's errors,
+    which `failure` classifies; `reply` and `tell` log their own platform errors and raise only
+    for a bug.
+    """
 
     async def fetch(self, ref: R_contra) -> bytes:
         """An image's bytes; a `DeepGuardError` says politely why they could not be had."""
@@ -316,7 +321,7 @@ class Pipeline:
             except Exception as error:
                 failure = port.failure(error, action)
                 if failure is Failure.REFUSED:
-                    await self._refused(port, chat, post, message, action)
+                    await self._refused(port, chat, post, message, action, error)
                 elif failure is Failure.GONE:
                     log.info("flag %d: %s found nothing: %s", flag.id, action, error)
                 elif failure is Failure.FAILED:
@@ -340,7 +345,13 @@ class Pipeline:
             await port.delete(message)
 
     async def _refused(
-        self, port: Port[M, R], chat: ChatKey, post: Post[M, R], message: M, action: Action
+        self,
+        port: Port[M, R],
+        chat: ChatKey,
+        post: Post[M, R],
+        message: M,
+        action: Action,
+        error: Exception,
     ) -> None:
         """Switch `action` off where it was refused and tell the moderators, once."""
         async with self._refusals:
@@ -350,7 +361,9 @@ class Pipeline:
                 return  # told already
             policy = without_action(policy, place, action)
             await self._store.save_policy(chat, policy)
-        log.warning("%s refused %s in %s; switched off there", chat.platform, action, place)
+        log.warning(
+            "%s refused %s in %s (%s); switched off there", chat.platform, action, place, error
+        )
         notice = replies.permission_missing(action, port.place(message, place))
         await port.tell(message, notice, _usable_modlog(policy))
 

@@ -21,7 +21,7 @@ from bots.dedupe import SeenMessages
 from bots.discord.answers import ChannelPort, DiscordCalls
 from bots.discord.commands import Commands
 from bots.discord.guards import InFlight
-from bots.discord.inputs import MessageImages
+from bots.discord.inputs import Collector
 from bots.discord.links import LinkFetcher
 from bots.discord.review import Reviews
 from bots.discord.settings import ModCommands
@@ -125,7 +125,7 @@ class DeepGuardClient(discord.AutoShardedClient):
         self.settings = settings
         self.store = store
         self._links = LinkFetcher(settings.discord, settings.images.max_bytes)
-        self._images = MessageImages(settings.discord)
+        self._collect = Collector(settings.discord)
         self._calls = DiscordCalls(self, self._links, settings.discord, settings.images.max_bytes)
         self._pipeline = Pipeline(
             detector,
@@ -144,7 +144,7 @@ class DeepGuardClient(discord.AutoShardedClient):
             settings.discord,
             detector,
             self._pipeline,
-            self._images,
+            self._collect,
             self._calls,
             seen,
             self._in_flight,
@@ -209,5 +209,5 @@ class DeepGuardClient(discord.AutoShardedClient):
         if self._in_flight.stopping or message.author.bot or message.type not in _ANSWERED_TYPES:
             return
         async with self._in_flight.track():
-            event = self._images.posted(message)
+            event = self._collect.posted(message)
             await self._pipeline.run(event, ChannelPort(self._calls, message))

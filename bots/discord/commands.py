@@ -19,7 +19,7 @@ from discord import app_commands
 from bots.dedupe import SeenMessages
 from bots.discord.answers import DiscordCalls, InteractionPort
 from bots.discord.guards import InFlight
-from bots.discord.inputs import DiscordEvent, MessageImages
+from bots.discord.inputs import Collector, DiscordEvent
 from bots.pipeline import Pipeline
 from bots.replies import UNEXPECTED, error_text
 from config import DiscordSettings
@@ -43,7 +43,7 @@ class Commands:
         settings: DiscordSettings,
         detector: Judge,
         pipeline: Pipeline,
-        images: MessageImages,
+        collect: Collector,
         calls: DiscordCalls,
         seen: SeenMessages,
         in_flight: InFlight,
@@ -51,7 +51,7 @@ class Commands:
         self._settings = settings
         self._detector = detector
         self._pipeline = pipeline
-        self._images = images
+        self._collect = collect
         self._calls = calls
         self._seen = seen
         self._in_flight = in_flight
@@ -63,7 +63,7 @@ class Commands:
         @app_commands.describe(image=IMAGE_DESCRIPTION)
         async def check(interaction: discord.Interaction, image: discord.Attachment) -> None:
             async def collect() -> DiscordEvent:
-                return self._images.checked_file(interaction, image)
+                return self._collect.checked_file(interaction, image)
 
             await self.answer(interaction, collect)
 
@@ -72,7 +72,7 @@ class Commands:
             interaction: discord.Interaction, message: discord.Message
         ) -> None:
             async def collect() -> DiscordEvent:
-                return await self._images.checked_message(interaction, message)
+                return await self._collect.checked_message(interaction, message)
 
             await self.answer(interaction, collect)
 

@@ -29,7 +29,7 @@ DiscordImage = discord.Attachment | str
 DiscordEvent = Event[discord.Message, DiscordImage]
 
 
-class MessageImages:
+class Collector:
     """Turns messages and commands into the pipeline's events, within the configured limits."""
 
     def __init__(self, settings: DiscordSettings) -> None:
