@@ -16,7 +16,7 @@ from telegram import Bot, ChatPermissions, InlineKeyboardMarkup, Message, ReplyP
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bots import replies
-from bots.pipeline import Event, Failure
+from bots.pipeline import Failure
 from bots.telegram.chats import chat_key, chat_name, poster_name
 from bots.telegram.media import Media, fetch
 from bots.telegram.review import report_button, review_buttons
@@ -24,8 +24,6 @@ from config import TelegramSettings
 from core.moderation.types import Action, Flag, ModerationStore
 
 log = logging.getLogger(__name__)
-
-TelegramEvent = Event[Message, Media]
 
 
 class TelegramPort:

@@ -18,7 +18,7 @@ from telegram.ext import ContextTypes
 from bots import replies
 from bots.dedupe import SeenMessages
 from bots.pipeline import Event, Image, Pipeline, Post
-from bots.telegram.answers import TelegramEvent, TelegramPort, reply
+from bots.telegram.answers import TelegramPort, reply
 from bots.telegram.chats import chat_key, upload_context
 from bots.telegram.inflight import InFlight
 from bots.telegram.media import Albums, Media, media_of
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 Pending = tuple[Message, Media]
+TelegramEvent = Event[Message, Media]
 
 
 class TelegramHandlers:
