@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from config import ReplySettings
-from core.errors import DeepGuardError
+from core.errors import DeepGuardError, Overloaded
 from core.moderation.types import Action, ChatPolicy, ChatStats, FlagStatus
 from core.result import Judgement
 
@@ -82,6 +82,19 @@ def outcomes_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str:
     if any(isinstance(outcome, Judgement) for outcome in outcomes):
         lines.append(DISCLAIMER)
     return "\n".join(lines)
+
+
+def answer_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str | None:
+    """The reply about an upload's images; None when none of them had anything to say.
+
+    When a full queue is all that stopped them, the reply is the busy notice alone.
+    """
+    if not outcomes:
+        return None
+    judged = any(isinstance(outcome, Judgement) for outcome in outcomes)
+    if not judged and any(isinstance(outcome, Overloaded) for outcome in outcomes):
+        return BUSY
+    return outcomes_text(outcomes, bands)
 
 
 def _line(outcome: Outcome, bands: ReplySettings) -> str:

@@ -135,16 +135,16 @@ async def serve(
     # Imported here so that `deepguard check` and a one-platform install load one client only.
     async with asyncio.TaskGroup() as group:
         if settings.telegram.enabled:
-            from bots.telegram import bot as telegram_bot
+            from bots.telegram import application as telegram_app
 
             group.create_task(
-                telegram_bot.run(settings, detector, stop, store=store), name="telegram"
+                telegram_app.run(settings, detector, stop, store=store), name="telegram"
             )
         if settings.discord.enabled:
-            from bots.discord import bot as discord_bot
+            from bots.discord import client as discord_client
 
             group.create_task(
-                discord_bot.run(settings, detector, stop, store=store), name="discord"
+                discord_client.run(settings, detector, stop, store=store), name="discord"
             )
     log.info("bots stopped")
 

@@ -1,107 +1,200 @@
-"""From a member's images to the one text the Discord bot says about them."""
+"""The pipeline's port on Discord: fetching images, replying, and a flag's actions.
+
+`ChannelPort` answers a message where it was posted; a channel that denies the bot Send
+Messages is skipped for `muted_channel_s` (one warning, not a failed request per image).
+`InteractionPort` answers `/check` and the message menu privately, through the interaction's
+response or, once that was deferred, its follow-up. Both take the same actions.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
 
-from bots.discord.inputs import ImageSource, is_image
-from bots.replies import BUSY, THROTTLED, Outcome, outcomes_text
-from bots.throttle import Admission, Throttle
-from config import ReplySettings, Settings
-from core.detector import Judge
-from core.errors import DeepGuardError, Overloaded
-from core.result import Judgement
+import aiohttp
+import discord
+from cachetools import TTLCache
 
+from bots.discord.inputs import DiscordImage
+from bots.discord.links import LinkFetcher, LinkUnavailable
+from bots.discord.review import buttons
+from bots.pipeline import Failure
+from bots.replies import MARKER_EMOJI, flag_notice
+from config import DiscordSettings
+from core.errors import ImageTooLarge
+from core.moderation.types import Action, Flag
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
-    """What the bot would say about some images, and what it found."""
-
-    text: str | None
-    outcomes: list[Outcome]
-
-    @property
-    def judgements(self) -> list[Judgement]:
-        return [outcome for outcome in self.outcomes if isinstance(outcome, Judgement)]
+log = logging.getLogger(__name__)
 
 
-class Checker:
-    """Throttles a user, fetches and judges their images together, and words the result."""
+class DiscordCalls:
+    """What every Discord port shares: the client, the link fetcher, the muted channels."""
 
-    def __init__(self, settings: Settings, detector: Judge, throttle: Throttle) -> None:
-        self._bands = settings.replies
-        self._burst = settings.throttle.burst
-        self._detector = detector
-        self._throttle = throttle
-
-    async def check(
-        self, user_id: int, sources: Sequence[ImageSource], *, must_answer: bool
-    ) -> str | None:
-        """The reply for `sources`, or None when there is nothing to say.
-
-        A throttled user hears about it once per burst in a channel; someone who asked the
-        bot directly (`must_answer`) is always told.
-        """
-        return (await self.assess(user_id, sources, must_answer=must_answer)).text
-
-    async def assess(
+    def __init__(
         self,
-        user_id: int,
-        sources: Sequence[ImageSource],
-        *,
-        must_answer: bool,
-        bands: ReplySettings | None = None,
-        defer: bool = False,
-    ) -> Assessment:
-        """The reply and the outcomes behind it, for moderation to decide on.
+        client: discord.Client,
+        links: LinkFetcher,
+        settings: DiscordSettings,
+        max_bytes: int,
+    ) -> None:
+        self.client = client
+        self.links = links
+        self.settings = settings
+        self.max_bytes = max_bytes
+        self.muted = MutedChannels(settings.muted_channel_s)
 
-        `bands` are a server's own (its flag threshold and uncertain band); by default the
-        operator's. With `defer` (a moderated channel, where every image must be scanned)
-        images over the user's rate wait for it before they are fetched, rather than drop.
-        """
-        if not sources:
-            return Assessment(None, [])
-        cost = min(len(sources), self._burst)
-        if defer:
-            admission = await self._throttle.wait(user_id, cost)
-        else:
-            admission = self._throttle.admit(user_id, cost)
-        if admission is Admission.REFUSE_AND_NOTIFY or (
-            must_answer and admission is Admission.REFUSE_SILENTLY
-        ):
-            return Assessment(THROTTLED, [])
-        if admission is Admission.REFUSE_SILENTLY:
-            return Assessment(None, [])
-        outcomes = await self.outcomes(sources)
-        return Assessment(self.text(outcomes, bands), outcomes)
 
-    async def outcomes(self, sources: Sequence[ImageSource]) -> list[Outcome]:
-        """Judge all images at once, so they share a batch; unlabelled non-images drop out."""
+class DiscordPort:
+    """Everything but the reply, which depends on what is answered."""
+
+    def __init__(self, calls: DiscordCalls) -> None:
+        self._calls = calls
+        self._client = calls.client
+
+    async def fetch(self, ref: DiscordImage) -> bytes:
+        if isinstance(ref, str):
+            return await self._calls.links.fetch(ref)
+        if ref.size > self._calls.max_bytes:
+            raise ImageTooLarge()
         try:
-            async with asyncio.TaskGroup() as group:  # a bug in one cancels the rest
-                tasks = [group.create_task(self._one(source)) for source in sources]
-        except BaseExceptionGroup as bugs:
-            raise bugs.exceptions[0] from None  # log the bug itself, not its wrapper
-        return [outcome for task in tasks if (outcome := task.result()) is not None]
+            async with asyncio.timeout(self._calls.settings.fetch_timeout_s):
+                return await ref.read()
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+            raise LinkUnavailable() from None  # 403/404: the signed CDN link has expired
 
-    def text(self, outcomes: Sequence[Outcome], bands: ReplySettings | None = None) -> str | None:
-        if not outcomes:
-            return None
-        judged = any(isinstance(outcome, Judgement) for outcome in outcomes)
-        if not judged and any(isinstance(outcome, Overloaded) for outcome in outcomes):
-            return BUSY
-        return outcomes_text(outcomes, bands or self._bands)
+    async def react(self, message: discord.Message) -> None:
+        await message.add_reaction(MARKER_EMOJI)
 
-    async def _one(self, source: ImageSource) -> Outcome | None:
+    async def warn(self, message: discord.Message, text: str, flag: Flag) -> None:
+        reference = message.to_reference(fail_if_not_exists=False)
+        await message.channel.send(text, reference=reference, view=buttons(flag.id, "report"))
+
+    async def delete(self, message: discord.Message) -> None:
+        await message.delete()
+
+    async def time_out(self, message: discord.Message, minutes: int) -> None:
+        if isinstance(message.author, discord.Member):  # not in a DM, nor a left member
+            until = timedelta(minutes=minutes)
+            await message.author.timeout(until, reason="DeepGuard: likely AI-generated image")
+
+    async def post_flag(self, message: discord.Message, flag: Flag, modlog: str) -> str:
+        channel = self._client.get_partial_messageable(int(modlog))
+        where = getattr(message.channel, "mention", f"<#{message.channel.id}>")
+        text = flag_notice(
+            flag.id, message.author.mention, where, flag.flag.fake_probability, message.jump_url
+        )
+        posted = await channel.send(text, view=buttons(flag.id, "confirm", "dismiss"))
+        return str(posted.id)
+
+    async def tell(self, message: discord.Message, text: str, modlog: str | None) -> None:
+        """Post to the mod-log if there is one the bot may use, otherwise DM the server's owner."""
+        if modlog is not None:
+            try:
+                await self._client.get_partial_messageable(int(modlog)).send(text)
+                return
+            except discord.HTTPException as error:
+                log.warning("cannot post to the mod-log: %s", error.text or error.status)
+        guild = message.guild
+        if guild is None or guild.owner_id is None:
+            return
         try:
-            data = await source.fetch()
-        except DeepGuardError as error:
-            return None if source.sniff else error
-        if source.sniff and not is_image(data):
-            return None
+            owner = await self._client.create_dm(discord.Object(guild.owner_id))
+            await owner.send(text)
+        except discord.HTTPException as error:
+            log.warning("cannot tell the owner of %s: %s", guild.id, error.text or error.status)
+
+    def place(self, message: discord.Message, channel: str) -> str:
+        return f"<#{channel}>"
+
+    def failure(self, error: Exception, action: Action) -> Failure | None:
+        if isinstance(error, discord.Forbidden):
+            return Failure.REFUSED
+        if isinstance(error, discord.NotFound):
+            # A deleted mod-log channel will not come back; a deleted message or member is gone.
+            return Failure.REFUSED if action is Action.MODLOG else Failure.GONE
+        if isinstance(error, discord.HTTPException | discord.RateLimited):
+            return Failure.FAILED
+        return None
+
+
+class ChannelPort(DiscordPort):
+    """Answers a message in its channel, quoting it, unless the channel refused recently."""
+
+    def __init__(self, calls: DiscordCalls, message: discord.Message) -> None:
+        super().__init__(calls)
+        self._message = message
+
+    async def reply(self, text: str, flag: Flag | None) -> None:
+        message, muted = self._message, self._calls.muted
+        if muted.muted(message.channel.id):
+            return  # the channel is still moderated; only the answer is skipped
+        reference = message.to_reference(fail_if_not_exists=False)
+        view = buttons(flag.id, "report") if flag is not None else discord.utils.MISSING
         try:
-            return await self._detector.judge(data)
-        except DeepGuardError as error:
-            return error
+            await message.channel.send(text, reference=reference, mention_author=False, view=view)
+        except discord.Forbidden as error:
+            if muted.mute(message.channel.id):
+                log.warning(
+                    "cannot reply in channel %s (%s); skipping it for %.0f s",
+                    message.channel.id,
+                    error.text or error.status,
+                    self._calls.settings.muted_channel_s,
+                )
+        except discord.RateLimited as error:
+            log.warning("dropped a reply: rate limited for %.0f s", error.retry_after)
+        except discord.HTTPException as error:
+            log.warning("reply in channel %s failed: %s", message.channel.id, error)
+
+
+class InteractionPort(DiscordPort):
+    """Answers an interaction privately; `defer` shows "thinking..." while the answer is made."""
+
+    def __init__(self, calls: DiscordCalls, interaction: discord.Interaction) -> None:
+        super().__init__(calls)
+        self._interaction = interaction
+        self._responding = asyncio.Lock()  # a deferral and the answer must not cross
+
+    async def defer(self) -> None:
+        async with self._responding:
+            if not self._interaction.response.is_done():
+                await self._interaction.response.defer(ephemeral=True, thinking=True)
+
+    async def reply(self, text: str, flag: Flag | None) -> None:
+        """The private answer; a report button is for the poster, so it has none."""
+        interaction = self._interaction
+        try:
+            async with self._responding:
+                if interaction.response.is_done():
+                    await interaction.followup.send(text, ephemeral=True)
+                else:
+                    await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as error:
+            log.warning("answer to interaction %s failed: %s", interaction.id, error)
+
+
+class MutedChannels:
+    """Channels where the bot may not reply, skipped until the permission may be back.
+
+    At most `capacity` are remembered; past that, the least recently muted is tried again early.
+    """
+
+    def __init__(
+        self,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        capacity: int = 10_000,
+    ) -> None:
+        self._muted: TTLCache[int, bool] = TTLCache(capacity, ttl_s, timer=clock)
+
+    def muted(self, channel_id: int) -> bool:
+        return channel_id in self._muted
+
+    def mute(self, channel_id: int) -> bool:
+        """Mute a channel; True only if it was not muted already (so log just once)."""
+        if self.muted(channel_id):
+            return False
+        self._muted[channel_id] = True
+        return True

@@ -1,11 +1,16 @@
-"""The discord.py client: gateway events handed to DeepGuard's collaborators.
+"""The Discord bot: the discord.py client, its gateway events, and `run()` until a stop.
 
-Everything it uses is built here from the settings and the injected Detector, store, throttle
-and duplicate filter; `bots.discord.bot.run` owns its start, the intent fallback and the stop.
+Everything the client uses is built here from the settings and the injected judge, store,
+throttle and duplicate filter; a posted or edited message goes through the chat pipeline, the
+commands and buttons to their own modules. `run()` is what `deepguard run` starts. The Message
+Content intent is privileged: without it Discord hides attachments and embeds of server messages
+from the bot. If the application has not been granted it, the gateway closes with 4014; the bot
+then says so and reconnects without it, so `/check` and the message menu keep working.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,16 +18,13 @@ import discord
 from discord import app_commands
 
 from bots.delivery import InFlight, SeenMessages
-from bots.discord.answers import Checker
+from bots.discord.answers import ChannelPort, DiscordCalls
 from bots.discord.commands import Commands
-from bots.discord.inputs import MessageImages
+from bots.discord.inputs import Collector
 from bots.discord.links import LinkFetcher
-from bots.discord.mod import Moderator
-from bots.discord.mod_actions import FlagActions
-from bots.discord.mod_commands import ModCommands
-from bots.discord.mod_review import Reviews
-from bots.discord.options import client_options
-from bots.discord.reply import Replier
+from bots.discord.review import Reviews
+from bots.discord.settings import ModCommands
+from bots.pipeline import Pipeline
 from bots.throttle import Throttle
 from config import Settings
 from core.detector import Judge
@@ -30,7 +32,75 @@ from core.moderation.types import ModerationStore
 
 log = logging.getLogger(__name__)
 
+NO_MESSAGE_CONTENT = (
+    "Discord refused the Message Content intent (enable it under Bot > Privileged Gateway "
+    "Intents in the developer portal). Reconnecting without it: images posted in servers "
+    "won't be seen, but /check and the 'Check for AI image' message menu still work."
+)
+
 _ANSWERED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+async def run(
+    settings: Settings, detector: Judge, stop: asyncio.Event, *, store: ModerationStore
+) -> None:
+    """Serve Discord until `stop` is set; answers in flight are finished first."""
+    token = settings.discord.token.get_secret_value() if settings.discord.token else ""
+    throttle, seen = Throttle(settings.throttle), SeenMessages()
+    message_content = True
+    while True:
+        client = DeepGuardClient(
+            settings, detector, throttle, seen, store=store, message_content=message_content
+        )
+        try:
+            await _serve(client, token, stop)
+            return
+        except discord.PrivilegedIntentsRequired:
+            if not message_content:
+                raise
+            log.warning(NO_MESSAGE_CONTENT)
+            message_content = False
+
+
+async def _serve(client: DeepGuardClient, token: str, stop: asyncio.Event) -> None:
+    async with client:
+        await client.login(token)
+        gateway = asyncio.create_task(client.connect(), name="discord-gateway")
+        stopped = asyncio.create_task(stop.wait(), name="discord-stop")
+        try:
+            await asyncio.wait({gateway, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if gateway.done():
+                return gateway.result()  # raises what ended it, e.g. PrivilegedIntentsRequired
+            gateway.cancel()
+            await asyncio.wait({gateway})
+            await client.finish()
+        finally:
+            for task in (gateway, stopped):
+                task.cancel()
+            await asyncio.wait({gateway, stopped})
+
+
+def client_options(settings: Settings, *, message_content: bool) -> dict[str, Any]:
+    """Keyword arguments for `discord.AutoShardedClient`: intents, mentions, limits, shards."""
+    intents = discord.Intents.default()
+    intents.message_content = message_content
+    return {
+        "intents": intents,
+        "allowed_mentions": discord.AllowedMentions.none(),
+        "max_ratelimit_timeout": settings.discord.max_ratelimit_timeout_s,
+        "chunk_guilds_at_startup": False,
+        "max_messages": None,  # edits arrive as raw events; no message cache is needed
+        **_shards(settings),
+    }
+
+
+def _shards(settings: Settings) -> dict[str, Any]:
+    """Shard options for discord.py; none at all lets it ask Discord (GET /gateway/bot)."""
+    count, ids = settings.discord.shard_count, settings.discord.shard_ids
+    options: dict[str, Any] = {} if count is None else {"shard_count": count}
+    if ids is not None:
+        options["shard_ids"] = list(ids)
+    return options
 
 
 class DeepGuardClient(discord.AutoShardedClient):
@@ -52,30 +122,31 @@ class DeepGuardClient(discord.AutoShardedClient):
     ) -> None:
         super().__init__(**client_options(settings, message_content=message_content))
         self.settings = settings
-        self._seen = seen
         self.store = store
         self._links = LinkFetcher(settings.discord, settings.images.max_bytes)
-        self._images = MessageImages(settings.discord, self._links, settings.images.max_bytes)
-        self._checker = Checker(settings, detector, throttle)
+        self._collect = Collector(settings.discord)
+        self._calls = DiscordCalls(self, self._links, settings.discord, settings.images.max_bytes)
+        self._pipeline = Pipeline(
+            detector,
+            store,
+            throttle,
+            seen,
+            bands=settings.replies,
+            burst=settings.throttle.burst,
+        )
         self._in_flight = InFlight()
-        replier = Replier(settings.discord.muted_channel_s)
-        self._moderator = Moderator(store, self._checker, FlagActions(self, store), replier.reply)
         self._reviews = Reviews(self, store, seen)
         self._mod_commands = ModCommands(store)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
-        self._install_commands(detector)
-
-    def _install_commands(self, detector: Judge) -> None:
-        """`/check` and the message menu first, then the moderators' `/deepguard` group."""
+        # `/check` and the message menu first, then the moderators' `/deepguard` group.
         Commands(
-            self.settings.discord,
+            settings.discord,
             detector,
-            self._checker,
-            self._images,
-            self._seen,
+            self._pipeline,
+            self._collect,
+            self._calls,
+            seen,
             self._in_flight,
-            on_checked=self._moderator.requested,
-            bands_of=self._moderator.bands_of,
         ).install(self.tree)
         self._mod_commands.install(self.tree)
 
@@ -137,9 +208,5 @@ class DeepGuardClient(discord.AutoShardedClient):
         if self._in_flight.stopping or message.author.bot or message.type not in _ANSWERED_TYPES:
             return
         with self._in_flight.track():
-            sources = [
-                source
-                for source in self._images.sources(message)
-                if await self._seen.claim(f"discord:{message.id}:{source.key}")
-            ]
-            await self._moderator.handle(message, sources)
+            event = self._collect.posted(message)
+            await self._pipeline.run(event, ChannelPort(self._calls, message))

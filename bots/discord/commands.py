@@ -1,28 +1,29 @@
 """`/check image:<file>` and the message menu "Check for AI image": private answers.
 
-Discord drops an interaction that gets no response within 3 seconds, so the answer is deferred
-("thinking...") up front when the queue is already long, and otherwise as soon as it is not
-ready within `answer_within_s`. Both answers are ephemeral: only the asker sees them.
+Both run the chat pipeline as a request: always answered, and a checked server message is
+flagged if its server's policy says so. Discord drops an interaction that gets no response
+within 3 seconds, so the answer is deferred ("thinking...") up front when the queue is already
+long, and otherwise as soon as it is not ready within `answer_within_s`. Both answers are
+ephemeral: only the asker sees them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import suppress
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
 
 from bots.delivery import InFlight, SeenMessages
-from bots.discord.answers import Assessment, Checker
-from bots.discord.inputs import ImageSource, MessageImages
-from bots.replies import NO_IMAGE_FOUND, UNEXPECTED, error_text
-from config import DiscordSettings, ReplySettings
+from bots.discord.answers import DiscordCalls, InteractionPort
+from bots.discord.inputs import Collector, DiscordEvent
+from bots.pipeline import Pipeline
+from bots.replies import UNEXPECTED, error_text
+from config import DiscordSettings
 from core.detector import Judge
 from core.errors import ShuttingDown
-from core.result import Judgement
 
 log = logging.getLogger(__name__)
 
@@ -30,35 +31,29 @@ CHECK_DESCRIPTION = "Check whether an image is likely AI-generated (only you see
 IMAGE_DESCRIPTION = "The image to check"
 MENU_NAME = "Check for AI image"
 
-# Told about a message someone checked from its menu, e.g. to flag it (moderation).
-OnChecked = Callable[[discord.Message, Sequence[Judgement]], Awaitable[None]]
-# A server's own reply bands for an interaction there; None for the operator's.
-BandsOf = Callable[[discord.Interaction], Awaitable[ReplySettings | None]]
+Collect = Callable[[], Awaitable[DiscordEvent]]
 
 
 class Commands:
-    """The app commands, answering through the same `Checker` as replies in channels."""
+    """The app commands, answering through the same pipeline as replies in channels."""
 
     def __init__(
         self,
         settings: DiscordSettings,
         detector: Judge,
-        checker: Checker,
-        images: MessageImages,
+        pipeline: Pipeline,
+        collect: Collector,
+        calls: DiscordCalls,
         seen: SeenMessages,
         in_flight: InFlight,
-        *,
-        on_checked: OnChecked | None = None,
-        bands_of: BandsOf | None = None,
     ) -> None:
         self._settings = settings
         self._detector = detector
-        self._checker = checker
-        self._images = images
+        self._pipeline = pipeline
+        self._collect = collect
+        self._calls = calls
         self._seen = seen
         self._in_flight = in_flight
-        self._on_checked = on_checked
-        self._bands_of = bands_of
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         """Add both commands to `tree` and route their unexpected errors to `on_error`."""
@@ -66,57 +61,43 @@ class Commands:
         @tree.command(name="check", description=CHECK_DESCRIPTION)
         @app_commands.describe(image=IMAGE_DESCRIPTION)
         async def check(interaction: discord.Interaction, image: discord.Attachment) -> None:
-            source = self._images.attachment(image, explicit=True)
-            await self.answer(interaction, [source] if source else [])
+            async def collect() -> DiscordEvent:
+                return self._collect.checked_file(interaction, image)
+
+            await self.answer(interaction, collect)
 
         @tree.context_menu(name=MENU_NAME)
         async def check_message(
             interaction: discord.Interaction, message: discord.Message
         ) -> None:
-            await self.answer(interaction, self._images.sources(message), target=message)
+            async def collect() -> DiscordEvent:
+                return await self._collect.checked_message(interaction, message)
+
+            await self.answer(interaction, collect)
 
         tree.error(self.on_error)
 
-    async def answer(
-        self,
-        interaction: discord.Interaction,
-        sources: Sequence[ImageSource],
-        *,
-        target: discord.Message | None = None,
-    ) -> None:
+    async def answer(self, interaction: discord.Interaction, collect: Collect) -> None:
         if not await self._seen.claim(f"discord:interaction:{interaction.id}"):
             return  # replayed by a gateway RESUME: it was answered already
+        port = InteractionPort(self._calls, interaction)
         if self._in_flight.stopping:
-            await _send(interaction, error_text(ShuttingDown()))
+            await port.reply(error_text(ShuttingDown()), None)
             return
         with self._in_flight.track():
             if self._detector.depth > self._settings.defer_when_queue_over:
-                await interaction.response.defer(ephemeral=True, thinking=True)
-            assessment = await self._within_deadline(interaction, sources)
-            await _send(interaction, assessment.text or NO_IMAGE_FOUND)
-            if target is not None and self._on_checked is not None:
-                await self._on_checked(target, assessment.judgements)
-
-    async def _within_deadline(
-        self, interaction: discord.Interaction, sources: Sequence[ImageSource]
-    ) -> Assessment:
-        work = asyncio.create_task(self._assess(interaction, sources))
-        try:
-            if not interaction.response.is_done():
+                await port.defer()
+            work = asyncio.create_task(self._run(collect, port))
+            try:
                 done, _ = await asyncio.wait({work}, timeout=self._settings.answer_within_s)
                 if not done:
-                    await interaction.response.defer(ephemeral=True, thinking=True)
-            return await work
-        finally:
-            work.cancel()
+                    await port.defer()
+                await work
+            finally:
+                work.cancel()
 
-    async def _assess(
-        self, interaction: discord.Interaction, sources: Sequence[ImageSource]
-    ) -> Assessment:
-        bands = await self._bands_of(interaction) if self._bands_of is not None else None
-        return await self._checker.assess(
-            interaction.user.id, sources, must_answer=True, bands=bands
-        )
+    async def _run(self, collect: Collect, port: InteractionPort) -> None:
+        await self._pipeline.run(await collect(), port)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -124,15 +105,7 @@ class Commands:
         """Log a bug once with its traceback and still give the asker an answer."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         log.error("unexpected error in /%s", _command_name(interaction), exc_info=cause)
-        with suppress(discord.HTTPException):
-            await _send(interaction, UNEXPECTED)
-
-
-async def _send(interaction: discord.Interaction, text: str) -> None:
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.response.send_message(text, ephemeral=True)
+        await InteractionPort(self._calls, interaction).reply(UNEXPECTED, None)
 
 
 def _command_name(interaction: discord.Interaction) -> str:

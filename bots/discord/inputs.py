@@ -1,26 +1,22 @@
-"""Find the images in a Discord message: attachments, previewed links and stickers.
+"""What the pipeline gets from Discord: the images of a message, who posted them and where.
 
-An attachment counts by its bytes, not its label: a declared image is always checked, and a
-file with no useful content type is downloaded and checked only if its bytes are an image. Each
-image gets a key that is stable across gateway replays and edits, so the same image of the same
-message is answered once.
+Images are attachments, previewed links and stickers. An attachment counts by its bytes, not
+its label: a declared image is always checked, and a file with no useful content type is
+fetched and checked only if its bytes are an image. Each image gets a key that is stable across
+gateway replays and edits, so the same image of the same message is answered once. A thread
+counts as its parent channel for the policy's exemptions.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
-import aiohttp
 import discord
 
-from bots.discord.link_guard import LinkUnavailable
-from bots.discord.links import LinkFetcher
+from bots.pipeline import Event, Image, Post
 from config import DiscordSettings
-from core.errors import ImageTooLarge
-from core.images import sniff_format
+from core.moderation.types import ChatKey, UploadContext
 
 _IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".heic", ".heif")
 _UNLABELLED: Final = frozenset({"", "application/octet-stream", "binary/octet-stream"})
@@ -28,28 +24,57 @@ _STICKER_FORMATS: Final = frozenset(
     {discord.StickerFormatType.png, discord.StickerFormatType.apng}
 )
 
-
-@dataclass(frozen=True, slots=True)
-class ImageSource:
-    """One image of a message and how to get its bytes."""
-
-    key: str
-    fetch: Callable[[], Awaitable[bytes]]
-    sniff: bool = False  # not labelled as an image: skip it quietly unless its bytes are one
+# An image on Discord: an attachment, or the link of a preview or a sticker.
+DiscordImage = discord.Attachment | str
+DiscordEvent = Event[discord.Message, DiscordImage]
 
 
-class MessageImages:
-    """Turns messages into image sources, within the configured limits."""
+class Collector:
+    """Turns messages and commands into the pipeline's events, within the configured limits."""
 
-    def __init__(self, settings: DiscordSettings, links: LinkFetcher, max_bytes: int) -> None:
+    def __init__(self, settings: DiscordSettings) -> None:
         self._settings = settings
-        self._links = links
-        self._max_bytes = max_bytes
 
-    def sources(self, message: discord.Message) -> list[ImageSource]:
+    def posted(self, message: discord.Message) -> DiscordEvent:
+        """A message posted (or edited) in a channel the bot reads."""
+        chat, private = chat_of(message)
+        context = upload_context(message, private=private)
+        post = Post(
+            str(message.id), str(message.channel.id), context, self.images(message), message
+        )
+        return Event(chat, message.author.id, context, [post])
+
+    async def checked_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> DiscordEvent:
+        """The message menu's check: the asker is answered, the message flagged as policy says."""
+        chat, private = chat_of(message)
+        author = await as_member(message.guild, message.author) if message.guild else None
+        context = upload_context(message, private=private, author=author, requested=True)
+        post = Post(
+            str(message.id), str(message.channel.id), context, self.images(message), message
+        )
+        return Event(chat, interaction.user.id, context, [post])
+
+    def checked_file(
+        self, interaction: discord.Interaction, attachment: discord.Attachment
+    ) -> DiscordEvent:
+        """`/check image:<file>`: a file in no message, so answered and never flagged."""
+        channel = str(interaction.channel_id)
+        private = interaction.guild_id is None
+        chat = ChatKey("discord", f"dm:{channel}" if private else str(interaction.guild_id))
+        user = str(interaction.user.id)
+        context = UploadContext(private=private, channel=channel, user=user, requested=True)
+        image = self.attachment(attachment, explicit=True)
+        post: Post[discord.Message, DiscordImage] = Post(
+            f"interaction:{interaction.id}", channel, context, [image] if image else []
+        )
+        return Event(chat, interaction.user.id, context, [post])
+
+    def images(self, message: discord.Message) -> list[Image[DiscordImage]]:
         """The images of `message`, attachments first, at most the per-message limit."""
-        found = [source for item in message.attachments if (source := self.attachment(item))]
-        found += self._embeds(message.embeds)
+        found = [image for item in message.attachments if (image := self.attachment(item))]
+        found += _previews(message.embeds)
         found += [
             self._sticker(item) for item in message.stickers if item.format in _STICKER_FORMATS
         ]
@@ -57,8 +82,8 @@ class MessageImages:
 
     def attachment(
         self, attachment: discord.Attachment, *, explicit: bool = False
-    ) -> ImageSource | None:
-        """A source for an attachment that may be an image; `explicit` when a user chose it."""
+    ) -> Image[DiscordImage] | None:
+        """An attachment that may be an image; `explicit` when a user chose it."""
         label = (attachment.content_type or "").split(";")[0].strip().lower()
         declared = (
             explicit
@@ -67,38 +92,63 @@ class MessageImages:
         )
         if not declared and label not in _UNLABELLED:
             return None  # a video, a PDF, a text file: not ours to judge
+        return Image(f"attachment:{attachment.id}", attachment, sniff=not declared)
 
-        async def fetch() -> bytes:
-            if attachment.size > self._max_bytes:
-                raise ImageTooLarge()
-            try:
-                async with asyncio.timeout(self._settings.fetch_timeout_s):
-                    return await attachment.read()
-            except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
-                raise LinkUnavailable() from None  # 403/404: the signed CDN link has expired
-
-        return ImageSource(f"attachment:{attachment.id}", fetch, sniff=not declared)
-
-    def _embeds(self, embeds: list[discord.Embed]) -> list[ImageSource]:
-        found: dict[str, ImageSource] = {}
-        for embed in embeds:
-            for media in (embed.image, embed.thumbnail):
-                if media.url and media.url not in found:
-                    link = media.proxy_url or media.url  # Discord's own copy when it made one
-                    found[media.url] = ImageSource(f"link:{media.url}", self._fetcher(link))
-        return list(found.values())
-
-    def _sticker(self, sticker: discord.StickerItem) -> ImageSource:
+    def _sticker(self, sticker: discord.StickerItem) -> Image[DiscordImage]:
         link = f"{self._settings.cdn_base_url.rstrip('/')}/stickers/{sticker.id}.png"
-        return ImageSource(f"sticker:{sticker.id}", self._fetcher(link))
-
-    def _fetcher(self, link: str) -> Callable[[], Awaitable[bytes]]:
-        async def fetch() -> bytes:
-            return await self._links.fetch(link)
-
-        return fetch
+        return Image(f"sticker:{sticker.id}", link)
 
 
-def is_image(data: bytes) -> bool:
-    """True when the bytes start like a format the core decodes."""
-    return sniff_format(data) is not None
+def _previews(embeds: list[discord.Embed]) -> list[Image[DiscordImage]]:
+    found: dict[str, Image[DiscordImage]] = {}
+    for embed in embeds:
+        for media in (embed.image, embed.thumbnail):
+            if media.url and media.url not in found:
+                link = media.proxy_url or media.url  # Discord's own copy when it made one
+                found[media.url] = Image(f"link:{media.url}", link)
+    return list(found.values())
+
+
+def chat_of(message: discord.Message) -> tuple[ChatKey, bool]:
+    """The store's key for where a message was posted, and whether that is a private chat."""
+    if message.guild is None:
+        return ChatKey("discord", f"dm:{message.channel.id}"), True
+    return ChatKey("discord", str(message.guild.id)), False
+
+
+def upload_context(
+    message: discord.Message,
+    *,
+    private: bool,
+    author: discord.Member | discord.User | None = None,
+    requested: bool = False,
+) -> UploadContext:
+    """Who posted where: a thread counts as its parent channel for exemptions."""
+    channel = getattr(message.channel, "parent_id", None) or message.channel.id
+    author = author or message.author
+    roles: frozenset[str] = frozenset()
+    member_days = None
+    if isinstance(author, discord.Member):
+        roles = frozenset(str(role.id) for role in author.roles)
+        if author.joined_at is not None:
+            member_days = (datetime.now(UTC) - author.joined_at).total_seconds() / 86400
+    return UploadContext(
+        private=private,
+        channel=str(channel),
+        user=str(author.id),
+        roles=roles,
+        member_days=member_days,
+        requested=requested,
+    )
+
+
+async def as_member(
+    guild: discord.Guild, author: discord.Member | discord.User
+) -> discord.Member | discord.User:
+    """The author as a member, for their roles and join date (a menu's message has neither)."""
+    if isinstance(author, discord.Member):
+        return author
+    try:
+        return guild.get_member(author.id) or await guild.fetch_member(author.id)
+    except discord.HTTPException:
+        return author  # left the server: no roles to exempt them by

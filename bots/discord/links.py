@@ -1,43 +1,86 @@
 """Download the image behind a link that a stranger chose, without letting it reach inside.
 
 Every hop is checked before it is requested: https only, a host allow-list, no literal private
-address, and a redirect limit. The address guard also sits inside the connector's resolver, so
-the address that was checked is the address connected to (a DNS answer cannot change between
-the check and the connection). The body is capped while it streams and the whole fetch,
-redirects included, shares one timeout. The relaxations (`allow_http`,
-`allow_private_addresses`) exist for tests on loopback only.
+address (only addresses plainly on the public internet), and a redirect limit. The address guard
+also sits inside the connector's resolver, so the address that was checked is the address
+connected to (a DNS answer cannot change between the check and the connection). The body is
+capped while it streams and the whole fetch, redirects included, shares one timeout. The
+relaxations (`allow_http`, `allow_private_addresses`) exist for tests on loopback only.
 """
 
 from __future__ import annotations
 
 import asyncio
-from ipaddress import ip_address
+import socket
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 from types import TracebackType
 from typing import Final, Self
 
 import aiohttp
-from aiohttp.abc import AbstractResolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from bots.discord.link_guard import (
-    GuardedResolver,
-    LinkRefused,
-    LinkUnavailable,
-    forbidden_address,
-)
+from bots.replies import LINK_REFUSED_REASON, LINK_UNAVAILABLE_REASON
 from config import DiscordSettings
-from core.errors import ImageTooLarge
-
-__all__ = [
-    "GuardedResolver",
-    "LinkFetcher",
-    "LinkRefused",
-    "LinkUnavailable",
-    "forbidden_address",
-]
+from core.errors import DeepGuardError, ImageTooLarge
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _CHUNK: Final = 64 * 1024
+_NAT64: Final = IPv6Network("64:ff9b::/96")
+
+
+class LinkRefused(DeepGuardError):
+    """The link points somewhere the bot must not fetch from."""
+
+    default_message = LINK_REFUSED_REASON
+
+
+class LinkUnavailable(DeepGuardError):
+    """The server did not hand over the image: an expired CDN link, an error, a timeout."""
+
+    default_message = LINK_UNAVAILABLE_REASON
+
+
+def forbidden_address(ip: IPv4Address | IPv6Address) -> bool:
+    """True for every address that is not plainly on the public internet."""
+    if isinstance(ip, IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return True
+        for embedded in _embedded_ipv4(ip):
+            if forbidden_address(embedded):
+                return True
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+
+
+def _embedded_ipv4(ip: IPv6Address) -> list[IPv4Address]:
+    """IPv4 addresses that 6to4, Teredo and NAT64 would really connect to."""
+    found = [ip.sixtofour] if ip.sixtofour is not None else []
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if ip in _NAT64:
+        found.append(IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like `inner`, then refuses a name if any of its addresses is forbidden."""
+
+    def __init__(self, inner: AbstractResolver, *, allow_private: bool) -> None:
+        self._inner = inner
+        self._allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if not self._allow_private and any(
+            forbidden_address(ip_address(result["host"])) for result in results
+        ):
+            raise LinkRefused()
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class LinkFetcher:

@@ -1,97 +1,131 @@
-"""Judge the images of a message or album, let moderation act, and post one reply.
+"""The pipeline's port on Telegram: downloading images, replying, and a flag's actions.
 
-Every image is judged even when one fails, so none is left running unawaited; the chat's
-policy then decides per image whether it is flagged, and once whether the verdict is posted.
+Replies quote the message they answer, in its forum topic when it has one. A refusal (the bot
+lacks a right, or the chat forbids it) is a `Forbidden`, or a `BadRequest` about anything but a
+message that is gone; the pipeline then switches that action off and tells the moderators once.
+A mod-log group upgraded to a supergroup is followed to its new id.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
-from telegram import Bot, Message, ReplyParameters
+from telegram import Bot, ChatPermissions, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bots import replies
-from bots.replies import reply_bands
+from bots.pipeline import Failure
+from bots.telegram.chats import chat_key, chat_name, poster_name
 from bots.telegram.media import Media, fetch
-from bots.telegram.mod import Judged, Moderator
-from bots.telegram.mod_chat import is_private
-from config import ReplySettings, TelegramSettings
-from core.detector import Judge
-from core.errors import DeepGuardError, Overloaded, UnsupportedImage
-from core.moderation.types import ChatPolicy
-from core.result import Judgement
+from bots.telegram.review import report_button, review_buttons
+from config import TelegramSettings
+from core.moderation.types import Action, Flag, ModerationStore
 
-Pending = tuple[Message, Media]
+log = logging.getLogger(__name__)
 
 
-class Answers:
-    """The detector, moderation and reply wording behind every image handler."""
+class TelegramPort:
+    """The calls for one event: `message` is the one answered (an album's first, a /check)."""
 
     def __init__(
-        self, judge: Judge, moderator: Moderator, settings: TelegramSettings, bands: ReplySettings
+        self, bot: Bot, store: ModerationStore, settings: TelegramSettings, message: Message
     ) -> None:
-        self._judge = judge
-        self._mod = moderator
-        self._max_bytes = settings.max_file_bytes
-        self._timeout_s = settings.download_timeout_s
-        self._bands = bands
+        self._bot = bot
+        self._store = store
+        self._settings = settings
+        self._message = message
 
-    async def answer(
-        self,
-        bot: Bot,
-        message: Message,
-        pending: Sequence[Pending],
-        policy: ChatPolicy,
-        *,
-        requested: bool = False,
-    ) -> None:
-        """Judge each image, let moderation act on each, post one reply if the chat wants it."""
-        # Every image finishes before a bug in one is raised, so none is left running unawaited.
-        found = await asyncio.gather(
-            *(self._outcome(bot, media) for _, media in pending), return_exceptions=True
+    async def fetch(self, ref: Media) -> bytes:
+        return await fetch(
+            self._bot, ref, self._settings.max_file_bytes, self._settings.download_timeout_s
         )
-        outcomes: list[replies.Outcome] = []
-        judged: list[Judged] = []
-        for (source, _), outcome in zip(pending, found, strict=True):
-            if isinstance(outcome, Judgement):
-                judged.append((source, outcome))
-            if isinstance(outcome, Judgement | DeepGuardError):
-                outcomes.append(outcome)
-            elif outcome is not None:
-                raise outcome
-        await self._mod.review(bot, policy, judged, requested=requested)
-        if not self._mod.answers(policy, message, requested=requested):
-            return
-        if len(outcomes) == 1 and isinstance(outcomes[0], Overloaded):
-            await reply(bot, message, replies.BUSY)
-        elif outcomes:
-            await reply(
-                bot, message, replies.outcomes_text(outcomes, self._bands_in(message, policy))
-            )
-        elif requested:
-            await reply(bot, message, replies.NO_IMAGE_FOUND)
 
-    def _bands_in(self, message: Message, policy: ChatPolicy) -> ReplySettings:
-        """A group's own bands; a private chat has no moderators, so the operator's."""
-        return self._bands if is_private(message) else reply_bands(policy)
-
-    async def _outcome(self, bot: Bot, media: Media) -> replies.Outcome | None:
-        """The judgement or the polite reason; None for a file that only pretended."""
+    async def reply(self, text: str, flag: Flag | None) -> None:
+        """Answer the event; the report button stays on warnings, where the poster sees it."""
         try:
-            data = await fetch(bot, media, self._max_bytes, self._timeout_s)
-            return await self._judge.judge(data)
-        except UnsupportedImage as exc:
-            return exc if media.claimed else None
-        except DeepGuardError as exc:
-            return exc
+            await reply(self._bot, self._message, text)
+        except TelegramError as exc:  # blocked, kicked, muted: a fact about the chat, not a bug
+            log.warning("reply in %s failed: %s", self._message.chat_id, exc)
+
+    async def react(self, message: Message) -> None:
+        await self._bot.set_message_reaction(
+            message.chat_id, message.message_id, replies.MARKER_EMOJI
+        )
+
+    async def warn(self, message: Message, text: str, flag: Flag) -> None:
+        await reply(self._bot, message, text, report_button(flag.id))
+
+    async def delete(self, message: Message) -> None:
+        await self._bot.delete_message(message.chat_id, message.message_id)
+
+    async def time_out(self, message: Message, minutes: int) -> None:
+        """Mute the poster for `minutes`; a channel or anonymous admin has no one to mute."""
+        if message.sender_chat is not None or message.from_user is None:
+            return
+        await self._bot.restrict_chat_member(
+            message.chat_id,
+            message.from_user.id,
+            ChatPermissions.no_permissions(),
+            until_date=datetime.now(UTC) + timedelta(minutes=minutes),
+        )
+
+    async def post_flag(self, message: Message, flag: Flag, modlog: str) -> str:
+        text = replies.flag_notice(
+            flag.id,
+            poster_name(message),
+            chat_name(message.chat),
+            flag.flag.fake_probability,
+            message.link or "",
+        )
+        buttons = review_buttons(flag.id)
+        try:
+            posted = await self._bot.send_message(modlog, text, reply_markup=buttons)
+        except ChatMigrated as exc:
+            moved = await self._follow(message, modlog, str(exc.new_chat_id))
+            posted = await self._bot.send_message(moved, text, reply_markup=buttons)
+        return f"{posted.chat_id}/{posted.message_id}"
+
+    async def _follow(self, message: Message, modlog: str, moved: str) -> str:
+        """The mod-log group became a supergroup: save its new id and post there."""
+        key = chat_key(message.chat_id)
+        policy = await self._store.policy(key, private=False)
+        if policy.modlog == modlog:
+            await self._store.save_policy(key, replace(policy, modlog=moved))
+        log.info("mod-log %s is now %s; following it", modlog, moved)
+        return moved
+
+    async def tell(self, message: Message, text: str, modlog: str | None) -> None:
+        """Post to the mod-log, or without one (or when it refused) in the group itself."""
+        target = modlog or message.chat_id
+        try:
+            await self._bot.send_message(target, text)
+        except TelegramError as exc:
+            log.warning("could not tell %s: %s", target, exc)
+
+    def place(self, message: Message, channel: str) -> str:
+        return chat_name(message.chat)  # a Telegram group is its own one channel
+
+    def failure(self, error: Exception, action: Action) -> Failure | None:
+        if isinstance(error, Forbidden):
+            return Failure.REFUSED
+        if isinstance(error, BadRequest):
+            gone = "not found" in error.message.lower()  # the message went away meanwhile
+            return Failure.GONE if gone else Failure.REFUSED
+        if isinstance(error, TelegramError):
+            return Failure.FAILED
+        return None
 
 
-async def reply(bot: Bot, message: Message, text: str) -> None:
+async def reply(
+    bot: Bot, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
     """Quote `message`, in its forum topic when it has one."""
     await bot.send_message(
         chat_id=message.chat_id,
         text=text,
         reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
         message_thread_id=message.message_thread_id if message.is_topic_message else None,
+        reply_markup=markup,
     )

@@ -1,25 +1,34 @@
-"""What the Telegram bot does with an update: admit it once, find the image, hand it on."""
+"""What the Telegram bot does with an update: collect its images into an event for the pipeline.
+
+A photo, image file or sticker (new, or swapped in by an edit) is an upload; the messages of an
+album are gathered first, so the album gets one reply. `/check` in reply to a message is a
+request about that message's image, which works in privacy mode too.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 
-from telegram import Bot, Message, Update
+from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots import replies
 from bots.delivery import InFlight, SeenMessages
-from bots.telegram.albums import Albums
-from bots.telegram.answers import Answers, Pending, reply
-from bots.telegram.media import media_of
-from bots.telegram.mod import Moderator
-from bots.throttle import Admission, Throttle
+from bots.pipeline import Event, Image, Pipeline, Post
+from bots.telegram.answers import TelegramPort, reply
+from bots.telegram.chats import chat_key, upload_context
+from bots.telegram.media import Albums, Media, media_of
+from config import TelegramSettings
+from core.moderation.types import ModerationStore
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+Pending = tuple[Message, Media]
+TelegramEvent = Event[Message, Media]
 
 
 class TelegramHandlers:
@@ -27,44 +36,30 @@ class TelegramHandlers:
 
     def __init__(
         self,
-        answers: Answers,
-        moderator: Moderator,
-        throttle: Throttle,
+        pipeline: Pipeline,
+        store: ModerationStore,
         seen: SeenMessages,
         albums: Albums[Pending],
         inflight: InFlight,
-        max_bytes: int,
+        settings: TelegramSettings,
     ) -> None:
-        self._answers = answers
-        self._mod = moderator
-        self._throttle = throttle
+        self._pipeline = pipeline
+        self._store = store
         self._seen = seen
         self._albums = albums
         self._inflight = inflight
-        self._max_bytes = max_bytes
+        self._settings = settings
 
     async def on_image(self, update: Update, context: Context) -> None:
         """A photo, image file or sticker, new or swapped in by an edit; albums reply once."""
         message = update.effective_message
-        media = media_of(message, self._max_bytes) if message else None
+        media = media_of(message, self._settings.max_file_bytes) if message else None
         if message is None or media is None:
             return
         with self._inflight.track():
-            policy = await self._mod.policy(message)
-            if not self._mod.scans(policy, message):
-                return
-            loud = self._mod.answers(policy, message)
-            defer = self._mod.defers(policy, message)
-            if not await self._admit(context.bot, message, media.unique_id, loud, defer):
-                return
-            if message.media_group_id is None:
-                await self._answers.answer(context.bot, message, [(message, media)], policy)
-                return
-            key = (message.chat_id, message.media_group_id)
-            album = await self._albums.gather(key, (message, media))
+            album = await self._album(message, media)
             if album is not None:
-                album.sort(key=lambda pending: pending[0].message_id)
-                await self._answers.answer(context.bot, album[0][0], album, policy)
+                await self._pipeline.run(posted(album), self._port(context, album[0][0]))
 
     async def on_check(self, update: Update, context: Context) -> None:
         """`/check` in reply to a message judges that message's image (works in privacy mode)."""
@@ -74,21 +69,20 @@ class TelegramHandlers:
         with self._inflight.track():
             if not await self._claim(message, "check"):
                 return
+            port = self._port(context, message)
             target = message.reply_to_message
-            media = media_of(target, self._max_bytes) if target else None
+            media = media_of(target, self._settings.max_file_bytes) if target else None
             if target is None or media is None:
                 hint = replies.CHECK_NEEDS_IMAGE if target is None else replies.NO_IMAGE_FOUND
-                await reply(context.bot, message, hint)
-            elif await self._allowed(context.bot, message, True):
-                policy = await self._mod.policy(message)
-                found = [(target, media)]
-                await self._answers.answer(context.bot, message, found, policy, requested=True)
+                await port.reply(hint, None)
+                return
+            await self._pipeline.run(requested(message, target, media), port)
 
     async def on_help(self, update: Update, context: Context) -> None:
         """`/start` and `/help`: what the bot does, its limits and its commands."""
         message = update.effective_message
         if message is not None and await self._claim(message, "help"):
-            await reply(context.bot, message, replies.HELP)
+            await self._port(context, message).reply(replies.HELP, None)
 
     async def on_error(self, update: object, context: Context) -> None:
         """Log an error once (a bug with its traceback) and tell the user if possible."""
@@ -102,29 +96,45 @@ class TelegramHandlers:
             with contextlib.suppress(TelegramError):
                 await reply(context.bot, update.effective_message, replies.UNEXPECTED)
 
+    def _port(self, context: Context, message: Message) -> TelegramPort:
+        return TelegramPort(context.bot, self._store, self._settings, message)
+
+    async def _album(self, message: Message, media: Media) -> list[Pending] | None:
+        """The whole album for its first message (None for the others); a lone image alone."""
+        if message.media_group_id is None:
+            return [(message, media)]
+        key = (message.chat_id, message.media_group_id)
+        album = await self._albums.gather(key, (message, media))
+        if album is not None:
+            album.sort(key=lambda pending: pending[0].message_id)
+        return album
+
     async def _claim(self, message: Message, what: str) -> bool:
         """In memory first (cheap), then in the store (across restarts and processes)."""
-        return await self._seen.claim(_key(message, what)) and await self._mod.claim(message, what)
-
-    async def _admit(self, bot: Bot, message: Message, what: str, loud: bool, defer: bool) -> bool:
-        """Claim the message once, then spend a token of its sender."""
-        return await self._claim(message, what) and await self._allowed(bot, message, loud, defer)
-
-    async def _allowed(self, bot: Bot, message: Message, loud: bool, defer: bool = False) -> bool:
-        """Spend a token of the sender; the first refusal of a burst is told, once, if `loud`.
-
-        With `defer` (a moderated chat) an image over the rate waits for its token before it
-        is downloaded, and is refused only when too many of the sender's images wait already.
-        """
-        sender = _sender(message)
-        admission = await self._throttle.wait(sender) if defer else self._throttle.admit(sender)
-        if admission is Admission.REFUSE_AND_NOTIFY and loud:
-            await reply(bot, message, replies.THROTTLED)
-        return admission is Admission.ALLOW
+        key = f"{message.message_id}:{what}"
+        return await self._seen.claim(
+            f"telegram:{message.chat_id}:{key}"
+        ) and await self._store.claim(chat_key(message.chat_id), key)
 
 
-def _key(message: Message, what: str) -> str:
-    return f"telegram:{message.chat_id}:{message.message_id}:{what}"
+def posted(album: Sequence[Pending]) -> TelegramEvent:
+    """Messages posted in a chat, one or an album's, each flagged on its own."""
+    posts = [_post(message, media) for message, media in album]
+    first = album[0][0]
+    return Event(chat_key(first.chat_id), _sender(first), posts[0].context, posts)
+
+
+def requested(command: Message, target: Message, media: Media) -> TelegramEvent:
+    """`/check` on `target`: the command is answered, the target flagged as policy says."""
+    context = upload_context(command, requested=True)
+    post = _post(target, media, requested=True)
+    return Event(chat_key(command.chat_id), _sender(command), context, [post])
+
+
+def _post(message: Message, media: Media, *, requested: bool = False) -> Post[Message, Media]:
+    context = upload_context(message, requested=requested)
+    image = Image(media.unique_id, media, sniff=not media.claimed)
+    return Post(str(message.message_id), str(message.chat_id), context, [image], message)
 
 
 def _sender(message: Message) -> str:

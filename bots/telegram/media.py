@@ -1,18 +1,24 @@
-"""Which file in a Telegram message is the image to check, and how its bytes are fetched.
+"""Which file in a Telegram message is the image to check, how its bytes are fetched, and
+how the messages of an album are gathered into one upload.
 
 Telegram sends one photo in several sizes, images as documents (to keep their quality) and
 stickers as WebP. A document's label is not trusted either way: a file whose name or type says
 image is always checked, so a broken one gets a reason, and a file labelled only as generic
 binary is checked too, but answered only when its bytes turn out to be an image.
+
+An album arrives as separate messages sharing a `media_group_id`, usually in one batch of
+updates but with no marker for the last one. The first message to arrive waits until no further
+one has come for a quiet period, then takes the whole album, so it gets one reply.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from telegram import Bot, Document, Message, PhotoSize, Sticker
 from telegram.error import BadRequest, TelegramError
@@ -21,6 +27,8 @@ from bots import replies
 from core.errors import DeepGuardError, ImageTooLarge
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MiB: Final = 1024 * 1024
 IMAGE_SUFFIXES: Final = frozenset(
@@ -105,3 +113,34 @@ async def fetch(bot: Bot, media: Media, max_bytes: int, timeout_s: float) -> byt
     except TelegramError as exc:
         log.warning("download of file %s failed: %s", media.unique_id, exc)
         raise DownloadFailed() from None
+
+
+@dataclass(slots=True)
+class _Album(Generic[T]):
+    items: list[T]
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Albums(Generic[T]):
+    """`gather` returns every item of an album to its first caller, and None to the others."""
+
+    def __init__(self, quiet_s: float) -> None:
+        self._quiet_s = quiet_s
+        self._open: dict[Hashable, _Album[T]] = {}
+
+    async def gather(self, key: Hashable, item: T) -> list[T] | None:
+        album = self._open.get(key)
+        if album is not None:
+            album.items.append(item)
+            album.arrived.set()
+            return None
+        album = self._open[key] = _Album([item])
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(album.arrived.wait(), self._quiet_s)
+                except TimeoutError:
+                    return album.items
+                album.arrived.clear()
+        finally:
+            del self._open[key]

@@ -1,7 +1,10 @@
-"""The pure part of moderation: what to do with one judged upload, and the policy's defaults.
+"""The pure part of moderation: what to do with one upload, and the policy's defaults.
 
-`decide` is a plain function of the chat's policy, the fake probability and who posted where, so
-it is tested exhaustively without a platform and both adapters behave the same.
+Before anything is fetched, `scans` says whether an upload is worth judging at all, `answers`
+whether its verdict is posted and `moderates` whether it could be flagged (so it must be scanned
+even past its sender's rate). Once the model has spoken, `decide` maps the fake probability to
+the answer, the flag and its actions. All are plain functions of the chat's policy and who posted
+where, tested exhaustively without a platform, so both adapters behave the same.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ def decide(policy: ChatPolicy, fake_probability: float, context: UploadContext) 
     """
     if context.private:
         return Decision(answer=True, flag=False, reason="private")
-    answer = context.requested or policy.mode is Mode.REPLY_ALL
+    answer = answers(policy, context)
     if policy.mode is Mode.OFF:
-        return Decision(answer=context.requested, flag=False, reason="off")
+        return Decision(answer=answer, flag=False, reason="off")
     exemption = _exemption(policy, context)
     if exemption:
         return Decision(answer=answer, flag=False, reason=exemption)
@@ -36,13 +39,33 @@ def decide(policy: ChatPolicy, fake_probability: float, context: UploadContext) 
     return Decision(answer=answer, flag=True, actions=actions, reason="flagged")
 
 
-def moderates(policy: ChatPolicy, context: UploadContext) -> bool:
-    """Whether moderators count on this upload being scanned: a certain fake would be flagged.
+def answers(policy: ChatPolicy, context: UploadContext) -> bool:
+    """Whether the verdict on this upload is posted; it never depends on the probability.
 
-    Such an image is never refused for its sender's rate, only delayed (see `Throttle.wait`):
-    a flood of fakes must not slip past the guard unscanned.
+    A private chat and an explicit request are always answered; a group only in REPLY_ALL.
     """
-    return decide(policy, 1.0, context).flag
+    return context.private or context.requested or policy.mode is Mode.REPLY_ALL
+
+
+def moderates(policy: ChatPolicy, context: UploadContext) -> bool:
+    """Whether moderators count on this upload being scanned: a fake would be flagged.
+
+    That is a group whose mode is not OFF, an author and channel not exempt, and a flag action
+    left there. Such an image is never refused for its sender's rate, only delayed (see
+    `Throttle.wait`): a flood of fakes must not slip past the guard unscanned.
+    """
+    if context.private or policy.mode is Mode.OFF or _exemption(policy, context):
+        return False
+    return bool(_actions(policy, context.channel, answered=answers(policy, context)))
+
+
+def scans(policy: ChatPolicy, context: UploadContext) -> bool:
+    """Whether this upload is judged at all: its verdict is posted or it could be flagged.
+
+    Anything else (a chat whose mode is OFF, an exempt author in a flag-only group) costs no
+    download and no model time.
+    """
+    return answers(policy, context) or moderates(policy, context)
 
 
 def _exemption(policy: ChatPolicy, context: UploadContext) -> str:

@@ -46,8 +46,8 @@ JUDGE_REMOTELY = """
 import asyncio, json, sys
 
 from bots import run  # noqa: F401  (imported as `deepguard run` does)
-from bots.discord import bot as discord_bot  # noqa: F401
-from bots.telegram import bot as telegram_bot  # noqa: F401
+from bots.discord import client as discord_client  # noqa: F401
+from bots.telegram import application as telegram_app  # noqa: F401
 from api import client  # noqa: F401
 from config import Settings
 

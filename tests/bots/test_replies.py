@@ -64,3 +64,12 @@ def test_single_error_is_polite() -> None:
     text = replies.outcomes_text([Overloaded()], BANDS)
     assert "try again" in text
     assert replies.DISCLAIMER not in text
+
+
+def test_busy_only_when_nothing_was_judged() -> None:
+    """Overload alone reads as busy; next to a verdict it is one line among others."""
+    judged = _judgement(0.4)
+    assert replies.answer_text([Overloaded(), CorruptImage()], BANDS) == replies.BUSY
+    mixed: list[replies.Outcome] = [judged, Overloaded()]
+    assert replies.answer_text(mixed, BANDS) == replies.outcomes_text(mixed, BANDS)
+    assert replies.answer_text([], BANDS) is None

@@ -1,4 +1,5 @@
-"""`decide` and the policy defaults, table by table, with no platform involved."""
+"""`decide`, the questions asked before judging (`answers`, `moderates`, `scans`) and the policy
+defaults, table by table, with no platform involved."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from dataclasses import replace
 import pytest
 
 from core.moderation.policy import (
+    answers,
     decide,
     default_policy,
     moderates,
+    scans,
     with_mode,
     with_modlog,
     with_threshold,
@@ -375,3 +378,81 @@ class TestModerates:
     ) -> None:
         """An upload is moderated when a certain fake would be flagged there, and only then."""
         assert moderates(policy, context) is expected
+
+
+# mode, private, requested, exempt, an action left -> answers, moderates, scans
+QUESTIONS_TABLE = [
+    (Mode.REPLY_ALL, False, False, False, True, True, True, True),
+    (Mode.REPLY_ALL, False, False, False, False, True, False, True),
+    (Mode.REPLY_ALL, False, False, True, True, True, False, True),
+    (Mode.REPLY_ALL, False, True, False, True, True, True, True),
+    (Mode.FLAG_ONLY, False, False, False, True, False, True, True),
+    (Mode.FLAG_ONLY, False, False, False, False, False, False, False),
+    (Mode.FLAG_ONLY, False, False, True, True, False, False, False),
+    (Mode.FLAG_ONLY, False, True, True, True, True, False, True),
+    (Mode.FLAG_ONLY, False, True, False, False, True, False, True),
+    (Mode.OFF, False, False, False, True, False, False, False),
+    (Mode.OFF, False, True, False, True, True, False, True),
+    (Mode.OFF, True, False, False, True, True, False, True),
+    (Mode.FLAG_ONLY, True, False, False, True, True, False, True),
+    (Mode.FLAG_ONLY, True, False, True, False, True, False, True),
+]
+
+
+class TestQuestionsBeforeJudging:
+    @pytest.mark.parametrize(
+        ("mode", "private", "requested", "exempt", "acts", "answered", "moderated", "scanned"),
+        QUESTIONS_TABLE,
+    )
+    def test_answers_moderates_scans_table(
+        self,
+        mode: Mode,
+        private: bool,
+        requested: bool,
+        exempt: bool,
+        acts: bool,
+        answered: bool,
+        moderated: bool,
+        scanned: bool,
+    ) -> None:
+        """Each question has the table's answer, for an exempt user and with no flag action."""
+        actions = frozenset({A.REACT, A.MODLOG}) if acts else frozenset()
+        policy = group_policy(mode, exempt_users=frozenset({"alice"}), actions=actions)
+        context = upload(private=private, requested=requested, user="alice" if exempt else "bob")
+        assert answers(policy, context) is answered
+        assert moderates(policy, context) is moderated
+        assert scans(policy, context) is scanned
+
+    @pytest.mark.parametrize("exemption", [None, *EXEMPTIONS])
+    @pytest.mark.parametrize("mode", MODES)
+    @pytest.mark.parametrize("private", [False, True])
+    @pytest.mark.parametrize("requested", [False, True])
+    @pytest.mark.parametrize(
+        "actions",
+        [frozenset({A.REACT, A.MODLOG}), frozenset({A.WARN}), frozenset({A.MODLOG}), frozenset()],
+    )
+    @pytest.mark.parametrize("modlog", ["modlog", None])
+    def test_the_questions_agree_with_decide(
+        self,
+        exemption: str | None,
+        mode: Mode,
+        private: bool,
+        requested: bool,
+        actions: frozenset[Action],
+        modlog: str | None,
+    ) -> None:
+        """Asked before judging, each question says what `decide` will say at any probability."""
+        changes, context = EXEMPTIONS[exemption] if exemption else ({}, upload())
+        policy = group_policy(mode, actions=actions, modlog=modlog, **changes)
+        context = replace(context, private=private, requested=requested)
+        decisions = [decide(policy, p, context) for p in (0.0, BELOW, THRESHOLD, 1.0)]
+        assert {d.answer for d in decisions} == {answers(policy, context)}
+        assert decisions[-1].flag is moderates(policy, context)
+        assert any(d.answer or d.flag for d in decisions) is scans(policy, context)
+
+    def test_a_refused_action_elsewhere_leaves_the_upload_moderated(self) -> None:
+        """Actions switched off in another channel do not stop a flag here."""
+        policy = without_action(group_policy(Mode.FLAG_ONLY, modlog=None), "other", A.REACT)
+        assert moderates(policy, upload(channel="general"))
+        assert not moderates(policy, upload(channel="other"))
+        assert not scans(policy, upload(channel="other"))

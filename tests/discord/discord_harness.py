@@ -16,7 +16,7 @@ import discord.http
 import pytest
 import yarl
 
-from bots.discord import bot as discord_bot
+from bots.discord import client as discord_client
 from config import DiscordSettings, Settings
 from core.detector import Judge
 from core.moderation.types import ModerationStore
@@ -77,7 +77,7 @@ async def bot_running(
     stop = asyncio.Event()
     store = store or MemoryStore()
     bot = asyncio.create_task(
-        discord_bot.run(settings, detector, stop, store=store), name="bot under test"
+        discord_client.run(settings, detector, stop, store=store), name="bot under test"
     )
     connected = asyncio.create_task(fake.ready.wait())
     await asyncio.wait({bot, connected}, timeout=20, return_when=asyncio.FIRST_COMPLETED)

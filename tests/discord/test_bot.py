@@ -2,7 +2,7 @@
 
 These are the happy paths and inputs of posted messages (the commands are in
 test_discord_commands), judged by the real Detector with the tiny random model; the bot is
-started through `discord_bot.run`, exactly as `deepguard run` starts it.
+started through `discord_client.run`, exactly as `deepguard run` starts it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bots import replies
-from bots.discord.link_guard import LinkRefused, LinkUnavailable
+from bots.discord.links import LinkRefused, LinkUnavailable
 from config import Settings
 from core.detector import Detector
 from tests.discord import fake_discord as fd

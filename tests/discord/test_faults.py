@@ -2,7 +2,7 @@
 
 Replays, overload and floods are in test_discord_traffic.
 
-Each test starts the real discord.py client through `discord_bot.run` against the fake Discord.
+Each test starts the real discord.py client through `discord_client.run` against the fake Discord.
 Fault cases use small fake judges; the rest judge with the tiny random model.
 """
 

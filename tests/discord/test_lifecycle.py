@@ -8,7 +8,7 @@ import logging
 import discord
 import pytest
 
-from bots.discord import bot as discord_bot
+from bots.discord import client as discord_client
 from config import Settings
 from core.detector import Detector
 from tests.core.memory_store import MemoryStore
@@ -39,7 +39,7 @@ async def test_stop_finishes_the_answer_in_flight_then_returns(
     async with serving(monkeypatch) as fake:
         configured = bot_settings(settings, fake)
         stop = asyncio.Event()
-        bot = asyncio.create_task(discord_bot.run(configured, judge, stop, store=MemoryStore()))
+        bot = asyncio.create_task(discord_client.run(configured, judge, stop, store=MemoryStore()))
         await fake.ready.wait()
         message = await post(fake, attachments=[fake.attachment("f.png", image)])
         await judge.entered.wait()
@@ -82,7 +82,7 @@ async def test_missing_message_content_intent_warns_and_reconnects_without_it(
     asked = [bool(identify["intents"] & MESSAGE_CONTENT) for identify in fake.identifies]
     assert asked == [True, False]
     assert fake.closes[0] == 4014
-    assert [r.getMessage() for r in caplog.records] == [discord_bot.NO_MESSAGE_CONTENT]
+    assert [r.getMessage() for r in caplog.records] == [discord_client.NO_MESSAGE_CONTENT]
     assert callback["data"]["content"] == await expected(detector, configured, image)
 
 
@@ -129,6 +129,6 @@ async def test_a_rejected_token_fails_start_up_without_showing_it(
         fake.fail("GET", "/users/@me", 401, body={"message": "401: Unauthorized", "code": 0})
         configured = bot_settings(settings, fake)
         with pytest.raises(discord.LoginFailure) as failure:
-            await discord_bot.run(configured, detector, asyncio.Event(), store=MemoryStore())
+            await discord_client.run(configured, detector, asyncio.Event(), store=MemoryStore())
     assert TOKEN not in str(failure.value)
     assert fake.identifies == []

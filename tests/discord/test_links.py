@@ -11,8 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bots.discord.link_guard import LinkRefused, LinkUnavailable, forbidden_address
-from bots.discord.links import LinkFetcher
+from bots.discord.links import LinkFetcher, LinkRefused, LinkUnavailable, forbidden_address
 from config import DiscordSettings
 from core.errors import ImageTooLarge
 from tests.sentinel import sentinel

@@ -1,6 +1,6 @@
 """Discord moderation end to end: a server's policy decides, and each action reaches Discord.
 
-The real discord.py client runs through `discord_bot.run` against the fake Discord, with the
+The real discord.py client runs through `discord_client.run` against the fake Discord, with the
 tiny random model and the real SQLite store. Thresholds of 0.0 and 1.0 make the outcome
 independent of what the random model says.
 """
@@ -288,3 +288,29 @@ async def test_a_menu_check_flags_the_message_once_unless_its_author_is_exempt(
     assert reactions(fake, exempt) == []
     assert len(fake.bodies(f"/channels/{MODLOG_ID}/messages")) == 1
     assert fake.sent(f"/guilds/{fd.GUILD_ID}/members/{OTHER_HUMAN['id']}", "GET")
+
+
+async def test_a_failing_reply_leaves_the_flags_actions_done(
+    fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+) -> None:
+    """Actions come before the reply: when Discord refuses the reply (HTTP 400), the marker,
+    the mod-log post and the deletion have all reached Discord already."""
+    actions = frozenset({Action.REACT, Action.MODLOG, Action.DELETE})
+    await store.save_policy(GUILD, policy(mode=Mode.REPLY_ALL, actions=actions))
+    fake.fail("POST", f"/channels/{CHANNEL}/messages", 400, body={"message": "bad", "code": 0})
+    async with moderating(fake, settings, detector, store):
+        message = await post(fake, **image(fake, 50))
+        await fake.wait_for(lambda: fake.sent(f"/channels/{CHANNEL}/messages"))
+    [reply] = fake.sent(f"/channels/{CHANNEL}/messages")
+    deleted = fake.sent(f"/channels/{CHANNEL}/messages/{message['id']}", "DELETE")
+    [notice] = [r for r in fake.sent(f"/channels/{MODLOG_ID}/messages") if r.status == 200]
+    [marker] = fake.sent(f"/channels/{CHANNEL}/messages/\\d+/reactions/.+/@me", "PUT")
+    assert reply.status == 400
+    assert "probability of AI" in reply.body["content"]
+    assert reactions(fake, message) == [MARKER_EMOJI]
+    assert [r.status for r in deleted] == [204]
+    order = [fake.requests.index(r) for r in (marker, notice, deleted[0], reply)]
+    assert order == sorted(order)
+    flag = await store.get_flag(1)
+    assert flag is not None
+    assert flag.modlog_message is not None

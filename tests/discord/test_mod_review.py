@@ -1,6 +1,6 @@
 """Discord moderation end to end: review buttons, `/deepguard` commands, forgetting a server.
 
-The real discord.py client runs through `discord_bot.run` against the fake Discord, with the
+The real discord.py client runs through `discord_client.run` against the fake Discord, with the
 tiny random model and the real SQLite store.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bots.discord.mod_policy import edited, show, with_actions
+from bots.discord.settings import edited, show, with_actions
 from core.moderation.types import Action, ChatPolicy
 
 

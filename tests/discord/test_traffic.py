@@ -1,7 +1,7 @@
 """The Discord bot under heavy or repeated traffic: duplicate and replayed events, a full
 queue, and a flooding user.
 
-Each test starts the real discord.py client through `discord_bot.run` against the fake Discord;
+Each test starts the real discord.py client through `discord_client.run` against the fake Discord;
 the overload case uses a fake judge, the rest judge with the tiny random model.
 """
 

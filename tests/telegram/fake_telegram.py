@@ -2,8 +2,9 @@
 
 It serves what DeepGuard's bot calls (getMe, deleteWebhook, setWebhook, setMyCommands,
 long-polling getUpdates honouring `offset`, getFile and the file download, sendMessage,
-setMessageReaction, deleteMessage, getChatMember, getChatAdministrators), records every
-request, and fails chosen calls in the Bot API's envelope (`ok: false`, `retry_after`).
+setMessageReaction, deleteMessage, restrictChatMember, getChatMember, getChatAdministrators),
+records every request, and fails chosen calls (or a chosen chat's) in the Bot API's envelope
+(`ok: false`, `retry_after`).
 The answers are in `tests.telegram.telegram_api`, the message builders in `tests.telegram.telegram_messages`.
 
 Typical use::
@@ -24,7 +25,7 @@ import pytest
 from aiohttp import web
 
 from tests.sample_images import image_bytes, pixel_bomb
-from tests.telegram.telegram_api import BotApi, Call
+from tests.telegram.telegram_api import BotApi, Call, Injected
 from tests.telegram.telegram_harness import bot_settings, isolate_environment, running_bot
 from tests.telegram.telegram_payloads import (
     ALICE,
@@ -94,13 +95,20 @@ class FakeTelegram(BotApi):
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     def fail(
-        self, method: str, code: int, description: str, *, retry_after: int | None = None
+        self,
+        method: str,
+        code: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """Answer the next call of `method` ("download" for files) with an error envelope."""
+        """Answer the next call of `method` ("download" for files), or the next one to
+        `chat_id`, with an error envelope."""
         error: Json = {"ok": False, "error_code": code, "description": description}
         if retry_after is not None:
             error["parameters"] = {"retry_after": retry_after}
-        self._failures[method.lower()].append(error)
+        self._failures[method.lower()].append(Injected(error, chat_id))
 
     def push(self, message: Json, *, edited: bool = False, update_id: int | None = None) -> Json:
         """Queue an update; the same `update_id` twice imitates a redelivery."""

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.telegram.fake_telegram import FakeTelegram
+from tests.telegram.telegram_api import Injected
 from tests.telegram.telegram_harness import isolate_environment
 from tests.telegram.telegram_payloads import ALICE, BOB, BOT_USER, Json, administrator, chat, user
 
@@ -87,7 +88,7 @@ class ModFake(FakeTelegram):
             "description": "Bad Request: group chat was upgraded",
         }
         self._failures[method.lower()].append(
-            error | {"parameters": {"migrate_to_chat_id": new_chat_id}}
+            Injected(error | {"parameters": {"migrate_to_chat_id": new_chat_id}})
         )
 
     def posted_to(self, chat_id: int) -> list[Json]:

@@ -22,6 +22,14 @@ from tests.telegram.telegram_payloads import ALICE, BOT_USER, Json, administrato
 
 
 @dataclass(frozen=True, slots=True)
+class Injected:
+    """An error envelope to answer with; with `chat_id`, only a call to that chat gets it."""
+
+    envelope: Json
+    chat_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """One request the bot made; `failed` when the fake answered it with an injected error."""
 
@@ -39,7 +47,7 @@ class BotApi(MessageFactory):
         self.calls: list[Call] = []
         self._update_ids = itertools.count(1)
         self._updates: list[Json] = []
-        self._failures: defaultdict[str, deque[Json]] = defaultdict(deque)
+        self._failures: defaultdict[str, deque[Injected]] = defaultdict(deque)
         self._changed = asyncio.Event()  # replaced after each set: one generation per change
         self._closing = False
         # Per-instance answers (method in lower case -> result), ahead of the shared table.
@@ -52,7 +60,7 @@ class BotApi(MessageFactory):
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"].lower()
         params = {key: _value(key, value) for key, value in (await request.post()).items()}
-        failure = self._failures[method].popleft() if self._failures[method] else None
+        failure = self._failure(method, params)
         if request.match_info["token"] != self.token:
             failure = {"ok": False, "error_code": 401, "description": "Unauthorized"}
         self.calls.append(Call(method, params, failed=failure is not None))
@@ -67,6 +75,14 @@ class BotApi(MessageFactory):
         if handler is None:
             return _envelope({"ok": False, "error_code": 404, "description": "Not Found"})
         return _envelope({"ok": True, "result": handler(self, params)})
+
+    def _failure(self, method: str, params: Json) -> Json | None:
+        """The first injected error that applies to this call, used up."""
+        for injected in self._failures[method]:
+            if injected.chat_id is None or str(params.get("chat_id")) == str(injected.chat_id):
+                self._failures[method].remove(injected)
+                return injected.envelope
+        return None
 
     async def _poll(self, params: Json) -> list[Json]:
         """Long poll: hold until an update at or past `offset` exists, or `timeout` passes."""
@@ -85,7 +101,7 @@ class BotApi(MessageFactory):
 
     async def _download(self, request: web.Request) -> web.Response:
         data = self._downloads.get(request.match_info["path"])
-        failure = self._failures["download"].popleft() if self._failures["download"] else None
+        failure = self._failure("download", {})
         self.calls.append(
             Call("download", {"path": request.match_info["path"]}, failure is not None)
         )
@@ -133,6 +149,7 @@ _ANSWERS: dict[str, Any] = {
     "setwebhook": lambda fake, params: True,
     "setmycommands": lambda fake, params: True,
     "setmessagereaction": lambda fake, params: True,
+    "restrictchatmember": lambda fake, params: True,
     "deletemessage": lambda fake, params: True,
     "getfile": BotApi._get_file,
     "sendmessage": BotApi._send_message,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bots.telegram import bot as telegram_bot
+from bots.telegram import application as telegram_app
 from config import Settings, TelegramSettings
 from core.detector import Judge
 from core.moderation.types import ModerationStore
@@ -64,9 +64,9 @@ async def running_bot(
     ready: str = "getUpdates",
     store: ModerationStore | None = None,
 ) -> AsyncIterator[RunningBot]:
-    """Run `telegram_bot.run` as `deepguard run` does; stop it and await its return on exit."""
+    """Run `telegram_app.run` as `deepguard run` does; stop it and await its return on exit."""
     stop = asyncio.Event()
-    running = telegram_bot.run(settings, judge, stop, store=store or MemoryStore())
+    running = telegram_app.run(settings, judge, stop, store=store or MemoryStore())
     bot = RunningBot(asyncio.create_task(running), stop)
     waiter = asyncio.ensure_future(fake.wait_for(ready))
     await asyncio.wait({bot.task, waiter}, return_when=asyncio.FIRST_COMPLETED)

@@ -14,7 +14,7 @@ import pytest
 from telegram.error import InvalidToken
 
 from bots import run as app
-from bots.telegram import bot as telegram_bot
+from bots.telegram import application as telegram_app
 from config import Settings
 from core.detector import Detector
 from tests.core.memory_store import MemoryStore
@@ -137,7 +137,7 @@ class TestStart:
         """A token Telegram refuses ends run with an error that names the variable, not the token."""
         wrong = bot_settings(settings, fake, token="999:WRONG-secret-token")
         with pytest.raises(InvalidToken) as refusal:
-            await telegram_bot.run(wrong, detector, asyncio.Event(), store=MemoryStore())
+            await telegram_app.run(wrong, detector, asyncio.Event(), store=MemoryStore())
         assert "WRONG-secret-token" not in str(refusal.value)
         assert "DEEPGUARD_TELEGRAM__TOKEN" in str(refusal.value)
         assert [call.method for call in fake.calls] == ["getme"]

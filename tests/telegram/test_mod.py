@@ -100,7 +100,7 @@ class TestFlagging:
     async def test_exempt_user_is_not_flagged(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
     ) -> None:
-        """An exempt user's image is scanned but never flagged; others' still are."""
+        """An exempt user's image is never flagged (flag-only: not even fetched); others' are."""
         await store.save_policy(KEY, guarded(0.0, exempt_users=frozenset({str(MEMBER)})))
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
             fake.push(fake.group_photo(image_bytes(4)))
@@ -173,3 +173,47 @@ class TestAnswersAndFlags:
         flag = await store.get_flag(1)
         assert flag is not None
         assert flag.flag.author == str(MEMBER)
+
+
+class TestTheReplyComesLast:
+    async def test_a_failing_reply_leaves_the_flags_actions_done(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """When Telegram fails the verdict reply (HTTP 500), the marker, the mod-log post and
+        the deletion have all been done already."""
+        policy = guarded(0.0, Action.REACT, Action.MODLOG, Action.DELETE, mode=Mode.REPLY_ALL)
+        await store.save_policy(KEY, policy)
+        fake.fail("sendMessage", 500, "Internal Server Error", chat_id=GROUP)
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            photo = fake.group_photo(image_bytes(40))
+            fake.push(photo)
+            await fake.wait_until(lambda: any(c.failed for c in fake.called("sendMessage")))
+        [reply] = [c for c in fake.called("sendMessage") if c.params["chat_id"] == GROUP]
+        [reaction] = fake.called("setMessageReaction")
+        [deletion] = fake.called("deleteMessage")
+        [post] = [c for c in fake.called("sendMessage") if c.params["chat_id"] == MODLOG]
+        assert reply.failed
+        assert "probability of AI" in reply.params["text"]
+        assert not any(call.failed for call in (reaction, deletion, post))
+        assert (
+            reaction.params["message_id"] == deletion.params["message_id"] == photo["message_id"]
+        )
+        order = [fake.calls.index(call) for call in (reaction, post, deletion, reply)]
+        assert order == sorted(order)
+        flag = await store.get_flag(1)
+        assert flag is not None
+        assert flag.modlog_message == f"{MODLOG}/{fake.posted_to(MODLOG)[0]['message_id']}"
+
+    async def test_timeout_mutes_the_poster(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """A flag whose actions include a time-out restricts the poster until it is over."""
+        await store.save_policy(KEY, guarded(0.0, Action.TIMEOUT, timeout_minutes=5))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(41)))
+            [muted] = await fake.wait_for("restrictChatMember")
+        assert (muted["chat_id"], muted["user_id"]) == (GROUP, MEMBER)
+        assert muted["permissions"]["can_send_messages"] is False
+        assert not any(muted["permissions"].values())
+        until = datetime.fromtimestamp(int(muted["until_date"]), UTC)
+        assert 4 * 60 < (until - datetime.now(UTC)).total_seconds() <= 5 * 60

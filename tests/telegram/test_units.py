@@ -1,4 +1,4 @@
-"""The Telegram adapter's pieces without a network: choosing files and gathering albums."""
+"""The Telegram adapter's pieces without a network: choosing files, albums, in-flight tasks."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from telegram import Message
 
-from bots.telegram.albums import Albums
-from bots.telegram.media import Media, media_of
+from bots.telegram.media import Albums, Media, media_of
 from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram import FakeTelegram
 

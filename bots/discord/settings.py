@@ -1,21 +1,89 @@
-"""`/deepguard settings ...`: show and change a server's moderation policy (ephemeral answers)."""
+"""`/deepguard`: a server's moderation settings, its `stats` and `forget`, for its admins.
+
+Default permissions hide the group from members without Manage Server, but a server's admins
+can change those, so every call checks the member's permissions again. Answers are ephemeral.
+Each `settings` subcommand reads the policy, changes it with a pure edit (below) and saves it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 
-from bots.discord.mod_policy import Change, Edit, exempting, show, with_actions
-from bots.replies import SETTINGS_SAVED, crossing
+from bots.replies import (
+    ADMINS_ONLY,
+    FORGOTTEN,
+    SERVERS_ONLY,
+    SETTINGS_SAVED,
+    crossing,
+    exemptions_text,
+    settings_text,
+    stats_text,
+)
 from core.moderation.policy import with_mode, with_modlog, with_threshold
 from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationStore
 
+Change = Callable[[ChatPolicy], ChatPolicy]
+Edit = Literal["add", "remove"]
+Exemption = Literal["exempt_channels", "exempt_roles", "exempt_users"]
 Refusal = Callable[[ChatPolicy], str | None]  # why a changed policy is not saved, if it isn't
 Admin = Callable[[discord.Interaction], Awaitable[ChatKey | None]]
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in Mode]
+
+
+class ModCommands:
+    """Builds the `/deepguard` command group on a store."""
+
+    def __init__(self, store: ModerationStore) -> None:
+        self._store = store
+
+    def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
+        root = app_commands.Group(
+            name="deepguard",
+            description="DeepGuard moderation for this server",
+            guild_only=True,
+            default_permissions=discord.Permissions(manage_guild=True),
+        )
+        settings = app_commands.Group(
+            name="settings", description="Show or change DeepGuard's settings", parent=root
+        )
+        SettingsCommands(self._store, self.admin).install(settings)
+
+        @root.command(name="stats", description="Images scanned and flagged, last 7 and 30 days")
+        async def stats(interaction: discord.Interaction) -> None:
+            if (chat := await self.admin(interaction)) is not None:
+                now = datetime.now(UTC)
+                week = await self._store.stats(chat, now - timedelta(days=7))
+                month = await self._store.stats(chat, now - timedelta(days=30))
+                await answer(interaction, stats_text(week, month))
+
+        @root.command(name="forget", description="Delete all DeepGuard stored about this server")
+        async def forget(interaction: discord.Interaction) -> None:
+            if (chat := await self.admin(interaction)) is not None:
+                await self._store.forget(chat)
+                await answer(interaction, FORGOTTEN)
+
+        tree.add_command(root)
+
+    async def forget_guild(self, guild_id: int) -> None:
+        """The bot left or was removed: nothing about the server is kept."""
+        await self._store.forget(ChatKey("discord", str(guild_id)))
+
+    async def admin(self, interaction: discord.Interaction) -> ChatKey | None:
+        """The server's key if the member may manage it; otherwise answer why not."""
+        if interaction.guild_id is None:
+            await answer(interaction, SERVERS_ONLY)
+            return None
+        permissions = interaction.permissions
+        if not (permissions.administrator or permissions.manage_guild):
+            await answer(interaction, ADMINS_ONLY)
+            return None
+        return ChatKey("discord", str(interaction.guild_id))
 
 
 class SettingsCommands:
@@ -139,3 +207,47 @@ class SettingsCommands:
             await self._store.save_policy(chat, policy)
         text = f"{SETTINGS_SAVED}\n{show(policy)}" if saved else show(policy)
         await interaction.response.send_message(text, ephemeral=True)
+
+
+def show(policy: ChatPolicy) -> str:
+    modlog = f"<#{policy.modlog}>" if policy.modlog else None
+    channels = [f"<#{c}>" for c in sorted(policy.exempt_channels)]
+    roles = [f"<@&{r}>" for r in sorted(policy.exempt_roles)]
+    extra = exemptions_text(channels, roles, policy.new_members_days)
+    return f"{settings_text(policy, modlog)}\n{extra}"
+
+
+def edited(ids: frozenset[str], edit: Edit, item: str) -> frozenset[str]:
+    return ids | {item} if edit == "add" else ids - {item}
+
+
+def exempting(field: Exemption, edit: Edit, item: str) -> Change:
+    """The change that adds `item` to, or removes it from, one of the exemption sets."""
+
+    def change(policy: ChatPolicy) -> ChatPolicy:
+        changed: dict[str, Any] = {field: edited(getattr(policy, field), edit, item)}
+        return replace(policy, **changed)
+
+    return change
+
+
+def with_actions(
+    policy: ChatPolicy, wanted: dict[Action, bool | None], minutes: int | None
+) -> ChatPolicy:
+    """Switch the named actions on or off; switching one on again forgets its refusals."""
+    actions = set(policy.actions)
+    for action, on in wanted.items():
+        if on is not None:
+            (actions.add if on else actions.discard)(action)
+    back_on = {a for a, on in wanted.items() if on}
+    disabled = frozenset(pair for pair in policy.disabled if pair[1] not in back_on)
+    return replace(
+        policy,
+        actions=frozenset(actions),
+        disabled=disabled,
+        timeout_minutes=minutes or policy.timeout_minutes,
+    )
+
+
+async def answer(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True)

@@ -10,17 +10,41 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from telegram import Bot, CallbackQuery, Message, Update
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots import replies
-from bots.telegram.mod_chat import chat_key, display_name, is_admin
+from bots.telegram.chats import chat_key, display_name, is_admin
 from core.moderation.types import Flag, FlagStatus, ModerationStore
 
 log = logging.getLogger(__name__)
 
 PATTERN = r"^dg:(ok|no|rp):\d+$"
+
+
+def review_buttons(flag_id: int) -> InlineKeyboardMarkup:
+    """Confirm / Dismiss; the data names the flag, so the buttons still work after a restart."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(replies.CONFIRM_BUTTON, callback_data=f"dg:ok:{flag_id}"),
+                InlineKeyboardButton(replies.DISMISS_BUTTON, callback_data=f"dg:no:{flag_id}"),
+            ]
+        ]
+    )
+
+
+def report_button(flag_id: int) -> InlineKeyboardMarkup:
+    button = InlineKeyboardButton(replies.REPORT_BUTTON, callback_data=f"dg:rp:{flag_id}")
+    return InlineKeyboardMarkup([[button]])
 
 
 class ReviewButtons:

@@ -1,7 +1,8 @@
 """The buttons on flags: Confirm and Dismiss for moderators, "Report a mistake" for the poster.
 
-Every click arrives as a component interaction whose custom id names the flag, and everything
-else is read from the store, so buttons posted before a restart still work after it.
+The buttons carry the flag id in their custom ids (`deepguard:confirm:<id>`) and every click
+arrives as a component interaction; everything else is read from the store, so buttons posted
+before a restart still work after it, and no view is kept in memory.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from contextlib import suppress
 import discord
 
 from bots.delivery import SeenMessages
-from bots.discord.mod_actions import CUSTOM_ID_PREFIX, buttons
 from bots.replies import (
     ALREADY_REVIEWED,
+    CONFIRM_BUTTON,
+    DISMISS_BUTTON,
     MARKER_EMOJI,
+    REPORT_BUTTON,
     REPORT_NO_MODLOG,
     REPORT_NOT_YOURS,
     REPORT_THANKS,
@@ -30,7 +33,25 @@ from core.moderation.types import Action, ChatKey, Flag, FlagStatus, ModerationS
 
 log = logging.getLogger(__name__)
 
+CUSTOM_ID_PREFIX = "deepguard"
 _CUSTOM_ID = re.compile(rf"{CUSTOM_ID_PREFIX}:(confirm|dismiss|report):(\d+)")
+
+
+def buttons(flag_id: int, *kinds: str) -> discord.ui.View:
+    """A view of review buttons; stopped, so discord.py does not keep it (custom ids route)."""
+    labels = {"confirm": CONFIRM_BUTTON, "dismiss": DISMISS_BUTTON, "report": REPORT_BUTTON}
+    styles = {"confirm": discord.ButtonStyle.danger}
+    view = discord.ui.View(timeout=None)
+    for kind in kinds:
+        view.add_item(
+            discord.ui.Button(
+                label=labels[kind],
+                style=styles.get(kind, discord.ButtonStyle.secondary),
+                custom_id=f"{CUSTOM_ID_PREFIX}:{kind}:{flag_id}",
+            )
+        )
+    view.stop()
+    return view
 
 
 class Reviews:

@@ -1,8 +1,10 @@
-"""The Telegram adapter: python-telegram-bot, started by hand inside DeepGuard's event loop.
+"""The Telegram bot: python-telegram-bot's Application with DeepGuard's handlers, started by
+hand inside DeepGuard's event loop, and `run()` until a stop.
 
 `run_polling()` would own the loop and its signals; `deepguard run` shares one loop and one
-Detector between both bots, so the Application is started and stopped step by step here
-(`bots.telegram.app` builds it).
+Detector between both bots, so the Application is started and stopped step by step here.
+Updates are handled concurrently, so images from many chats can share a model batch, and PTB's
+rate limiter turns Telegram's flood limits (`RetryAfter`) into a delay instead of a lost reply.
 """
 
 from __future__ import annotations
@@ -11,27 +13,39 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from pydantic import SecretStr
-from telegram import Update
-from telegram.error import TelegramError
-from telegram.ext import Updater
-
-from bots.delivery import InFlight
-from bots.run import install_redaction
-from bots.telegram.app import (
-    TelegramApp,
-    announce_commands,
-    build_application,
-    build_handlers,
-    initialize,
+from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ExtBot,
+    MessageHandler,
+    Updater,
+    filters,
 )
+
+from bots import replies
+from bots.delivery import InFlight, SeenMessages
+from bots.pipeline import Pipeline
+from bots.run import install_redaction
+from bots.telegram.handlers import Context, TelegramHandlers
+from bots.telegram.media import Albums
+from bots.telegram.settings import moderation_handlers
+from bots.throttle import Throttle
 from config import Settings, TelegramSettings
 from core.detector import Judge
 from core.moderation.types import ModerationStore
 
 log = logging.getLogger(__name__)
 
+_Data = dict[Any, Any]
+TelegramApp = Application[ExtBot[int], Context, _Data, _Data, _Data, None]
+IMAGES = filters.PHOTO | filters.Document.ALL | filters.Sticker.STATIC
 ALLOWED_UPDATES = [
     Update.MESSAGE,
     Update.EDITED_MESSAGE,
@@ -132,3 +146,67 @@ def _redact(secrets: Iterable[str]) -> Callable[[], None]:
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
+
+
+def build_handlers(
+    settings: Settings, detector: Judge, store: ModerationStore, inflight: InFlight
+) -> TelegramHandlers:
+    """The handlers and everything they share, built once for one run."""
+    seen = SeenMessages()
+    pipeline = Pipeline(
+        detector,
+        store,
+        Throttle(settings.throttle),
+        seen,
+        bands=settings.replies,
+        burst=settings.throttle.burst,
+    )
+    telegram = settings.telegram
+    return TelegramHandlers(
+        pipeline, store, seen, Albums(telegram.album_wait_s), inflight, telegram
+    )
+
+
+def build_application(
+    telegram: TelegramSettings, token: str, handlers: TelegramHandlers, store: ModerationStore
+) -> TelegramApp:
+    """The PTB Application with DeepGuard's handlers, pointed at `base_url`."""
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(telegram.base_url)
+        .base_file_url(telegram.base_file_url)
+        .concurrent_updates(True)  # one update at a time would defeat the Detector's batching
+        .rate_limiter(AIORateLimiter(max_retries=telegram.max_retries))
+        .job_queue(None)
+        .build()
+    )
+    only_new = filters.UpdateType.MESSAGE  # an edited command is not a new request
+    app.add_handler(CommandHandler(["start", "help"], handlers.on_help, only_new))
+    app.add_handler(CommandHandler("check", handlers.on_check, only_new))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGES & IMAGES, handlers.on_image))
+    app.add_handlers(moderation_handlers(store))
+    app.add_error_handler(handlers.on_error)
+    return app
+
+
+async def initialize(app: TelegramApp) -> None:
+    """Check the token with getMe; PTB's own error for a rejected one quotes the token."""
+    try:
+        await app.initialize()
+    except BaseException as exc:
+        await app.bot.shutdown()  # Application.shutdown() skips a half-initialized app
+        if isinstance(exc, InvalidToken):
+            raise InvalidToken("Telegram rejected DEEPGUARD_TELEGRAM__TOKEN") from None
+        raise
+
+
+async def announce_commands(app: TelegramApp) -> None:
+    """Fill Telegram's command menus (administrators also see moderation); failures cost a menu."""
+    commands = [BotCommand(name, text) for name, text in replies.COMMAND_DESCRIPTIONS.items()]
+    admin = [BotCommand(n, t) for n, t in replies.ADMIN_COMMAND_DESCRIPTIONS.items()]
+    try:
+        await app.bot.set_my_commands(commands)
+        await app.bot.set_my_commands(commands + admin, BotCommandScopeAllChatAdministrators())
+    except TelegramError as exc:
+        log.warning("could not set the telegram command menu: %s", exc)

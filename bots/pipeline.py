@@ -1,0 +1,391 @@
+"""The one chat pipeline both adapters run, from an upload in a chat to the reply about it.
+
+    collect -> scan? -> throttle -> judge -> decide -> act -> reply
+
+An adapter collects the images of a platform event into an `Event` and hands it in with its
+`Port`, the small set of platform calls the sequence needs (fetch bytes, reply, react, warn,
+delete, time out, post to the mod-log, tell the moderators). Everything else happens here, in
+this order, the same on every platform:
+
+- scan?: the chat's policy says whether the upload is judged at all (`scans`) and answered
+  (`answers`); images of a posted message are claimed once, so a replayed or redelivered
+  message, or an edit, is never judged twice.
+- throttle: the sender spends a token per image. Where every image must be scanned
+  (`moderates`) an image over the rate waits for it; elsewhere it is dropped, the sender told
+  once per burst (always, when they asked).
+- judge: every image of the event at once, so they share a model batch; an expected failure
+  (`core.errors`) becomes a polite line of the reply, an unlabelled file that is not an image
+  drops out, and a bug is raised as itself.
+- decide and act: per message, its worst verdict against the policy; a flag is recorded, then
+  its actions are taken one by one. An action the platform refuses (e.g. HTTP 403) is switched
+  off where it was refused and the moderators are told once; any other failure is logged. One
+  failing action never stops the others, nor the reply.
+- reply: last, so a reply that fails never cancels a flag's actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Generic, Protocol, TypeVar
+
+from bots import replies
+from bots.delivery import SeenMessages
+from bots.replies import Outcome, reply_bands
+from bots.throttle import Admission, Throttle
+from config import ReplySettings
+from core.detector import Judge
+from core.errors import DeepGuardError, UnsupportedImage
+from core.images import sniff_format
+from core.moderation.policy import answers, decide, moderates, scans, without_action
+from core.moderation.types import (
+    Action,
+    ChatKey,
+    ChatPolicy,
+    Decision,
+    Flag,
+    ModerationStore,
+    NewFlag,
+    UploadContext,
+)
+from core.result import Judgement
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M")  # a platform's message, which actions are taken on
+R = TypeVar("R")  # what a platform needs to fetch one image
+M_contra = TypeVar("M_contra", contravariant=True)
+R_contra = TypeVar("R_contra", contravariant=True)
+
+# Deleting last: the reaction and the warning need the message, the mod-log post links to it.
+ACTION_ORDER = (Action.REACT, Action.WARN, Action.MODLOG, Action.TIMEOUT, Action.DELETE)
+
+
+@dataclass(frozen=True, slots=True)
+class Image(Generic[R]):
+    """One image of a message: `key` is stable across replays and edits, `ref` fetches it."""
+
+    key: str
+    ref: R
+    sniff: bool = False  # not labelled as an image: skipped quietly unless its bytes are one
+
+
+@dataclass(frozen=True, slots=True)
+class Post(Generic[M, R]):
+    """One platform message: its images are judged, and it is flagged as one."""
+
+    id: str  # the message's id in its chat
+    channel: str  # where the message is (a thread's own id), to find it again
+    context: UploadContext  # who posted it where, as the policy sees it
+    images: Sequence[Image[R]]
+    message: M | None = None  # what actions are taken on; None: nothing to flag (an attachment)
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Generic[M, R]):
+    """What an adapter collected from one platform event: a message, an album or a request."""
+
+    chat: ChatKey
+    sender: Hashable  # whose rate the images spend
+    context: UploadContext  # the answer's: a request's is `requested`
+    posts: Sequence[Post[M, R]]
+
+    @property
+    def requested(self) -> bool:
+        return self.context.requested
+
+
+class Failure(Enum):
+    """What a platform error from an action means."""
+
+    REFUSED = "refused"  # not allowed there (a missing right): switch it off, tell once
+    GONE = "gone"  # the message, member or channel went away meanwhile
+    FAILED = "failed"  # anything else the platform said: the next flag may well work
+
+
+class Port(Protocol[M_contra, R_contra]):
+    """The platform calls of one event; each adapter implements it on its real client.
+
+    The actions (react, warn, delete, time out, post the flag) raise their library's errors,
+    which `failure` classifies; `reply` and `tell` log their own platform errors and raise only
+    for a bug.
+    """
+
+    async def fetch(self, ref: R_contra) -> bytes:
+        """An image's bytes; a `DeepGuardError` says politely why they could not be had."""
+        ...
+
+    async def reply(self, text: str, flag: Flag | None) -> None:
+        """Answer the event; `flag` is the upload's, for a platform that offers reporting it."""
+        ...
+
+    async def react(self, message: M_contra) -> None: ...
+
+    async def warn(self, message: M_contra, text: str, flag: Flag) -> None:
+        """Reply to the flagged message with a warning the poster can report as a mistake."""
+        ...
+
+    async def delete(self, message: M_contra) -> None: ...
+
+    async def time_out(self, message: M_contra, minutes: int) -> None: ...
+
+    async def post_flag(self, message: M_contra, flag: Flag, modlog: str) -> str:
+        """Post the flag with its review buttons to the mod-log; the post's id, to edit it."""
+        ...
+
+    async def tell(self, message: M_contra, text: str, modlog: str | None) -> None:
+        """Tell the moderators: in `modlog`, or where the platform reaches them without one."""
+        ...
+
+    def place(self, message: M_contra, channel: str) -> str:
+        """How a notice names `channel`, where an action was refused."""
+        ...
+
+    def failure(self, error: Exception, action: Action) -> Failure | None:
+        """What a platform error from `action` means; None when it is not one (a bug)."""
+        ...
+
+
+class Pipeline:
+    """Runs events through the sequence; built once per adapter and shared by its handlers."""
+
+    def __init__(
+        self,
+        judge: Judge,
+        store: ModerationStore,
+        throttle: Throttle,
+        seen: SeenMessages,
+        *,
+        bands: ReplySettings,
+        burst: int,
+    ) -> None:
+        self._judge = judge
+        self._store = store
+        self._throttle = throttle
+        self._seen = seen
+        self._bands = bands  # the operator's, for private chats
+        self._burst = burst
+        self._refusals = asyncio.Lock()  # two refusals at once must not both tell
+
+    async def run(self, event: Event[M, R], port: Port[M, R]) -> None:
+        """Take one event through the whole sequence."""
+        if not event.requested and not any(post.images for post in event.posts):
+            return  # most messages: no database round trip
+        policy = await self._store.policy(event.chat, private=event.context.private)
+        if not scans(policy, event.context):
+            return
+        posts = event.posts
+        if not event.requested:  # a request is claimed by the adapter, and may be repeated
+            posts = [await self._fresh(event.chat, post) for post in posts]
+        count = sum(len(post.images) for post in posts)
+        answered = answers(policy, event.context)
+        if count and not await self._admitted(port, event, policy, count, answered):
+            return
+        found = await self._outcomes(port, posts) if count else [[] for _ in posts]
+        judged = sum(isinstance(outcome, Judgement) for outcomes in found for outcome in outcomes)
+        if judged:
+            await self._store.count_scanned(event.chat, judged)
+        flags = [
+            flag
+            for post, outcomes in zip(posts, found, strict=True)
+            if (flag := await self._conclude(port, event.chat, policy, post, outcomes))
+        ]
+        if answered:
+            await self._answer(
+                port, event, policy, [o for outcomes in found for o in outcomes], flags
+            )
+
+    async def _fresh(self, chat: ChatKey, post: Post[M, R]) -> Post[M, R]:
+        """The post with only the images never handled before."""
+        images = [image for image in post.images if await self._claim(chat, post, image)]
+        return replace(post, images=images)
+
+    async def _claim(self, chat: ChatKey, post: Post[M, R], image: Image[R]) -> bool:
+        """In memory first (cheap, for replays), then in the store (restarts, other processes)."""
+        key = f"{post.id}:{image.key}"
+        if not await self._seen.claim(f"{chat.platform}:{chat.chat}:{key}"):
+            return False
+        return await self._store.claim(chat, key)
+
+    async def _admitted(
+        self,
+        port: Port[M, R],
+        event: Event[M, R],
+        policy: ChatPolicy,
+        count: int,
+        answered: bool,
+    ) -> bool:
+        """Spend the sender's tokens; an image over the rate waits where it must be scanned."""
+        cost = min(count, self._burst)  # more than a burst could never be paid for
+        if not event.requested and moderates(policy, event.context):
+            admission = await self._throttle.wait(event.sender, cost)
+        else:
+            admission = self._throttle.admit(event.sender, cost)
+        if admission is Admission.ALLOW:
+            return True
+        if answered and (admission is Admission.REFUSE_AND_NOTIFY or event.requested):
+            await port.reply(replies.THROTTLED, None)
+        return False
+
+    async def _outcomes(
+        self, port: Port[M, R], posts: Sequence[Post[M, R]]
+    ) -> list[list[Outcome]]:
+        """Judge all images at once, so they share a batch; per post, in order."""
+        try:
+            async with asyncio.TaskGroup() as group:  # a bug in one cancels the rest
+                tasks = [
+                    [group.create_task(self._outcome(port, image)) for image in post.images]
+                    for post in posts
+                ]
+        except BaseExceptionGroup as bugs:
+            raise bugs.exceptions[0] from None  # log the bug itself, not its wrapper
+        return [
+            [outcome for task in row if (outcome := task.result()) is not None] for row in tasks
+        ]
+
+    async def _outcome(self, port: Port[M, R], image: Image[R]) -> Outcome | None:
+        """The judgement or the polite reason; None for a file that only might have been one."""
+        try:
+            data = await port.fetch(image.ref)
+        except DeepGuardError as error:
+            return None if image.sniff else error
+        if image.sniff and sniff_format(data) is None:
+            return None
+        try:
+            return await self._judge.judge(data)
+        except UnsupportedImage as error:
+            return None if image.sniff else error
+        except DeepGuardError as error:
+            return error
+
+    async def _conclude(
+        self,
+        port: Port[M, R],
+        chat: ChatKey,
+        policy: ChatPolicy,
+        post: Post[M, R],
+        outcomes: Sequence[Outcome],
+    ) -> Flag | None:
+        """Decide on the post's worst image; a new flag is recorded and its actions taken."""
+        judgements = [outcome for outcome in outcomes if isinstance(outcome, Judgement)]
+        if post.message is None or not judgements:
+            return None
+        worst = max(judgements, key=lambda judgement: judgement.fake_probability)
+        decision = decide(policy, worst.fake_probability, post.context)
+        log.debug("%s/%s message %s: %s", chat.platform, chat.chat, post.id, decision.reason)
+        if not decision.flag:
+            return None
+        flag = await self._flag(chat, post, worst, decision)
+        if flag is not None:
+            await self._act(port, chat, post, post.message, flag, policy)
+        return flag
+
+    async def _flag(
+        self, chat: ChatKey, post: Post[M, R], worst: Judgement, decision: Decision
+    ) -> Flag | None:
+        """Record the flag (the image's SHA-256 only); None if the message has one already."""
+        if not await self._store.claim(chat, f"flag:{post.id}"):
+            return None
+        flag = await self._store.add_flag(
+            NewFlag(
+                chat=chat,
+                channel=post.channel,
+                message=post.id,
+                author=post.context.user,
+                sha256=worst.sha256,
+                fake_probability=worst.fake_probability,
+                actions=decision.actions,
+            )
+        )
+        log.info("flag %d: message %s (%s)", flag.id, post.id, decision.reason)
+        return flag
+
+    async def _act(
+        self,
+        port: Port[M, R],
+        chat: ChatKey,
+        post: Post[M, R],
+        message: M,
+        flag: Flag,
+        policy: ChatPolicy,
+    ) -> None:
+        """Take each of the flag's actions on its own: a failure stops none of the others."""
+        for action in ACTION_ORDER:
+            if action not in flag.flag.actions:
+                continue
+            try:
+                await self._take(port, action, message, flag, policy)
+            except Exception as error:
+                failure = port.failure(error, action)
+                if failure is Failure.REFUSED:
+                    await self._refused(port, chat, post, message, action, error)
+                elif failure is Failure.GONE:
+                    log.info("flag %d: %s found nothing: %s", flag.id, action, error)
+                elif failure is Failure.FAILED:
+                    log.warning("flag %d: %s failed: %s", flag.id, action, error)
+                else:
+                    log.error("flag %d: %s failed unexpectedly", flag.id, action, exc_info=error)
+
+    async def _take(
+        self, port: Port[M, R], action: Action, message: M, flag: Flag, policy: ChatPolicy
+    ) -> None:
+        if action is Action.REACT:
+            await port.react(message)
+        elif action is Action.WARN:
+            await port.warn(message, replies.warning_text(flag.flag.fake_probability), flag)
+        elif action is Action.MODLOG and policy.modlog is not None:
+            posted = await port.post_flag(message, flag, policy.modlog)
+            await self._store.set_modlog_message(flag.id, posted)
+        elif action is Action.TIMEOUT:
+            await port.time_out(message, policy.timeout_minutes)
+        elif action is Action.DELETE:
+            await port.delete(message)
+
+    async def _refused(
+        self,
+        port: Port[M, R],
+        chat: ChatKey,
+        post: Post[M, R],
+        message: M,
+        action: Action,
+        error: Exception,
+    ) -> None:
+        """Switch `action` off where it was refused and tell the moderators, once."""
+        async with self._refusals:
+            policy = await self._store.policy(chat, private=False)
+            place = policy.modlog if action is Action.MODLOG else post.context.channel
+            if place is None or (place, action) in policy.disabled:
+                return  # told already
+            policy = without_action(policy, place, action)
+            await self._store.save_policy(chat, policy)
+        log.warning(
+            "%s refused %s in %s (%s); switched off there", chat.platform, action, place, error
+        )
+        notice = replies.permission_missing(action, port.place(message, place))
+        await port.tell(message, notice, _usable_modlog(policy))
+
+    async def _answer(
+        self,
+        port: Port[M, R],
+        event: Event[M, R],
+        policy: ChatPolicy,
+        outcomes: Sequence[Outcome],
+        flags: Sequence[Flag],
+    ) -> None:
+        """The one reply about the event, in the chat's bands (a private chat has none)."""
+        bands = self._bands if event.context.private else reply_bands(policy)
+        text = replies.answer_text(outcomes, bands)
+        if text is None and event.requested:
+            text = replies.NO_IMAGE_FOUND
+        if text is not None:
+            await port.reply(text, flags[0] if flags else None)
+
+
+def _usable_modlog(policy: ChatPolicy) -> str | None:
+    """The mod-log, unless there is none or posting there was refused."""
+    if policy.modlog is None or (policy.modlog, Action.MODLOG) in policy.disabled:
+        return None
+    return policy.modlog

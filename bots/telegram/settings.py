@@ -1,0 +1,287 @@
+"""The administrators' commands: `/settings` with its buttons, `/stats`, `/forget`; and a chat's
+data following the chat when the bot is removed or a group is upgraded.
+
+`/settings` (or `/settings show`) shows the policy with buttons for the mode and the actions;
+`/settings threshold 0.8`, `/settings uncertain 0.3` (never above the threshold),
+`/settings modlog -100123` (or `off`), `/settings exempt 42` / `unexempt 42` (or in reply to the
+user's message) set the rest. Every message and every button press is checked with
+`getChatMember` at that moment: being an administrator yesterday is not enough.
+
+Telegram sends a `my_chat_member` update when the bot is removed from a group (or a user blocks
+it in private): that chat's settings, flags and counts are deleted then. A basic group upgraded
+to a supergroup gets a new id (a service message in each chat names the other): its settings,
+flags and counts move to the new id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatMemberStatus
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bots import replies
+from bots.replies import crossing
+from bots.telegram.chats import (
+    author_id,
+    chat_key,
+    chat_name,
+    first_time,
+    is_admin,
+    is_member,
+    is_private,
+    sender_is_admin,
+)
+from bots.telegram.review import PATTERN as REVIEW_PATTERN
+from bots.telegram.review import ReviewButtons
+from core.moderation.policy import with_mode, with_modlog, with_threshold
+from core.moderation.types import Action, ChatPolicy, Mode, ModerationStore
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+PATTERN = r"^dgs:(mode|act):[a-z-]+$"
+ACTIONS = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
+GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
+
+
+def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Context, None]]:
+    """The commands, buttons and membership updates of moderation, sharing one store."""
+    settings, review, chat = SettingsCommand(store), ReviewButtons(store), ChatCommands(store)
+    only_new = filters.UpdateType.MESSAGE  # an edited command is not a new request
+    return [
+        CommandHandler("settings", settings.on_settings, only_new),
+        CommandHandler("stats", chat.on_stats, only_new),
+        CommandHandler("forget", chat.on_forget, only_new),
+        CallbackQueryHandler(settings.on_button, PATTERN),
+        CallbackQueryHandler(review.on_button, REVIEW_PATTERN),
+        ChatMemberHandler(chat.on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+        MessageHandler(filters.StatusUpdate.MIGRATE, chat.on_migrated),
+    ]
+
+
+class SettingsCommand:
+    """`/settings` and its buttons; the store is the only state."""
+
+    def __init__(self, store: ModerationStore) -> None:
+        self._store = store
+
+    async def on_settings(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is None or not await self._may_configure(message, context.bot):
+            return
+        key, chat = chat_key(message.chat_id), str(message.chat_id)
+        policy = await self._store.policy(key, private=False)
+        args = context.args or []
+        if args and args[0] != "show":
+            changed = await self._changed(policy, args, message, context.bot)
+            if changed is None:
+                return
+            policy = changed
+            await self._store.save_policy(key, policy)
+        text = replies.settings_text(policy)
+        await message.reply_text(text, reply_markup=keyboard(policy, chat))
+
+    async def _may_configure(self, message: Message, bot: Bot) -> bool:
+        """A new message from a group's administrator; anything else is refused or ignored."""
+        if not await first_time(self._store, message):
+            return False
+        if is_private(message):
+            await message.reply_text(replies.SETTINGS_GROUPS_ONLY)
+            return False
+        if not await sender_is_admin(bot, message):
+            await message.reply_text(replies.ADMINS_ONLY)
+            return False
+        return True
+
+    async def _changed(
+        self, policy: ChatPolicy, args: list[str], message: Message, bot: Bot
+    ) -> ChatPolicy | None:
+        """The typed change, or None once the sender was told why it is not saved."""
+        changed = typed(policy, args, message)
+        if changed is None:
+            await message.reply_text(replies.SETTINGS_USAGE)
+            return None
+        if args[0] == "uncertain" and (refusal := crossing(changed)):
+            await message.reply_text(refusal)
+            return None
+        new_modlog = changed.modlog not in {None, policy.modlog}
+        if new_modlog and not await self._modlog_usable(bot, message, changed.modlog):
+            return None
+        return changed
+
+    async def _modlog_usable(self, bot: Bot, message: Message, modlog: str | None) -> bool:
+        """The sender belongs to the mod-log chat and the bot can post there (it says hello)."""
+        user = message.from_user if message.sender_chat is None else None
+        if modlog is None or (user is not None and not await is_member(bot, int(modlog), user.id)):
+            await message.reply_text(replies.MODLOG_NOT_YOURS)
+            return False
+        try:
+            await bot.send_message(int(modlog), replies.modlog_hello(chat_name(message.chat)))
+        except TelegramError as exc:
+            log.info("mod-log %s refused: %s", modlog, exc)
+            await message.reply_text(replies.MODLOG_UNREACHABLE)
+            return False
+        return True
+
+    async def on_button(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        post = query.message if query is not None else None
+        if query is None or query.data is None or not isinstance(post, Message):
+            return
+        if not await is_admin(context.bot, post.chat_id, query.from_user.id):
+            await query.answer(replies.ADMINS_ONLY, show_alert=True)
+            return
+        key, chat = chat_key(post.chat_id), str(post.chat_id)
+        _, kind, value = query.data.split(":")
+        policy = await self._store.policy(key, private=False)
+        if kind == "mode":
+            policy = with_mode(policy, Mode(value))
+        else:
+            policy = toggled(policy, chat, Action(value))
+        await self._store.save_policy(key, policy)
+        await query.answer(replies.SETTINGS_SAVED)
+        try:
+            text = replies.settings_text(policy)
+            await query.edit_message_text(text, reply_markup=keyboard(policy, chat))
+        except BadRequest as exc:
+            if "not modified" not in exc.message:  # the current mode pressed again
+                raise
+
+
+def keyboard(policy: ChatPolicy, chat: str) -> InlineKeyboardMarkup:
+    """One row of modes (the current one marked), one row of actions (ticked when on)."""
+
+    def mode(m: Mode) -> InlineKeyboardButton:
+        mark = "• " if policy.mode is m else ""
+        return InlineKeyboardButton(f"{mark}{m.value}", callback_data=f"dgs:mode:{m.value}")
+
+    def action(a: Action) -> InlineKeyboardButton:
+        mark = "✓ " if enabled(policy, chat, a) else ""
+        return InlineKeyboardButton(f"{mark}{a.value}", callback_data=f"dgs:act:{a.value}")
+
+    return InlineKeyboardMarkup([[mode(m) for m in Mode], [action(a) for a in ACTIONS]])
+
+
+def enabled(policy: ChatPolicy, chat: str, action: Action) -> bool:
+    where = policy.modlog if action is Action.MODLOG else chat
+    return action in policy.actions and (where, action) not in policy.disabled
+
+
+def toggled(policy: ChatPolicy, chat: str, action: Action) -> ChatPolicy:
+    """Off when on; on (and no longer switched off after a refusal) when off."""
+    if enabled(policy, chat, action):
+        return replace(policy, actions=policy.actions - {action})
+    disabled = frozenset(pair for pair in policy.disabled if pair[1] is not action)
+    return replace(policy, actions=policy.actions | {action}, disabled=disabled)
+
+
+def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | None:
+    """The policy after `/settings <name> <value>`, or None when the arguments make no sense."""
+    name, value = [*args, "", ""][:2]
+    target = message.reply_to_message
+    if name in {"exempt", "unexempt"} and not value and target is not None:
+        value = author_id(target)
+    try:
+        if name in {"threshold", "uncertain"}:
+            number = float(value.rstrip("%"))
+            number = number / 100 if number > 1 else number
+            if not 0 <= number <= 1:
+                return None
+            if name == "threshold":
+                return with_threshold(policy, number)
+            return replace(policy, uncertain_from=number)
+        if name == "modlog":
+            return with_modlog(policy, None if value == "off" else str(int(value)))
+        if name == "mode":
+            return with_mode(policy, Mode(value))
+        if name in {"exempt", "unexempt"}:
+            users = {str(int(value))}
+            changed = (
+                policy.exempt_users | users if name == "exempt" else policy.exempt_users - users
+            )
+            return replace(policy, exempt_users=frozenset(changed))
+    except ValueError:
+        return None
+    return None
+
+
+class ChatCommands:
+    """Per-chat data on demand; the store is the only state."""
+
+    def __init__(self, store: ModerationStore) -> None:
+        self._store = store
+
+    async def on_stats(self, update: Update, context: Context) -> None:
+        """Images scanned, flagged, confirmed and dismissed in the last 7 and 30 days."""
+        message = await self._from_admin(update, context)
+        if message is None:
+            return
+        now, key = datetime.now(UTC), chat_key(message.chat_id)
+        week = await self._store.stats(key, now - timedelta(days=7))
+        month = await self._store.stats(key, now - timedelta(days=30))
+        await message.reply_text(replies.stats_text(week, month))
+
+    async def on_forget(self, update: Update, context: Context) -> None:
+        """Delete everything stored about this chat, at an administrator's request."""
+        message = await self._from_admin(update, context)
+        if message is None:
+            return
+        await self._store.forget(chat_key(message.chat_id))
+        log.info("telegram chat %s: data deleted on request", message.chat_id)
+        await message.reply_text(replies.FORGOTTEN)
+
+    async def _from_admin(self, update: Update, context: Context) -> Message | None:
+        """The command's message when it is new and an administrator sent it (else refused)."""
+        message = update.effective_message
+        if message is None or not await first_time(self._store, message):
+            return None
+        if not await sender_is_admin(context.bot, message):
+            await message.reply_text(replies.ADMINS_ONLY_COMMAND)
+            return None
+        return message
+
+    async def on_membership(self, update: Update, context: Context) -> None:
+        """The bot left or was removed (or blocked in private): forget the chat."""
+        change = update.my_chat_member
+        if change is None or change.new_chat_member.status not in GONE:
+            return
+        await self._store.forget(chat_key(change.chat.id))
+        log.info("telegram chat %s: the bot was removed, its data deleted", change.chat.id)
+
+    async def on_migrated(self, update: Update, context: Context) -> None:
+        """The group became a supergroup: its data follows the new id (either message will do)."""
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id is not None:
+            old, new = message.chat_id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id is not None:
+            old, new = message.migrate_from_chat_id, message.chat_id
+        else:
+            return
+        await self._store.move(chat_key(old), chat_key(new))
+        # In Telegram a group is its own (only) channel: actions switched off there stay off.
+        policy = await self._store.policy(chat_key(new), private=False)
+        if (renamed := channel_renamed(policy, str(old), str(new))) != policy:
+            await self._store.save_policy(chat_key(new), renamed)
+        log.info("telegram group %s is now supergroup %s; its data moved", old, new)
+
+
+def channel_renamed(policy: ChatPolicy, old: str, new: str) -> ChatPolicy:
+    """The policy with channel id `old` (in refusals and the mod-log) called `new`."""
+    disabled = frozenset((new if c == old else c, a) for c, a in policy.disabled)
+    modlog = new if policy.modlog == old else policy.modlog
+    return replace(policy, disabled=disabled, modlog=modlog)
