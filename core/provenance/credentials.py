@@ -51,7 +51,11 @@ class Credentials:
             raise ValueError(f"the C2PA trust anchors cannot be used: {exc}") from None
 
     def check(self, data: bytes, fmt: str, manifest_bytes: int) -> Evidence | None:
-        """The manifest's evidence; None when the library finds no manifest after all."""
+        """The manifest's evidence; None when the library finds no manifest after all.
+
+        `manifest_bytes` is 0 when the manifest was only searched for (GIF, AVIF, HEIF): a
+        manifest the library then cannot read may be a chance match, so it is not reported.
+        """
         if manifest_bytes > MAX_MANIFEST_BYTES:
             return Evidence(
                 Source.C2PA, Declares.UNKNOWN, detail="Content Credentials too large to check"
@@ -68,7 +72,12 @@ class Credentials:
                 Source.C2PA, Declares.UNKNOWN, detail="Content Credentials in a format not checked"
             )
         except (c2pa.C2paError, ValueError) as exc:
+            if _remote(exc):
+                log.debug("C2PA: a manifest stored elsewhere was not fetched")
+                return None
             log.debug("C2PA: the manifest cannot be read: %s", exc)
+            if manifest_bytes == 0:
+                return None
             return Evidence(
                 Source.C2PA,
                 Declares.UNKNOWN,
@@ -76,6 +85,11 @@ class Credentials:
                 detail="Content Credentials damaged: the manifest cannot be read",
             )
         return evidence_from_store(store)
+
+
+def _remote(error: Exception) -> bool:
+    """The library's "must fetch remote manifests" (typed or not, depending on its version)."""
+    return isinstance(error, c2pa.C2paError.RemoteManifest) or str(error).startswith("Remote")
 
 
 def evidence_from_store(store: Any) -> Evidence:
