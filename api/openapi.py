@@ -31,6 +31,22 @@ def _status(description: str) -> dict[str, Any]:
     }
 
 
+_EVIDENCE: dict[str, Any] = {
+    "type": "object",
+    "description": "A declaration the image makes about itself (Content Credentials, metadata).",
+    "properties": {
+        "source": {"type": "string", "enum": ["c2pa", "xmp", "metadata"]},
+        "declares": {
+            "type": "string",
+            "enum": ["ai-generated", "ai-edited", "captured", "edited", "unknown"],
+        },
+        "generator": {"type": ["string", "null"]},
+        "signer": {"type": ["string", "null"]},
+        "state": {"type": ["string", "null"], "enum": ["trusted", "valid", "invalid", None]},
+        "detail": {"type": "string"},
+    },
+}
+
 _JUDGEMENT: dict[str, Any] = {
     "type": "object",
     "required": ["fake_probability", "real_probability", "verdict", "threshold", "classes"],
@@ -44,7 +60,9 @@ _JUDGEMENT: dict[str, Any] = {
         "queue_ms": {"type": "number"},
         "model_ms": {"type": "number"},
         "cached": {"type": "boolean"},
-        "signals": {"type": "array", "items": {"type": "object"}},
+        "provenance": {"type": "array", "items": _EVIDENCE},
+        "declared_ai": {"type": "boolean", "description": "The image declares AI itself."},
+        "verdict_reason": {"type": "string", "enum": ["model", "declared"]},
     },
 }
 

@@ -1,6 +1,6 @@
 """The HTTP contract of the inference API, shared by `serve`, `serve --ray` and the remote core.
 
-A judgement travels as `Judgement.as_dict()` plus its signals; a failure travels as
+A judgement travels as `Judgement.as_dict()`, its provenance included; a failure travels as
 `{"error": code, "message": text}` with the status from `ERRORS`. The codes, not the statuses,
 carry the exact error class back, so a bot using a remote core replies exactly as with a local
 one; statuses alone (a proxy's 502, Ray's own 503) are mapped by `error_for_status`.
@@ -23,7 +23,16 @@ from core.errors import (
     ShuttingDown,
     UnsupportedImage,
 )
-from core.result import Judgement, Scores, Signal, Verdict
+from core.result import (
+    Declares,
+    Evidence,
+    Judgement,
+    Scores,
+    Source,
+    State,
+    Verdict,
+    VerdictReason,
+)
 
 CLASSIFY_PATH = "/v1/classify"
 MAX_MESSAGE_CHARS = 300
@@ -97,9 +106,8 @@ def error_for_status(status: int) -> DeepGuardError:
 
 
 def judgement_to_json(judgement: Judgement) -> dict[str, object]:
-    """`deepguard check --json`'s fields, plus the signals so a client can rebuild it whole."""
-    signals = [{"name": s.name, "value": s.value, "detail": s.detail} for s in judgement.signals]
-    return {**judgement.as_dict(), "signals": signals}
+    """`deepguard check --json`'s fields: enough for a client to rebuild the judgement whole."""
+    return judgement.as_dict()
 
 
 def judgement_from_json(body: object) -> Judgement:
@@ -120,17 +128,27 @@ def judgement_from_json(body: object) -> Judgement:
         queue_ms=_number(body.get("queue_ms", 0.0)),
         model_ms=_number(body.get("model_ms", 0.0)),
         cached=_flag(body.get("cached", False)),
-        signals=tuple(_signal(item) for item in body.get("signals", ())),
+        provenance=tuple(_evidence(item) for item in body.get("provenance", ())),
+        verdict_reason=VerdictReason(body.get("verdict_reason", VerdictReason.MODEL)),
     )
 
 
-def _signal(item: Any) -> Signal:
+def _evidence(item: Any) -> Evidence:
     if not isinstance(item, Mapping):
-        raise ValueError("a signal is not an object")
-    value = item["value"]
-    if not isinstance(value, str | int | float | bool):
-        raise ValueError("a signal value is not a string, number or flag")
-    return Signal(name=_text(item["name"]), value=value, detail=_text(item.get("detail", "")))
+        raise ValueError("a provenance item is not an object")
+    state = item.get("state")
+    return Evidence(
+        source=Source(item["source"]),
+        declares=Declares(item["declares"]),
+        generator=_optional_text(item.get("generator")),
+        signer=_optional_text(item.get("signer")),
+        state=None if state is None else State(state),
+        detail=_text(item.get("detail", "")),
+    )
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _number(value: object) -> float:

@@ -6,23 +6,25 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from tqdm import tqdm
 
+from bots.replies import provenance_line
 from config import ImageLimits, Settings
 from core.detector import Detector, Judge
 from core.errors import DeepGuardError, ImageTooLarge
 from core.evaluation import Report
 from core.evaluation import evaluate as evaluate_scores
-from core.result import Judgement
+from core.result import Judgement, VerdictReason
 
 Outcome = Judgement | str  # a verdict, or the user-safe reason there is none
 
 
 async def check(settings: Settings, files: Sequence[Path], *, as_json: bool) -> int:
     """Print one line per file in input order; exit status 2 if any file was not judged."""
-    async with Detector.open(settings.model, settings.queue, settings.images) as detector:
+    async with _open(settings) as detector:
         outcomes = judge_files(detector, files, settings.images, settings.queue.max_pending)
         failed = False
         if not as_json:
@@ -32,6 +34,10 @@ async def check(settings: Settings, files: Sequence[Path], *, as_json: bool) -> 
             failed |= isinstance(outcome, str)
             print(_json_line(path, outcome) if as_json else _table_line(path, outcome), flush=True)
     return 2 if failed else 0
+
+
+def _open(settings: Settings) -> AbstractAsyncContextManager[Detector]:
+    return Detector.open(settings.model, settings.queue, settings.images, settings.provenance)
 
 
 def judge_files(
@@ -72,9 +78,16 @@ def _json_line(path: Path, outcome: Outcome) -> str:
 
 
 def _table_line(path: Path, outcome: Outcome) -> str:
+    """A row; under it, indented, what the image declares about itself (if anything)."""
     if isinstance(outcome, str):
         return f"{'ERROR':<8}{'-':>7}  {path}: {outcome}"
-    return f"{outcome.verdict.value:<8}{outcome.fake_probability * 100:>6.1f}%  {path}"
+    row = f"{outcome.verdict.value:<8}{outcome.fake_probability * 100:>6.1f}%  {path}"
+    declared = provenance_line(outcome)
+    if declared is None:
+        return row
+    if outcome.verdict_reason is VerdictReason.DECLARED:
+        declared += " [verdict: declared]"
+    return f"{row}\n{'':<17}{declared}"
 
 
 async def evaluate(
@@ -85,7 +98,7 @@ async def evaluate(
     if not real_files or not fake_files:
         print(f"deepguard: {directory} needs images in both real/ and fake/", file=sys.stderr)
         return 2
-    async with Detector.open(settings.model, settings.queue, settings.images) as detector:
+    async with _open(settings) as detector:
         files = real_files + fake_files
         tasks = judge_files(detector, files, settings.images, settings.queue.max_pending)
         outcomes = [await task for task in tqdm(tasks, desc="judging", unit="img", disable=None)]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from config import ReplySettings
 from core.errors import DeepGuardError, Overloaded
 from core.moderation.types import Action, ChatPolicy, ChatStats, FlagStatus
-from core.result import Judgement
+from core.result import Declares, Evidence, Judgement, Source, State
 
 DISCLAIMER = "An automated estimate (about 4 in 5 right), not proof."
 
@@ -30,7 +30,9 @@ HELP = (
     "Limits: the model is right about 4 times in 5 (78.5% accuracy on its test set), so treat a "
     "result as a hint for a human to weigh, never as proof. Heavily edited, screenshotted or "
     "re-compressed images are harder to judge.\n"
-    "Privacy: images are checked on the bot's own server and are never stored or shared."
+    "Privacy: images are checked on the bot's own server and are never stored or shared.\n"
+    "Tip: send the original as a file, not as a photo. Chat apps re-compress photos and drop "
+    "their Content Credentials and metadata, which can show that an image was made with AI."
 )
 
 
@@ -101,6 +103,59 @@ def _line(outcome: Outcome, bands: ReplySettings) -> str:
     if isinstance(outcome, Judgement):
         return verdict_line(outcome, bands)
     return error_line(outcome)
+
+
+_C2PA_SAYS = {
+    Declares.AI_GENERATED: "made with an AI generator",
+    Declares.AI_EDITED: "edited with AI",
+    Declares.CAPTURED: "taken with a camera",
+    Declares.EDITED: "edited",
+}
+_XMP_SAYS = {
+    Declares.AI_GENERATED: "marked as made with AI",
+    Declares.AI_EDITED: "marked as edited with AI",
+    Declares.CAPTURED: "marked as a camera photo",
+    Declares.EDITED: "marked as edited",
+}
+
+
+def provenance_line(judgement: Judgement) -> str | None:
+    """One line under the verdict on what the image declares itself; None when it says nothing.
+
+    The evidence behind a declared verdict comes first, then Content Credentials, then the rest.
+    """
+    if not judgement.provenance:
+        return None
+    chosen = next(
+        (e for e in judgement.provenance if e.declares_ai),
+        next(
+            (e for e in judgement.provenance if e.source is Source.C2PA), judgement.provenance[0]
+        ),
+    )
+    return evidence_text(chosen)
+
+
+def evidence_text(evidence: Evidence) -> str:
+    """One declaration in words: "Content Credentials: made with an AI generator (signed by X)"."""
+    if evidence.source is Source.C2PA:
+        if evidence.state is State.INVALID:
+            return "Content Credentials present but tampered with"
+        if evidence.state is None:
+            return "Content Credentials present but could not be checked"
+        signer = ""
+        if evidence.signer:
+            unknown = ", not a recognised signer" if evidence.state is State.VALID else ""
+            signer = f" (signed by {evidence.signer}{unknown})"
+        says = _C2PA_SAYS.get(evidence.declares)
+        return (
+            f"Content Credentials: {says}{signer}"
+            if says
+            else f"Content Credentials present{signer}"
+        )
+    if evidence.source is Source.XMP and evidence.declares in _XMP_SAYS:
+        by = f" ({evidence.generator})" if evidence.generator else ""
+        return f"Metadata: {_XMP_SAYS[evidence.declares]}{by}"
+    return f"Metadata: {evidence.detail}"
 
 
 # Reasons (worded to follow "I couldn't check this image: ") for images behind links.

@@ -1,11 +1,12 @@
-"""Settings of the inference core: the model, the micro-batching queue and image limits."""
+"""Settings of the inference core: the model, the micro-batching queue, image limits and what
+an image's own declarations (Content Credentials, metadata) count for."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, FilePath, field_validator
 
 MiB = 1024 * 1024
 
@@ -84,3 +85,25 @@ class ImageLimits(BaseModel):
         description="Decode JPEGs at a reduced scale (at least twice the model's input "
         "size): several times faster, pixels change slightly.",
     )
+
+
+class ProvenanceSettings(BaseModel):
+    """What an image declares about itself: Content Credentials, IPTC and generator metadata."""
+
+    trust_anchors: FilePath | None = Field(
+        None,
+        description="PEM file of the certificate authorities whose C2PA signers are trusted; "
+        "unset: the public C2PA trust list shipped with DeepGuard. Never downloaded.",
+    )
+    declared_ai_is_fake: bool = Field(
+        True,
+        description="An image whose valid Content Credentials or metadata declare AI is FAKE "
+        "whatever the model says (the default for chats that did not choose).",
+    )
+
+    @field_validator("trust_anchors")
+    @classmethod
+    def _pem(cls, path: Path | None) -> Path | None:
+        if path is not None and b"-----BEGIN CERTIFICATE-----" not in path.read_bytes():
+            raise ValueError("must be a PEM file of CA certificates")
+        return path

@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.chat import DiscordSettings, ReplySettings, TelegramSettings, ThrottleSettings
-from config.inference import ImageLimits, ModelSettings, QueueSettings
+from config.inference import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings
 from config.service import ModerationSettings, RemoteSettings, ServeSettings
 
 __all__ = [
@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     queue: QueueSettings = QueueSettings()
     images: ImageLimits = ImageLimits()
+    provenance: ProvenanceSettings = ProvenanceSettings()
     replies: ReplySettings = ReplySettings()
     throttle: ThrottleSettings = ThrottleSettings()
     discord: DiscordSettings = DiscordSettings()

@@ -1,6 +1,8 @@
 """Upload bytes to model input, in a thread pool of its own, before a request is queued.
 
-A bad upload is refused here at once and never reaches a batch.
+A bad upload is refused here at once and never reaches a batch. The same thread first reads
+what the original bytes declare about themselves (`core.provenance`), before any pixel is
+decoded: the cheap part of the job, and the one that needs the bytes exactly as sent.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from config import ImageLimits
@@ -15,6 +18,8 @@ from core.errors import ModelError
 from core.images import decode_image
 from core.near_duplicates import perceptual_hash
 from core.preprocess import PixelArray
+from core.provenance.reader import ProvenanceReader
+from core.result import Evidence
 
 if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
     from core.classifier import Classifier
@@ -22,35 +27,47 @@ if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    pixels: PixelArray
+    key: int | None  # perceptual hash of `pixels`, when near-duplicates are on
+    provenance: tuple[Evidence, ...]
+
+
 class Decoder:
     """Decodes and prepares images off the event loop for one classifier."""
 
     def __init__(
-        self, classifier: Classifier, limits: ImageLimits, workers: int, *, hashes: bool
+        self,
+        classifier: Classifier,
+        limits: ImageLimits,
+        workers: int,
+        *,
+        hashes: bool,
+        provenance: ProvenanceReader,
     ) -> None:
         self._classifier = classifier
         self._limits = limits
         self._hashes = hashes
+        self._provenance = provenance
         self._draft = draft_size(classifier) if limits.fast_decode else None
         self._pool = ThreadPoolExecutor(workers, "deepguard-decode")
 
-    async def decode(self, data: bytes) -> tuple[PixelArray, int | None]:
-        """The model input, and its perceptual hash when near-duplicates are on."""
+    async def decode(self, data: bytes) -> Decoded:
+        """The model input, its perceptual hash, and what the bytes declare."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._decode, data)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _decode(self, data: bytes) -> tuple[PixelArray, int | None]:
-        """Run in a decode thread; a failing processor is the model's failure, not the user's.
-
-        Also returns the perceptual hash of the model input when near-duplicates are on.
-        """
+    def _decode(self, data: bytes) -> Decoded:
+        """Run in a decode thread; a failing processor is the model's failure, not the user's."""
+        provenance = self._provenance.read(data)
         image = decode_image(data, self._limits, self._draft)
         try:
             pixels = self._classifier.prepare(image)
-            return pixels, perceptual_hash(pixels) if self._hashes else None
+            return Decoded(pixels, perceptual_hash(pixels) if self._hashes else None, provenance)
         except Exception as exc:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc

@@ -2,7 +2,9 @@
 
 Adapters call it from the event loop. Decoding runs in a small thread pool before a request is
 queued, so a bad upload is refused at once and never reaches a batch; the model runs in its own
-thread behind the micro-batcher. Results are cached by SHA-256 of the bytes (and, when
+thread behind the micro-batcher. What the bytes declare about themselves (Content Credentials,
+metadata) is read in the same decode thread and joins the model's scores in the verdict
+(`core.result.decide`). Results are cached by SHA-256 of the bytes (and, when
 `near_duplicate_distance` is set, by a perceptual hash of the model's input, so re-encoded
 copies hit too), and identical requests that arrive together share one inference. Outcomes
 are counted once per caller.
@@ -24,14 +26,15 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
-from config import ImageLimits, ModelSettings, QueueSettings
+from config import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings
 from core.backends import load_classifier
 from core.batching import MicroBatcher
 from core.decoding import Decoder
 from core.errors import DeepGuardError, RequestTimeout, ShuttingDown
 from core.images import check_byte_size, refuse_decompression_bombs
 from core.preprocess import PixelArray
-from core.result import Judgement, Scores, judge_scores
+from core.provenance.reader import ProvenanceReader
+from core.result import Evidence, Judgement, Scores, judge_scores
 from core.sharing import ScoreMemory, SingleFlight
 from core.stats import Counters
 
@@ -62,16 +65,23 @@ class Detector:
         queue: QueueSettings,
         limits: ImageLimits,
         threshold: float = 0.5,
+        provenance: ProvenanceSettings | None = None,
     ) -> None:
         refuse_decompression_bombs()
+        provenance = provenance or ProvenanceSettings()
         self._classifier = classifier
         self._queue = queue
         self._limits = limits
         self.threshold = threshold
+        self.declared_ai_is_fake = provenance.declared_ai_is_fake
         self.counters = Counters()
         self._memory = ScoreMemory(queue.cache_size, queue.near_duplicate_distance)
         self._decoder = Decoder(
-            classifier, limits, queue.decode_workers, hashes=self._memory.hashes
+            classifier,
+            limits,
+            queue.decode_workers,
+            hashes=self._memory.hashes,
+            provenance=ProvenanceReader(provenance),
         )
         self._model_thread = ThreadPoolExecutor(1, "deepguard-model")
         self._batcher: MicroBatcher[PixelArray, Scores] = MicroBatcher(
@@ -88,12 +98,20 @@ class Detector:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, model: ModelSettings, queue: QueueSettings, limits: ImageLimits
+        cls,
+        model: ModelSettings,
+        queue: QueueSettings,
+        limits: ImageLimits,
+        provenance: ProvenanceSettings | None = None,
     ) -> AsyncIterator[Detector]:
         """Load the model off the event loop and serve until the block exits."""
         classifier = await asyncio.to_thread(load_classifier, model)
         async with cls(
-            classifier, queue=queue, limits=limits, threshold=model.threshold
+            classifier,
+            queue=queue,
+            limits=limits,
+            threshold=model.threshold,
+            provenance=provenance,
         ) as detector:
             yield detector
 
@@ -145,10 +163,11 @@ class Detector:
             raise ShuttingDown()
         check_byte_size(len(data), self._limits)
         digest = hashlib.sha256(data).hexdigest()
-        scores = self._memory.get(digest)
-        if scores is not None:
+        remembered = self._memory.get(digest)
+        if remembered is not None:
             self.counters.cache_hits += 1
-            return replace(judge_scores(scores, self.threshold, digest), cached=True)
+            judgement = self._judgement(remembered.scores, digest, remembered.provenance)
+            return replace(judgement, cached=True)
         flight, joined = self._flights.join(digest, lambda: self._infer(digest, data))
         if joined:
             self.counters.shared += 1
@@ -159,13 +178,13 @@ class Detector:
             raise RequestTimeout() from None
 
     async def _infer(self, digest: str, data: bytes) -> Judgement:
-        pixels, key = await self._decoder.decode(data)
-        seen = self._memory.find_near(digest, key)
+        decoded = await self._decoder.decode(data)
+        seen = self._memory.find_near(digest, decoded.key, decoded.provenance)
         if seen is not None:
             self.counters.cache_hits += 1
-            return replace(judge_scores(seen, self.threshold, digest), cached=True)
-        batched = await self._batcher.submit(pixels, self._queue.request_timeout_s)
-        self._memory.put(digest, key, batched.value)
+            return replace(self._judgement(seen, digest, decoded.provenance), cached=True)
+        batched = await self._batcher.submit(decoded.pixels, self._queue.request_timeout_s)
+        self._memory.put(digest, decoded.key, batched.value, decoded.provenance)
         log.debug(
             "judged %s: fake=%.3f queue=%.1fms model=%.1fms batch=%d",
             digest[:12],
@@ -174,8 +193,26 @@ class Detector:
             batched.model_ms,
             batched.batch_size,
         )
+        return self._judgement(
+            batched.value, digest, decoded.provenance, batched.queue_ms, batched.model_ms
+        )
+
+    def _judgement(
+        self,
+        scores: Scores,
+        digest: str,
+        provenance: tuple[Evidence, ...],
+        queue_ms: float = 0.0,
+        model_ms: float = 0.0,
+    ) -> Judgement:
         return judge_scores(
-            batched.value, self.threshold, digest, batched.queue_ms, batched.model_ms
+            scores,
+            self.threshold,
+            digest,
+            queue_ms,
+            model_ms,
+            provenance=provenance,
+            declared_ai_is_fake=self.declared_ai_is_fake,
         )
 
     def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:

@@ -1,11 +1,18 @@
-"""The value that crosses from the core to the adapters: one frozen `Judgement` per image."""
+"""The value that crosses from the core to the adapters: one frozen `Judgement` per image.
+
+Besides the model's scores a judgement carries the image's own declarations (`Evidence`, read
+from its bytes by `core.provenance`). Evidence counts one way only: a valid declaration of AI
+makes the verdict FAKE whatever the model says; nothing ever makes it REAL.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Final
 
 
 class Verdict(StrEnum):
@@ -13,13 +20,85 @@ class Verdict(StrEnum):
     REAL = "REAL"
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """An extra piece of evidence besides the classifier, e.g. C2PA provenance (later issues)."""
+class VerdictReason(StrEnum):
+    """What decided the verdict: the model's probability, or the image's own declaration."""
 
-    name: str
-    value: str | float | bool
+    MODEL = "model"
+    DECLARED = "declared"
+
+
+class Source(StrEnum):
+    """Where a declaration was read: Content Credentials, IPTC/XMP, or a generator's metadata."""
+
+    C2PA = "c2pa"
+    XMP = "xmp"
+    METADATA = "metadata"
+
+
+class Declares(StrEnum):
+    AI_GENERATED = "ai-generated"
+    AI_EDITED = "ai-edited"
+    CAPTURED = "captured"
+    EDITED = "edited"
+    UNKNOWN = "unknown"
+
+
+class State(StrEnum):
+    """A C2PA manifest's validation: signed by a trusted signer, signed, or failing."""
+
+    TRUSTED = "trusted"
+    VALID = "valid"
+    INVALID = "invalid"
+
+
+_AI = frozenset({Declares.AI_GENERATED, Declares.AI_EDITED})
+NAME_CHARS: Final = 80  # of a generator or signer name: they come from the image, so are capped
+DETAIL_CHARS: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One declaration an image makes about itself, the only evidence besides the model."""
+
+    source: Source
+    declares: Declares
+    generator: str | None = None
+    signer: str | None = None
+    state: State | None = None  # C2PA only
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        """Names and details come from strangers' files: one printable line, capped."""
+        object.__setattr__(self, "generator", _name(self.generator))
+        object.__setattr__(self, "signer", _name(self.signer))
+        object.__setattr__(self, "detail", _line(self.detail, DETAIL_CHARS))
+
+    @property
+    def declares_ai(self) -> bool:
+        """Made or edited with AI, by a manifest that validates or by plain metadata."""
+        return self.declares in _AI and self.state is not State.INVALID
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source.value,
+            "declares": self.declares.value,
+            "generator": self.generator,
+            "signer": self.signer,
+            "state": None if self.state is None else self.state.value,
+            "detail": self.detail,
+        }
+
+
+def _line(text: str, limit: int) -> str:
+    printable = "".join(
+        " " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text[: limit * 4]
+    )
+    single = " ".join(printable.split())
+    return single if len(single) <= limit else single[: limit - 1] + "…"
+
+
+def _name(text: str | None) -> str | None:
+    return (_line(text, NAME_CHARS) or None) if text is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +127,8 @@ class Judgement:
     queue_ms: float = 0.0
     model_ms: float = 0.0
     cached: bool = False
-    signals: tuple[Signal, ...] = field(default=())
+    provenance: tuple[Evidence, ...] = field(default=())
+    verdict_reason: VerdictReason = VerdictReason.MODEL
 
     @property
     def fake_probability(self) -> float:
@@ -62,6 +142,18 @@ class Judgement:
     def classes(self) -> Mapping[str, float]:
         return self.scores.classes
 
+    @property
+    def declared_ai(self) -> bool:
+        """The image itself declares that it was made or edited with AI."""
+        return any(evidence.declares_ai for evidence in self.provenance)
+
+    def with_policy(self, *, declared_ai_is_fake: bool) -> Judgement:
+        """The same judgement decided under a chat's own `declared_ai_is_fake` choice."""
+        verdict, reason = decide(
+            self.fake_probability, self.threshold, self.declared_ai, declared_ai_is_fake
+        )
+        return replace(self, verdict=verdict, verdict_reason=reason)
+
     def as_dict(self) -> dict[str, object]:
         """The JSON shape shared by `deepguard check --json` and the HTTP API."""
         return {
@@ -74,19 +166,40 @@ class Judgement:
             "queue_ms": round(self.queue_ms, 2),
             "model_ms": round(self.model_ms, 2),
             "cached": self.cached,
+            "provenance": [evidence.as_dict() for evidence in self.provenance],
+            "declared_ai": self.declared_ai,
+            "verdict_reason": self.verdict_reason.value,
         }
 
 
+def decide(
+    fake_probability: float, threshold: float, declared_ai: bool, declared_ai_is_fake: bool
+) -> tuple[Verdict, VerdictReason]:
+    """FAKE at or above the threshold, as on the model card, or when the image declares AI."""
+    if declared_ai and declared_ai_is_fake:
+        return Verdict.FAKE, VerdictReason.DECLARED
+    verdict = Verdict.FAKE if fake_probability >= threshold else Verdict.REAL
+    return verdict, VerdictReason.MODEL
+
+
 def judge_scores(
-    scores: Scores, threshold: float, sha256: str, queue_ms: float = 0.0, model_ms: float = 0.0
+    scores: Scores,
+    threshold: float,
+    sha256: str,
+    queue_ms: float = 0.0,
+    model_ms: float = 0.0,
+    *,
+    provenance: tuple[Evidence, ...] = (),
+    declared_ai_is_fake: bool = True,
 ) -> Judgement:
-    """Apply the threshold: at or above it the verdict is FAKE, as on the model card."""
-    verdict = Verdict.FAKE if scores.fake_probability >= threshold else Verdict.REAL
-    return Judgement(
+    """Apply the threshold, and the image's own declarations (see `decide`)."""
+    judgement = Judgement(
         scores=scores,
-        verdict=verdict,
+        verdict=Verdict.REAL,
         threshold=threshold,
         sha256=sha256,
         queue_ms=queue_ms,
         model_ms=model_ms,
+        provenance=provenance,
     )
+    return judgement.with_policy(declared_ai_is_fake=declared_ai_is_fake)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -18,21 +19,31 @@ from cachetools import LRUCache
 
 from core.errors import ShuttingDown
 from core.near_duplicates import NearDuplicates
-from core.result import Scores
+from core.result import Evidence, Scores
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """What identical bytes always give again: the model's scores and the image's declarations."""
+
+    scores: Scores
+    provenance: tuple[Evidence, ...]
 
 
 class ScoreMemory:
     """The last `size` scores by SHA-256 of the bytes (least recently used forgotten first)
     and, when `near_distance` is set, by perceptual hash; size 0 remembers nothing.
 
-    Scores, not judgements, are kept: a changed threshold applies to remembered ones too.
+    Scores, not judgements, are kept: a changed threshold applies to remembered ones too. A
+    look-alike shares only scores: its declarations are its own bytes' (a re-encoded copy has
+    lost its Content Credentials).
     """
 
     def __init__(self, size: int, near_distance: int | None) -> None:
-        self._exact: LRUCache[str, Scores] | None = LRUCache(size) if size else None
+        self._exact: LRUCache[str, Remembered] | None = LRUCache(size) if size else None
         self._near: NearDuplicates[Scores] | None = (
             None if near_distance is None else NearDuplicates(size, near_distance)
         )
@@ -42,21 +53,25 @@ class ScoreMemory:
         """Whether look-alikes are matched, so decoding must hash the model input."""
         return self._near is not None
 
-    def get(self, digest: str) -> Scores | None:
+    def get(self, digest: str) -> Remembered | None:
         return None if self._exact is None else self._exact.get(digest)
 
-    def find_near(self, digest: str, key: int | None) -> Scores | None:
-        """A look-alike's scores, then remembered under `digest` too."""
+    def find_near(
+        self, digest: str, key: int | None, provenance: tuple[Evidence, ...]
+    ) -> Scores | None:
+        """A look-alike's scores, then remembered under `digest` (with its own provenance)."""
         if key is None or self._near is None:
             return None
         seen = self._near.find(key)
         if seen is not None and self._exact is not None:
-            self._exact[digest] = seen
+            self._exact[digest] = Remembered(seen, provenance)
         return seen
 
-    def put(self, digest: str, key: int | None, scores: Scores) -> None:
+    def put(
+        self, digest: str, key: int | None, scores: Scores, provenance: tuple[Evidence, ...]
+    ) -> None:
         if self._exact is not None:
-            self._exact[digest] = scores
+            self._exact[digest] = Remembered(scores, provenance)
         if key is not None and self._near is not None:
             self._near.put(key, scores)
 

@@ -50,13 +50,13 @@ def form(*fields: tuple[str, bytes | str, str | None]) -> aiohttp.FormData:
 
 class TestClassify:
     async def test_raw_body_answers_the_check_json_fields(self, classifier: HFClassifier) -> None:
-        """A raw PNG body is judged by the model and answered with `Judgement.as_dict()` + signals."""
+        """A raw PNG body is judged by the model and answered with `Judgement.as_dict()`."""
         image = png_bytes(200, size=(40, 40))
         async with serving(serve_settings(), classifier) as running:
             status, body = await answer(running, image, headers={"Content-Type": "image/png"})
             local = await running.detector.judge(image)  # the same scores, from the cache
         assert status == 200
-        expected = {**local.as_dict(), "cached": False, "signals": []}
+        expected = {**local.as_dict(), "cached": False}
         expected.update(queue_ms=body["queue_ms"], model_ms=body["model_ms"])
         assert body == expected
         assert local.cached
@@ -458,6 +458,9 @@ CHECK_JSON_FIELDS = {
     "queue_ms",
     "model_ms",
     "cached",
+    "provenance",
+    "declared_ai",
+    "verdict_reason",
 }
 
 
@@ -503,7 +506,7 @@ async def test_serve_command_answers_and_stops_on_sigterm(model_dir: Path, tmp_p
             process.kill()
             await process.communicate()
     assert status == 200
-    assert set(body) == CHECK_JSON_FIELDS | {"signals"}
+    assert set(body) == CHECK_JSON_FIELDS
     assert process.returncode == 0, stderr.decode()
     assert b"inference API ready" in stderr
     assert beating

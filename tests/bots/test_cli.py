@@ -12,6 +12,17 @@ import pytest
 from PIL import Image
 
 from bots.cli import main
+from tests.provenance_images import (
+    A1111,
+    AI,
+    flip_scan_bytes,
+    issue,
+    make_authority,
+    manifest,
+    picture,
+    png_with_texts,
+    sign,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -202,3 +213,90 @@ def test_backends_refuses_a_folder_without_images(
     assert "has no image files" in capsys.readouterr().err
     assert main(["backends", "--images", str(tmp_path / "absent")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_check_reports_provenance(
+    tmp_path: Path,
+    model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--json adds provenance, declared_ai and verdict_reason; a declaration of AI makes FAKE."""
+    authority = make_authority()
+    monkeypatch.setenv(
+        "DEEPGUARD_PROVENANCE__TRUST_ANCHORS", str(authority.write(tmp_path / "anchors.pem"))
+    )
+    signed = sign(
+        picture(size=(160, 120)), issue(authority, "Example AI Lab"), manifest(AI, "Maker")
+    )
+    files = {
+        "signed.jpg": signed,
+        "tampered.jpg": flip_scan_bytes(signed),
+        "a1111.png": png_with_texts({"parameters": A1111}),
+        "plain.png": picture("PNG"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    paths = [str(tmp_path / name) for name in files]
+    # At threshold 1 the model alone calls nothing FAKE: every FAKE here is declared.
+    args = ["check", "--model", str(model_dir), "--threshold", "1", *paths]
+    assert main([*args[:1], "--json", *args[1:]]) == 0
+    signed_line, tampered, a1111, plain = (
+        json.loads(line) for line in capsys.readouterr().out.splitlines()
+    )
+    assert signed_line["provenance"] == [
+        {
+            "source": "c2pa",
+            "declares": "ai-generated",
+            "generator": "Maker",
+            "signer": "Example AI Lab",
+            "state": "trusted",
+            "detail": "signed by a signer on the trust list; digital source type trainedAlgorithmicMedia",
+        }
+    ]
+    assert (signed_line["declared_ai"], signed_line["verdict"], signed_line["verdict_reason"]) == (
+        True,
+        "FAKE",
+        "declared",
+    )
+    assert signed_line["fake_probability"] < 1
+    assert [e["state"] for e in tampered["provenance"]] == ["invalid"]
+    assert (tampered["declared_ai"], tampered["verdict"], tampered["verdict_reason"]) == (
+        False,
+        "REAL",
+        "model",
+    )
+    assert [(e["source"], e["generator"]) for e in a1111["provenance"]] == [
+        ("metadata", "Stable Diffusion")
+    ]
+    assert (a1111["verdict"], a1111["verdict_reason"]) == ("FAKE", "declared")
+    assert (plain["provenance"], plain["declared_ai"], plain["verdict_reason"]) == (
+        [],
+        False,
+        "model",
+    )
+
+    assert main(args) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].startswith("FAKE")
+    assert table[1].endswith("signed.jpg")
+    assert table[2].strip() == (
+        "Content Credentials: made with an AI generator (signed by Example AI Lab) "
+        "[verdict: declared]"
+    )
+    assert table[3].startswith("REAL")
+    assert table[3].endswith("tampered.jpg")
+    assert table[4].strip() == "Content Credentials present but tampered with"
+    assert table[6].strip().startswith("Metadata: Stable Diffusion parameters found")
+    assert table[7].startswith("REAL")
+    assert table[7].endswith("plain.png")
+    assert len(table) == 8  # the plain picture has no provenance line
+
+    monkeypatch.setenv("DEEPGUARD_PROVENANCE__DECLARED_AI_IS_FAKE", "false")
+    assert main(["check", "--json", *args[1:3], "--threshold", "1", paths[2]]) == 0
+    model_only = json.loads(capsys.readouterr().out)
+    assert (model_only["declared_ai"], model_only["verdict"], model_only["verdict_reason"]) == (
+        True,
+        "REAL",
+        "model",
+    )

@@ -7,7 +7,7 @@ import pytest
 from bots import replies
 from config import ReplySettings
 from core.errors import CorruptImage, Overloaded
-from core.result import Judgement, Scores, judge_scores
+from core.result import Declares, Evidence, Judgement, Scores, Source, State, judge_scores
 
 BANDS = ReplySettings()
 
@@ -73,3 +73,85 @@ def test_busy_only_when_nothing_was_judged() -> None:
     mixed: list[replies.Outcome] = [judged, Overloaded()]
     assert replies.answer_text(mixed, BANDS) == replies.outcomes_text(mixed, BANDS)
     assert replies.answer_text([], BANDS) is None
+
+
+class TestProvenanceLine:
+    """The line under the verdict saying what the image declares about itself."""
+
+    @staticmethod
+    def _with(*evidence: Evidence) -> Judgement:
+        return judge_scores(
+            Scores(0.1, {"Real": 0.9, "Fake": 0.1}), 0.5, "0" * 64, provenance=evidence
+        )
+
+    @pytest.mark.parametrize(
+        ("evidence", "line"),
+        [
+            (
+                Evidence(Source.C2PA, Declares.AI_GENERATED, "ChatGPT", "OpenAI", State.TRUSTED),
+                "Content Credentials: made with an AI generator (signed by OpenAI)",
+            ),
+            (
+                Evidence(Source.C2PA, Declares.AI_EDITED, None, "Lab", State.VALID),
+                "Content Credentials: edited with AI (signed by Lab, not a recognised signer)",
+            ),
+            (
+                Evidence(Source.C2PA, Declares.CAPTURED, "Cam", "Leica", State.TRUSTED),
+                "Content Credentials: taken with a camera (signed by Leica)",
+            ),
+            (
+                Evidence(Source.C2PA, Declares.UNKNOWN, "Editor", None, State.TRUSTED),
+                "Content Credentials present",
+            ),
+            (
+                Evidence(Source.C2PA, Declares.AI_GENERATED, state=State.INVALID),
+                "Content Credentials present but tampered with",
+            ),
+            (
+                Evidence(Source.C2PA, Declares.UNKNOWN, detail="too large"),
+                "Content Credentials present but could not be checked",
+            ),
+            (
+                Evidence(Source.XMP, Declares.AI_GENERATED, "Image Model 3"),
+                "Metadata: marked as made with AI (Image Model 3)",
+            ),
+            (Evidence(Source.XMP, Declares.CAPTURED), "Metadata: marked as a camera photo"),
+            (
+                Evidence(Source.XMP, Declares.UNKNOWN, detail="IPTC digital source type x"),
+                "Metadata: IPTC digital source type x",
+            ),
+            (
+                Evidence(
+                    Source.METADATA,
+                    Declares.AI_GENERATED,
+                    "Stable Diffusion",
+                    detail="Stable Diffusion parameters found",
+                ),
+                "Metadata: Stable Diffusion parameters found",
+            ),
+        ],
+    )
+    def test_wording(self, evidence: Evidence, line: str) -> None:
+        """Each kind of evidence in plain words, never claiming proof."""
+        assert replies.provenance_line(self._with(evidence)) == line
+
+    def test_nothing_says_nothing(self) -> None:
+        """No metadata: no line at all."""
+        assert replies.provenance_line(_judgement(0.4)) is None
+
+    def test_the_declaration_behind_the_verdict_comes_first(self) -> None:
+        """A tampered manifest and AI metadata: the line explains the FAKE verdict."""
+        tampered = Evidence(Source.C2PA, Declares.UNKNOWN, state=State.INVALID)
+        metadata = Evidence(
+            Source.METADATA, Declares.AI_GENERATED, "NovelAI", detail="NovelAI found"
+        )
+        assert replies.provenance_line(self._with(tampered, metadata)) == "Metadata: NovelAI found"
+        captured = Evidence(Source.XMP, Declares.CAPTURED)
+        assert replies.provenance_line(self._with(captured, tampered)) == (
+            "Content Credentials present but tampered with"
+        )
+
+    def test_help_asks_for_originals(self) -> None:
+        """/help tells users to send the original as a file to keep its Content Credentials."""
+        assert "send the original as a file" in replies.HELP
+        assert "Content Credentials" in replies.HELP
