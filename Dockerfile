@@ -29,15 +29,16 @@ WORKDIR /app
 RUN case ",$EXTRAS," in *,model,*|*,ray,*|*,onnx,*) \
         pip install --index-url "$TORCH_INDEX" "torch==$TORCH_VERSION" ;; esac
 COPY pyproject.toml README.md ./
-RUN mkdir core bots config \
-    && touch core/__init__.py bots/__init__.py config/__init__.py \
+RUN mkdir config core api bots \
+    && touch config/__init__.py core/__init__.py api/__init__.py bots/__init__.py \
     && pip install ".${EXTRAS:+[$EXTRAS]}" \
     && pip uninstall --yes deepguard \
-    && rm -rf core bots config
+    && rm -rf config core api bots
 
-COPY core ./core
-COPY bots ./bots
 COPY config ./config
+COPY core ./core
+COPY api ./api
+COPY bots ./bots
 RUN pip install --no-deps . && rm -rf build
 
 USER deepguard
