@@ -22,7 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Security
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
@@ -58,7 +58,9 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 OUTCOME = "deepguard.outcome"  # the scope state key an error handler names the outcome under
 RETRY_STATUSES = frozenset(kind.status for kind in ERRORS if kind.retry)
 BEARER = HTTPBearer(auto_error=False, scheme_name="bearer")
-_BINARY = {"schema": {"type": "string", "format": "binary"}}
+# An empty body or file is never an image (400 corrupt), so the document does not call it valid.
+_IMAGE = {"type": "string", "format": "binary", "minLength": 1}
+_BINARY = {"schema": _IMAGE}
 UPLOAD: dict[str, Any] = {
     "required": True,
     "content": {
@@ -68,12 +70,16 @@ UPLOAD: dict[str, Any] = {
             "schema": {
                 "type": "object",
                 "required": ["file"],
-                "properties": {
-                    "file": {"type": "string", "format": "binary", "description": "The image."}
-                },
+                "properties": {"file": {**_IMAGE, "description": "The image."}},
             }
         },
     },
+}
+
+
+PROMETHEUS_TEXT = {
+    "description": "Prometheus text format.",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
 }
 
 
@@ -188,9 +194,9 @@ def create_app(api: InferenceAPI, *, lifespan: Lifespan | None = None) -> FastAP
     @app.get(
         "/metrics",
         summary="Prometheus metrics.",
-        response_class=PlainTextResponse,
+        response_class=Response,  # no JSON: the documented 200 is text, its errors are JSON
         dependencies=guarded,
-        responses=_errors(*auth_errors),
+        responses={200: PROMETHEUS_TEXT, **_errors(*auth_errors)},
     )
     async def metrics() -> Response:
         return Response(api.metrics.render(), media_type=CONTENT_TYPE)

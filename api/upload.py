@@ -8,7 +8,9 @@ served. Reading stops once the form's file part is whole; the rest of the body i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable
+from typing import Any
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -16,6 +18,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from config import ImageLimits
 from core.errors import InvalidImage, UnsupportedImage
 from core.images import check_byte_size
+
+log = logging.getLogger(__name__)
 
 # Room for a form's boundaries and part headers around an image of the largest allowed size.
 FORM_SLACK_BYTES = 64 * 1024
@@ -82,6 +86,17 @@ async def _form_file(boundary: bytes, body: AsyncIterable[bytes], limits: ImageL
     return form.image()
 
 
+class _ParserLog(logging.Logger):
+    """python-multipart warns of each malformed form before raising; our 400 says it already."""
+
+    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
+_PARSER_LOG = _ParserLog(f"{__name__}.multipart")
+_PARSER_LOG.parent = log  # handled and filtered like any logger below ours
+
+
 class _FormFile:
     """Picks the first part with a file name (or named `file` or `image`) out of a form."""
 
@@ -99,6 +114,7 @@ class _FormFile:
                 "on_part_end": self._on_part_end,
             },
         )
+        self._parser.logger = _PARSER_LOG
         self._field = bytearray()
         self._value = bytearray()
         self._disposition = b""
