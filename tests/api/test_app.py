@@ -16,11 +16,12 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from api import server as http_server
 from api.app import InferenceAPI, create_app
 from api.metrics import Metrics
-from api.wire import ERRORS, ErrorKind
+from api.wire import ERROR_ANSWERS, ERRORS, HTTP_CODES, ErrorKind
 from config import ImageLimits
 from core.classifier import HFClassifier
 from core.detector import Detector
@@ -173,6 +174,19 @@ def in_process(api: InferenceAPI) -> httpx.AsyncClient:
     """A client that calls the app directly, without a socket."""
     transport = httpx.ASGITransport(app=create_app(api))
     return httpx.AsyncClient(transport=transport, base_url="http://deepguard")
+
+
+def test_each_error_status_has_a_model_of_its_codes() -> None:
+    """Every code the API answers validates against its status's model, and no other code does."""
+    answered = [(kind.status, kind.code) for kind in ERRORS] + list(HTTP_CODES.items())
+    for status, code in answered:
+        ERROR_ANSWERS[status].model_validate({"error": code, "message": "m"})
+    for status, model in ERROR_ANSWERS.items():
+        others = {code for other, code in answered if other != status}
+        for code in others:
+            with pytest.raises(ValidationError):
+                model.model_validate({"error": code, "message": "m"})
+    assert {status for status, _ in answered} == set(ERROR_ANSWERS)
 
 
 @pytest.mark.parametrize("kind", ERRORS, ids=[kind.code for kind in ERRORS])
