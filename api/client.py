@@ -131,8 +131,8 @@ class RemoteDetector:
 
     def _parse(self, body: bytes) -> Judgement:
         try:
-            return judgement_from_json(json.loads(body))
-        except (ValueError, KeyError, TypeError) as exc:
+            return judgement_from_json(body)
+        except ValueError as exc:
             log.error("%s sent an answer that is not a judgement: %s", self._endpoint, exc)
             raise ModelError() from exc
 

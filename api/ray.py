@@ -1,11 +1,12 @@
-"""`deepguard serve --ray`: the classifier as a Ray Serve deployment, with the same HTTP contract.
+"""`deepguard serve --ray`: the app of `deepguard serve` as a Ray Serve deployment.
 
-Ray does the scaling: `@serve.batch` groups concurrent requests of a replica into one model
-call, the autoscaler keeps between `ray_min_replicas` and `ray_max_replicas` replicas (each
-reserving `ray_cpus_per_replica` CPUs and `ray_gpus_per_replica` GPUs), and Ray's proxy refuses
-requests past `ray_max_queued_requests` with 429 and Retry-After. Each replica answers
-`POST /v1/classify` with the JSON and status codes of `deepguard serve` (`api.wire`), so the
-remote core works against either. Prometheus metrics come from Ray's own exporter, not /metrics.
+Each replica serves the same ASGI app (`api.app`) through `serve.ingress`, over a `Detector`
+of its own, opened when the replica starts and drained when Ray stops it: every replica has
+the cache, single-flight, micro-batching, counters and `/metrics`, and answers exactly what
+`deepguard serve` answers, so the remote core works against either. Ray does the scaling: the
+autoscaler keeps between `ray_min_replicas` and `ray_max_replicas` replicas (each reserving
+`ray_cpus_per_replica` CPUs and `ray_gpus_per_replica` GPUs), and Ray's proxy refuses requests
+past `ray_max_queued_requests` with 429 and Retry-After.
 
 Ray is an optional extra (`pip install 'deepguard[ray]'`), imported only in these functions.
 """
@@ -15,10 +16,16 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from api.ray_replica import replica_class
+from fastapi import FastAPI
+
+from api.app import InferenceAPI, create_app
+from api.metrics import Metrics
 from config import Settings
+from core.detector import Detector
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +33,33 @@ APP_NAME = "deepguard"
 EXIT_OK = 0
 
 
+class Replica:
+    """One replica: the inference app, judging with a Detector opened in the replica."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._api = InferenceAPI(settings, Metrics())
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        """Called by Ray in the replica, after `__init__`; Ray then runs the app's lifespan."""
+        return create_app(self._api, lifespan=self._lifespan)
+
+    @asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        settings = self._settings
+        async with Detector.open(settings.model, settings.queue, settings.images) as detector:
+            self._api.attach(detector, detector.counters)
+            try:
+                yield
+            finally:
+                self._api.close()
+
+
 def application(settings: Settings) -> Any:
     """The Ray Serve application (`Deployment.bind()`), configured from `settings`."""
     from ray import serve
 
     options = settings.serve
-    replica = replica_class(settings.queue.max_batch_size, settings.queue.max_wait_ms / 1000)
     deployment = serve.deployment(
         name=APP_NAME,
         ray_actor_options={
@@ -47,9 +75,8 @@ def application(settings: Settings) -> Any:
         max_queued_requests=options.ray_max_queued_requests,
         backpressure_config={"status_code": 429, "retry_after_s": options.retry_after_s},
         graceful_shutdown_timeout_s=options.drain_timeout_s,
-    )(replica)
-    token = options.token.get_secret_value() if options.token else None
-    return deployment.bind(settings.model, settings.images, token, options.retry_after_s)
+    )(serve.ingress()(Replica))
+    return deployment.bind(settings)
 
 
 def deploy(settings: Settings) -> None:

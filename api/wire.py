@@ -1,16 +1,20 @@
 """The HTTP contract of the inference API, shared by `serve`, `serve --ray` and the remote core.
 
-A judgement travels as `Judgement.as_dict()`, its provenance included; a failure travels as
-`{"error": code, "message": text}` with the status from `ERRORS`. The codes, not the statuses,
-carry the exact error class back, so a bot using a remote core replies exactly as with a local
-one; statuses alone (a proxy's 502, Ray's own 503) are mapped by `error_for_status`.
+A judgement travels as `JudgementAnswer` (`Judgement.as_dict()`, provenance included); a failure as
+an `ErrorAnswer`, `{"error": code, "message": text}`, with the status from `ERRORS`. The codes,
+not the statuses, carry the exact error class back, so a bot using a remote core replies exactly
+as with a local one; statuses alone (a proxy's 502, Ray's own 503) are mapped by
+`error_for_status`. The pydantic models are the contract: the server answers through them, the
+OpenAPI document is generated from them, and the client reads answers with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import (
     CorruptImage,
@@ -50,6 +54,12 @@ class Unauthorized(ModelError):
     default_message = "the image service is not set up correctly; please tell the bot's operator"
 
 
+class SlowUpload(RequestTimeout):
+    """The request body did not arrive whole within the server's read timeout."""
+
+    default_message = "the image took too long to arrive; please try again"
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorKind:
     code: str
@@ -67,12 +77,15 @@ ERRORS: tuple[ErrorKind, ...] = (
     ErrorKind("overloaded", 429, Overloaded, retry=True),
     ErrorKind("unavailable", 503, Unavailable, retry=True),
     ErrorKind("shutting_down", 503, ShuttingDown, retry=True),
+    ErrorKind("read_timeout", 408, SlowUpload),
     ErrorKind("timeout", 504, RequestTimeout),
     ErrorKind("unauthorized", 401, Unauthorized),
     ErrorKind("model_error", 500, ModelError),
     ErrorKind("error", 500, DeepGuardError),
 )
 _BY_CODE = {kind.code: kind for kind in ERRORS}
+# Codes of answers the HTTP layer gives itself, besides those of `ERRORS`.
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 500: "internal"}
 
 
 def kind_of(error: DeepGuardError) -> ErrorKind:
@@ -101,76 +114,197 @@ def error_for_status(status: int) -> DeepGuardError:
         return Overloaded()
     if status in (401, 403):
         return Unauthorized()
-    by_status = {413: ImageTooLarge, 415: UnsupportedImage, 400: InvalidImage, 504: RequestTimeout}
+    by_status = {
+        413: ImageTooLarge,
+        415: UnsupportedImage,
+        400: InvalidImage,
+        408: RequestTimeout,
+        504: RequestTimeout,
+    }
     return by_status.get(status, ModelError)()
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Milliseconds = Annotated[float, Field(ge=0.0)]
+
+
+class EvidenceAnswer(BaseModel):
+    """One declaration the image makes about itself (Content Credentials, XMP, metadata)."""
+
+    model_config = ConfigDict(strict=True, json_schema_serialization_defaults_required=True)
+
+    source: Literal["c2pa", "xmp", "metadata"]
+    declares: Literal["ai-generated", "ai-edited", "captured", "edited", "unknown"]
+    generator: str | None = None
+    signer: str | None = None
+    state: Literal["trusted", "valid", "invalid"] | None = Field(
+        None,
+        description="C2PA only: whether the manifest validates, and chains to a trust anchor.",
+    )
+    detail: str = ""
+
+    def evidence(self) -> Evidence:
+        return Evidence(
+            source=Source(self.source),
+            declares=Declares(self.declares),
+            generator=self.generator,
+            signer=self.signer,
+            state=None if self.state is None else State(self.state),
+            detail=self.detail,
+        )
+
+
+class JudgementAnswer(BaseModel):
+    """The judgement: the fields of `deepguard check --json`."""
+
+    # Strict: a number sent as a string or a flag sent as a number is a broken server.
+    model_config = ConfigDict(strict=True, json_schema_serialization_defaults_required=True)
+
+    fake_probability: Probability
+    real_probability: Probability
+    verdict: Literal["FAKE", "REAL"]
+    threshold: Probability = Field(description="The verdict is FAKE at or above it.")
+    classes: dict[str, Probability] = Field(description="Every class of the model.")
+    sha256: str = Field(pattern="^[0-9a-f]{64}$", description="Of the image bytes.")
+    queue_ms: Milliseconds = 0.0
+    model_ms: Milliseconds = 0.0
+    cached: bool = False
+    provenance: list[EvidenceAnswer] = Field(
+        default_factory=list, description="What the image declares about itself, if anything."
+    )
+    declared_ai: bool = Field(False, description="A valid declaration says AI made or edited it.")
+    verdict_reason: Literal["model", "declared"] = Field(
+        "model", description="declared: the verdict follows the image's own AI declaration."
+    )
+
+    @classmethod
+    def of(cls, judgement: Judgement) -> JudgementAnswer:
+        return cls.model_validate(judgement.as_dict(), strict=False)
+
+    def judgement(self) -> Judgement:
+        return Judgement(
+            scores=Scores(fake_probability=self.fake_probability, classes=self.classes),
+            verdict=Verdict(self.verdict),
+            threshold=self.threshold,
+            sha256=self.sha256,
+            queue_ms=self.queue_ms,
+            model_ms=self.model_ms,
+            cached=self.cached,
+            provenance=tuple(item.evidence() for item in self.provenance),
+            verdict_reason=VerdictReason(self.verdict_reason),
+        )
 
 
 def judgement_to_json(judgement: Judgement) -> dict[str, object]:
     """`deepguard check --json`'s fields: enough for a client to rebuild the judgement whole."""
-    return judgement.as_dict()
+    return JudgementAnswer.of(judgement).model_dump()
 
 
-def judgement_from_json(body: object) -> Judgement:
-    """Rebuild a `Judgement`; raises `ValueError` (or `KeyError`/`TypeError`) if malformed."""
-    if not isinstance(body, Mapping):
-        raise ValueError("the answer is not a JSON object")
-    classes = body["classes"]
-    if not isinstance(classes, Mapping):
-        raise ValueError("classes is not an object")
-    return Judgement(
-        scores=Scores(
-            fake_probability=_probability(body["fake_probability"]),
-            classes={str(name): _probability(p) for name, p in classes.items()},
-        ),
-        verdict=Verdict(body["verdict"]),
-        threshold=_probability(body["threshold"]),
-        sha256=_text(body["sha256"]),
-        queue_ms=_number(body.get("queue_ms", 0.0)),
-        model_ms=_number(body.get("model_ms", 0.0)),
-        cached=_flag(body.get("cached", False)),
-        provenance=tuple(_evidence(item) for item in body.get("provenance", ())),
-        verdict_reason=VerdictReason(body.get("verdict_reason", VerdictReason.MODEL)),
-    )
+def judgement_from_json(body: bytes) -> Judgement:
+    """Rebuild a `Judgement` from an answer; raises `ValueError` if it is not one."""
+    return JudgementAnswer.model_validate_json(body).judgement()
 
 
-def _evidence(item: Any) -> Evidence:
-    if not isinstance(item, Mapping):
-        raise ValueError("a provenance item is not an object")
-    state = item.get("state")
-    return Evidence(
-        source=Source(item["source"]),
-        declares=Declares(item["declares"]),
-        generator=_optional_text(item.get("generator")),
-        signer=_optional_text(item.get("signer")),
-        state=None if state is None else State(state),
-        detail=_text(item.get("detail", "")),
-    )
+class ErrorAnswer(BaseModel):
+    """A refusal or failure."""
+
+    error: str = Field(description="Names the error class.")
+    message: str = Field(description="Safe to show a user.")
 
 
-def _optional_text(value: object) -> str | None:
-    return None if value is None else _text(value)
+class InvalidAnswer(ErrorAnswer):
+    """Corrupt or unreadable image, or a request that is not an upload (no file, bad form)."""
+
+    error: Literal["corrupt", "invalid"]
 
 
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{value!r} is not a number")
-    return float(value)
+class UnauthorizedAnswer(ErrorAnswer):
+    """Missing or wrong bearer token."""
+
+    error: Literal["unauthorized"]
 
 
-def _probability(value: object) -> float:
-    number = _number(value)
-    if not 0.0 <= number <= 1.0:
-        raise ValueError(f"{number} is not a probability")
-    return number
+class NotFoundAnswer(ErrorAnswer):
+    """No such path."""
+
+    error: Literal["not_found"]
 
 
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a string")
-    return value
+class MethodNotAllowedAnswer(ErrorAnswer):
+    """The path exists, with another method (named in Allow)."""
+
+    error: Literal["method_not_allowed"]
 
 
-def _flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{value!r} is not true or false")
-    return value
+class ReadTimeoutAnswer(ErrorAnswer):
+    """The body did not arrive whole within the read timeout."""
+
+    error: Literal["read_timeout"]
+
+
+class TooLargeAnswer(ErrorAnswer):
+    """Image over the byte, pixel or side limit."""
+
+    error: Literal["too_large"]
+
+
+class UnsupportedAnswer(ErrorAnswer):
+    """Not an image format that is decoded, or not sent as an image."""
+
+    error: Literal["unsupported"]
+
+
+class OverloadedAnswer(ErrorAnswer):
+    """Too many requests waiting; retry after Retry-After."""
+
+    error: Literal["overloaded"]
+
+
+class FailedAnswer(ErrorAnswer):
+    """The model or the server failed."""
+
+    error: Literal["model_error", "error", "internal"]
+
+
+class UnavailableAnswer(ErrorAnswer):
+    """Starting (model loading) or shutting down; retry after Retry-After."""
+
+    error: Literal["unavailable", "shutting_down"]
+
+
+class TimeoutAnswer(ErrorAnswer):
+    """Not judged within the request timeout."""
+
+    error: Literal["timeout"]
+
+
+# The answer of each error status: every code of `ERRORS` and `HTTP_CODES` under its status.
+ERROR_ANSWERS: dict[int, type[ErrorAnswer]] = {
+    400: InvalidAnswer,
+    401: UnauthorizedAnswer,
+    404: NotFoundAnswer,
+    405: MethodNotAllowedAnswer,
+    408: ReadTimeoutAnswer,
+    413: TooLargeAnswer,
+    415: UnsupportedAnswer,
+    429: OverloadedAnswer,
+    500: FailedAnswer,
+    503: UnavailableAnswer,
+    504: TimeoutAnswer,
+}
+
+
+class Alive(BaseModel):
+    """The process answers."""
+
+    status: Literal["alive"]
+
+
+ReadyStatus = Literal["ready", "loading", "saturated", "stopping"]
+
+
+class Readiness(BaseModel):
+    """Whether classify requests are taken now, and how many wait for the model."""
+
+    status: ReadyStatus
+    depth: int = Field(ge=0, description="Requests queued for the model or in it.")

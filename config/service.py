@@ -23,6 +23,9 @@ class ServeSettings(BaseModel):
     drain_timeout_s: float = Field(
         10.0, ge=0.0, description="On stop, time requests in flight get to be answered."
     )
+    read_timeout_s: float = Field(
+        30.0, gt=0.0, description="Time a request body gets to arrive whole; later is a 408."
+    )
     ray_address: str | None = Field(
         None, description="`--ray`: cluster to join (e.g. auto); unset starts a local one."
     )

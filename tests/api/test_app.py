@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from api import server as http_server
-from api.app import InferenceAPI
+from api.app import InferenceAPI, create_app
 from api.metrics import Metrics
-from api.wire import ERRORS, ErrorKind
+from api.wire import ERROR_ANSWERS, ERRORS, HTTP_CODES, ErrorKind
 from config import ImageLimits
 from core.classifier import HFClassifier
 from core.detector import Detector
@@ -168,15 +170,34 @@ class _Raising:
         raise self.error
 
 
+def in_process(api: InferenceAPI) -> httpx.AsyncClient:
+    """A client that calls the app directly, without a socket."""
+    transport = httpx.ASGITransport(app=create_app(api))
+    return httpx.AsyncClient(transport=transport, base_url="http://deepguard")
+
+
+def test_each_error_status_has_a_model_of_its_codes() -> None:
+    """Every code the API answers validates against its status's model, and no other code does."""
+    answered = [(kind.status, kind.code) for kind in ERRORS] + list(HTTP_CODES.items())
+    for status, code in answered:
+        ERROR_ANSWERS[status].model_validate({"error": code, "message": "m"})
+    for status, model in ERROR_ANSWERS.items():
+        others = {code for other, code in answered if other != status}
+        for code in others:
+            with pytest.raises(ValidationError):
+                model.model_validate({"error": code, "message": "m"})
+    assert {status for status, _ in answered} == set(ERROR_ANSWERS)
+
+
 @pytest.mark.parametrize("kind", ERRORS, ids=[kind.code for kind in ERRORS])
 async def test_every_core_error_has_its_answer(kind: ErrorKind) -> None:
     """Each core error class maps to its status and code, with Retry-After when retrying helps."""
     api = InferenceAPI(serve_settings(retry_after_s=7), Metrics())
     api.attach(_Raising(kind.error()))
-    async with TestClient(TestServer(api.application(), host="127.0.0.1")) as client:
-        response = await client.post("/v1/classify", data=png_bytes(1))
-        body = await response.json()
-    assert (response.status, body) == (
+    async with in_process(api) as client:
+        response = await client.post("/v1/classify", content=png_bytes(1))
+        body = response.json()
+    assert (response.status_code, body) == (
         kind.status,
         {"error": kind.code, "message": kind.error().message},
     )
@@ -188,19 +209,19 @@ async def test_closing_refuses_new_work_and_fails_readiness() -> None:
     api = InferenceAPI(serve_settings(), Metrics())
     async with Detector(FakeClassifier(), queue=serve_settings().queue, limits=ImageLimits()) as d:
         api.attach(d)
-        async with TestClient(TestServer(api.application(), host="127.0.0.1")) as client:
-            before = (await client.post("/v1/classify", data=png_bytes(1))).status
+        async with in_process(api) as client:
+            before = (await client.post("/v1/classify", content=png_bytes(1))).status_code
             api.close()
-            refused = await client.post("/v1/classify", data=png_bytes(2))
+            refused = await client.post("/v1/classify", content=png_bytes(2))
             ready = await client.get("/readyz")
-            body, readiness = await refused.json(), await ready.json()
+            body, readiness = refused.json(), ready.json()
     assert before == 200
-    assert (refused.status, body["error"], refused.headers["Retry-After"]) == (
+    assert (refused.status_code, body["error"], refused.headers["Retry-After"]) == (
         503,
         "shutting_down",
         "1",
     )
-    assert (ready.status, readiness["status"]) == (503, "stopping")
+    assert (ready.status_code, readiness["status"]) == (503, "stopping")
 
 
 class TestAuth:
@@ -390,12 +411,14 @@ async def test_metrics_count_outcomes_batches_cache_and_latency() -> None:
 
 
 async def test_openapi_document_lists_the_routes() -> None:
-    """/openapi.json documents exactly the routes the server has, and every error code."""
-    settings = serve_settings()
+    """/openapi.json is generated from the routes, with every error code under its status."""
+    settings = serve_settings(token="t0ken")
+    app = create_app(InferenceAPI(settings, Metrics()))
     routes = {
-        (route.resource.canonical, route.method.lower())
-        for route in InferenceAPI(settings, Metrics()).application().router.routes()
-        if route.method != "HEAD" and route.resource is not None
+        (route.path, method.lower())
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
     }
     async with (
         serving(settings, FakeClassifier()) as running,
@@ -405,8 +428,23 @@ async def test_openapi_document_lists_the_routes() -> None:
     documented = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert doc["openapi"].startswith("3.")
     assert documented == routes
-    codes = set(doc["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
-    assert {kind.code for kind in ERRORS} <= codes
+    assert routes == {
+        ("/v1/classify", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    }
+    classify = doc["paths"]["/v1/classify"]["post"]
+    schemas = doc["components"]["schemas"]
+    for kind in ERRORS:
+        answer = classify["responses"][str(kind.status)]
+        name = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        code = schemas[name]["properties"]["error"]
+        assert kind.code in code.get("enum", [code.get("const")]), kind
+        assert ("Retry-After" in answer.get("headers", {})) == kind.retry, kind
+    form = classify["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["file"]
+    assert classify["security"] == [{"bearer": []}]
 
 
 class TestShutdown:

@@ -1,4 +1,4 @@
-"""`deepguard serve --ray`: the same HTTP contract from a Ray Serve deployment, 2 CPU replicas.
+"""`deepguard serve --ray`: the app of `deepguard serve` behind Ray Serve, 2 CPU replicas.
 
 One small local Ray instance (2 CPUs, no dashboard, a small object store) serves the tiny model
 for the whole module and is shut down at its end. Skipped without the `ray` extra.
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -21,8 +22,7 @@ ray = pytest.importorskip("ray", reason="needs the ray extra: pip install -e '.[
 serve = pytest.importorskip("ray.serve", reason="needs the ray extra: pip install -e '.[ray]'")
 
 from api.client import RemoteDetector  # noqa: E402  (after the skip)
-from api.ray import APP_NAME, deploy  # noqa: E402
-from api.ray_replica import replica_class  # noqa: E402
+from api.ray import APP_NAME, Replica, deploy  # noqa: E402
 from api.wire import Unauthorized  # noqa: E402
 from config import (  # noqa: E402
     ImageLimits,
@@ -157,22 +157,44 @@ async def test_probes_and_unknown_routes(ray_url: str) -> None:
     }
 
 
+async def test_every_replica_serves_metrics(ray_url: str) -> None:
+    """Through Ray, /metrics is the replica's own: its detector's counters, behind the token."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with RemoteDetector(ray_url, CLIENT, token=TOKEN) as remote:
+        await remote.judge(png_bytes(77, size=(40, 40)))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{ray_url}/metrics") as refused:
+            unauthorised = refused.status
+        async with session.get(f"{ray_url}/metrics", headers=headers) as response:
+            status, text = response.status, await response.text()
+    assert unauthorised == 401
+    assert status == 200
+    assert "deepguard_core_requests_total" in text
+    assert "deepguard_http_requests_total" in text
+
+
 async def test_replicas_run_the_configured_backend_and_decode(model_dir: Any) -> None:
-    """A replica loads DEEPGUARD_MODEL__BACKEND and drafts JPEGs with fast_decode, as serve does."""
+    """A replica judges through `deepguard serve`'s Detector: the configured backend, JPEG drafts."""
     model = ModelSettings(name=str(model_dir), offline=True, device="cpu", backend="torch-int8")
     limits = ImageLimits(fast_decode=True)
     photo = _photo_jpeg()
-    replica = replica_class(4, 0.005)(model, limits, None, 1)
-    pixels = await asyncio.to_thread(replica._prepare, photo)
-    (scores,) = await asyncio.to_thread(replica._classifier.predict, [pixels])
+    app = Replica(Settings(_env_file=None, model=model, images=limits)).__serve_build_asgi_app__()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://replica") as client,
+    ):
+        response = await client.post("/v1/classify", content=photo)
     async with Detector.open(model, QueueSettings(), limits) as detector:
         same_settings = await detector.judge(photo)
     exact = Settings(_env_file=None, model=model.model_copy(update={"backend": "torch"}))
     async with Detector.open(exact.model, QueueSettings(), ImageLimits()) as detector:
         exact_path = await detector.judge(photo)
-    assert scores.fake_probability == pytest.approx(same_settings.fake_probability, abs=1e-6)
+    fake_probability = response.json()["fake_probability"]
+    assert response.status_code == 200
+    assert fake_probability == pytest.approx(same_settings.fake_probability, abs=1e-6)
     assert (
-        abs(scores.fake_probability - exact_path.fake_probability) > 1e-7
+        abs(fake_probability - exact_path.fake_probability) > 1e-7
     )  # int8 + draft, not the exact path
 
 
