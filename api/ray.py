@@ -47,7 +47,9 @@ class Replica:
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         settings = self._settings
-        async with Detector.open(settings.model, settings.queue, settings.images) as detector:
+        async with Detector.open(
+            settings.model, settings.queue, settings.images, settings.provenance
+        ) as detector:
             self._api.attach(detector, detector.counters)
             try:
                 yield

@@ -97,7 +97,11 @@ async def serve_api(settings: Settings) -> None:
     secrets = [token.get_secret_value()] if token is not None else []
     async with process(settings.health_file, secrets) as stop:
         await server.serve(
-            settings, stop, lambda: Detector.open(settings.model, settings.queue, settings.images)
+            settings,
+            stop,
+            lambda: Detector.open(
+                settings.model, settings.queue, settings.images, settings.provenance
+            ),
         )
 
 
@@ -125,7 +129,7 @@ def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
 
         token = settings.core_token.get_secret_value() if settings.core_token else None
         return RemoteDetector(settings.core_url, settings.remote, token=token)
-    return Detector.open(settings.model, settings.queue, settings.images)
+    return Detector.open(settings.model, settings.queue, settings.images, settings.provenance)
 
 
 async def serve(

@@ -102,7 +102,7 @@ class Detector:
         model: ModelSettings,
         queue: QueueSettings,
         limits: ImageLimits,
-        provenance: ProvenanceSettings | None = None,
+        provenance: ProvenanceSettings,
     ) -> AsyncIterator[Detector]:
         """Load the model off the event loop and serve until the block exits."""
         classifier = await asyncio.to_thread(load_classifier, model)

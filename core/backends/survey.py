@@ -21,7 +21,7 @@ from importlib.util import find_spec
 import numpy as np
 from PIL import Image
 
-from config import ImageLimits, ModelSettings, QueueSettings
+from config import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings
 from core.backends.cpu import CpuFeatures
 
 EXACT = "torch"
@@ -126,7 +126,7 @@ async def _measure(settings: ModelSettings, images: Sequence[bytes]) -> Measurem
         max_pending=4 * max(IN_FLIGHT),
     )
     limits = ImageLimits(max_bytes=max(map(len, images)), max_pixels=10**9, max_side=10**6)
-    async with Detector.open(settings, queue, limits) as detector:
+    async with Detector.open(settings, queue, limits, ProvenanceSettings()) as detector:
         await asyncio.gather(*(detector.judge(data) for data in images[: max(IN_FLIGHT)]))
         probabilities: tuple[float, ...] = ()
         speed = {}

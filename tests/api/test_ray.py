@@ -27,6 +27,7 @@ from api.wire import Unauthorized  # noqa: E402
 from config import (  # noqa: E402
     ImageLimits,
     ModelSettings,
+    ProvenanceSettings,
     QueueSettings,
     RemoteSettings,
     ServeSettings,
@@ -185,10 +186,12 @@ async def test_replicas_run_the_configured_backend_and_decode(model_dir: Any) ->
         httpx.AsyncClient(transport=transport, base_url="http://replica") as client,
     ):
         response = await client.post("/v1/classify", content=photo)
-    async with Detector.open(model, QueueSettings(), limits) as detector:
+    async with Detector.open(model, QueueSettings(), limits, ProvenanceSettings()) as detector:
         same_settings = await detector.judge(photo)
     exact = Settings(_env_file=None, model=model.model_copy(update={"backend": "torch"}))
-    async with Detector.open(exact.model, QueueSettings(), ImageLimits()) as detector:
+    async with Detector.open(
+        exact.model, QueueSettings(), ImageLimits(), ProvenanceSettings()
+    ) as detector:
         exact_path = await detector.judge(photo)
     fake_probability = response.json()["fake_probability"]
     assert response.status_code == 200

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from config import ImageLimits, ModelSettings, QueueSettings
+from config import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings
 from core.backends import load_classifier
 from core.backends.cache import file_digest
 from core.backends.cpu import CpuFeatures, cpu_features, int8_reduce_range
@@ -156,7 +156,9 @@ async def test_changed_weights_are_exported_again_off_the_event_loop(
 
     ticker = asyncio.create_task(tick())
     try:
-        async with Detector.open(settings, QueueSettings(), ImageLimits()) as detector:
+        async with Detector.open(
+            settings, QueueSettings(), ImageLimits(), ProvenanceSettings()
+        ) as detector:
             exported_meanwhile = ticks
             png = tmp_path / "a.png"
             _images(1)[0].save(png)
