@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from config import Settings
@@ -46,7 +45,6 @@ async def _drop_all(url: str) -> None:
     try:
         async with engine.begin() as conn:
             await conn.run_sync(schema.metadata.drop_all)
-            await conn.execute(sa.text("DROP TABLE IF EXISTS schema_version"))
     finally:
         await engine.dispose()
 

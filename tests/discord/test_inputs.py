@@ -1,0 +1,66 @@
+"""Which images of a Discord message are fetched, from where, and how many.
+
+The real discord.py client runs through `discord_client.run` against the fake Discord. Discord's
+own hosts (its CDN and its image proxies) are answered on loopback by a table resolver, so the
+bot runs with the link hosts it has in production.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from config import DiscordSettings, Settings
+from core.detector import Detector
+from tests.discord.discord_harness import bot_running, bot_settings, post, reply_to, served_fake
+from tests.discord.discord_payloads import snowflake
+from tests.discord.fake_discord import FakeDiscord
+from tests.discord.fake_dns import FakeResolver
+from tests.fakes import png_bytes
+from tests.judges import expected
+
+pytestmark = pytest.mark.slow
+
+PROXIES = ("images-ext-1.discordapp.net", "images-ext-2.discordapp.net")
+
+fake = pytest.fixture(served_fake)
+
+
+def production_hosts(settings: Settings, fake: FakeDiscord) -> Settings:
+    """The default link hosts, over plain http to the fake (which the resolver puts on loopback)."""
+    return bot_settings(settings, fake, link_hosts=DiscordSettings().link_hosts)
+
+
+def discord_dns() -> FakeResolver:
+    return FakeResolver(dict.fromkeys(PROXIES, "127.0.0.1"))
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+async def test_an_external_image_is_fetched_through_discords_image_proxy(
+    fake: FakeDiscord, settings: Settings, detector: Detector, proxy: str
+) -> None:
+    """A previewed external image is fetched from Discord's images-ext proxy, by default."""
+    image = png_bytes(41)
+    fake.file("external/abc/https/art.example/cat.png", image)
+    copy = f"http://{proxy}:{fake.port}/cdn/external/abc/https/art.example/cat.png"
+    original = "https://art.example/cat.png"
+    embed = {"type": "image", "url": original, "thumbnail": {"url": original, "proxy_url": copy}}
+    configured = production_hosts(settings, fake)
+    async with bot_running(fake, configured, detector, resolver=discord_dns()):
+        message = await post(fake, embeds=[embed])
+        [reply] = await reply_to(fake, message)
+    assert reply["content"] == await expected(detector, configured, image)
+
+
+async def test_an_attachment_is_fetched_by_its_url_never_its_proxy_url(
+    fake: FakeDiscord, settings: Settings, detector: Detector
+) -> None:
+    """The original bytes are judged; the proxy's copy (maybe re-encoded) is never asked for."""
+    original, converted = png_bytes(42), png_bytes(43)
+    attachment = fake.attachment("art.png", original)
+    attachment["proxy_url"] = fake.file(f"proxied/{snowflake()}/art.webp", converted)
+    configured = bot_settings(settings, fake)
+    async with bot_running(fake, configured, detector):
+        message = await post(fake, attachments=[attachment])
+        [reply] = await reply_to(fake, message)
+    assert reply["content"] == await expected(detector, configured, original)
+    assert not [r for r in fake.requests if r.path.startswith("/cdn/proxied/")]
