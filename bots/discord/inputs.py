@@ -3,12 +3,14 @@
 Images are attachments, previewed links and stickers. An attachment counts by its bytes, not
 its label: a declared image is always checked, and a file with no useful content type is
 fetched and checked only if its bytes are an image. Each image gets a key that is stable across
-gateway replays and edits, so the same image of the same message is answered once. A thread
-counts as its parent channel for the policy's exemptions.
+gateway replays and edits, so the same image of the same message is answered once; a link is
+keyed by its URL's SHA-256, so that a long URL makes no long key. A thread counts as its parent
+channel for the policy's exemptions.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Final
 
@@ -105,7 +107,8 @@ def _previews(embeds: list[discord.Embed]) -> list[Image[DiscordImage]]:
         for media in (embed.image, embed.thumbnail):
             if media.url and media.url not in found:
                 link = media.proxy_url or media.url  # Discord's own copy when it made one
-                found[media.url] = Image(f"link:{media.url}", link)
+                digest = hashlib.sha256(media.url.encode()).hexdigest()  # URLs can be KBs long
+                found[media.url] = Image(f"link:{digest}", link)
     return list(found.values())
 
 

@@ -15,6 +15,7 @@ action) is dropped rather than failing the chat.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 STATS_DAYS_KEPT = 31  # daily scan counts outlive a shorter retention: /stats shows 30 days
+MAX_STORED_KEY = 128  # longer processed-message keys are stored as their SHA-256
 
 
 def utc_now() -> datetime:
@@ -155,7 +157,10 @@ class SqlStore:
 
     async def claim(self, chat: ChatKey, message: str) -> bool:
         insert = self._insert(s.processed_messages).values(
-            platform=chat.platform, chat=chat.chat, message=message, seen_at=self._clock()
+            platform=chat.platform,
+            chat=chat.chat,
+            message=stored_key(message),
+            seen_at=self._clock(),
         )
         async with self._engine.begin() as conn:
             result = await conn.execute(insert.on_conflict_do_nothing())
@@ -292,6 +297,16 @@ class SqlStore:
             await conn.execute(sa.update(s.flags).where(*of_chat(s.flags, old)).values(renamed))
             await conn.execute(merged)
             await conn.execute(sa.delete(counts).where(*of_chat(counts, old)))
+
+
+def stored_key(key: str) -> str:
+    """A processed-message key as indexed: a long one (a link's URL) by its SHA-256.
+
+    The key is part of a primary key, and PostgreSQL refuses index rows past about 2.7 KB.
+    """
+    if len(key) <= MAX_STORED_KEY:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def of_chat(table: sa.Table, chat: ChatKey) -> tuple[sa.ColumnElement[bool], ...]:

@@ -7,11 +7,18 @@ bot runs with the link hosts it has in production.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+import sqlalchemy as sa
 
 from config import DiscordSettings, Settings
 from core.detector import Detector
+from core.moderation import schema
+from core.moderation.store import SqlStore
+from tests.core import test_store as base
 from tests.discord.discord_harness import bot_running, bot_settings, post, reply_to, served_fake
+from tests.discord.discord_harness import image as image_of
 from tests.discord.discord_payloads import snowflake
 from tests.discord.fake_discord import FakeDiscord
 from tests.discord.fake_dns import FakeResolver
@@ -23,6 +30,8 @@ pytestmark = pytest.mark.slow
 PROXIES = ("images-ext-1.discordapp.net", "images-ext-2.discordapp.net")
 
 fake = pytest.fixture(served_fake)
+# The database fixture of tests/core/test_store.py: SQLite, and PostgreSQL when configured.
+db_url = base.db_url
 
 
 def production_hosts(settings: Settings, fake: FakeDiscord) -> Settings:
@@ -64,3 +73,35 @@ async def test_an_attachment_is_fetched_by_its_url_never_its_proxy_url(
         [reply] = await reply_to(fake, message)
     assert reply["content"] == await expected(detector, configured, original)
     assert not [r for r in fake.requests if r.path.startswith("/cdn/proxied/")]
+
+
+async def test_a_preview_with_a_long_url_is_answered_once_keyed_by_its_sha256(
+    fake: FakeDiscord, settings: Settings, detector: Detector, db_url: str
+) -> None:
+    """A 5 KB link (past PostgreSQL's index limit) is judged, keyed by its SHA-256, and an edit
+    of the message does not judge it again."""
+    image = png_bytes(44)
+    noise = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(80))
+    link = fake.file(f"external/{noise}/cat.png", image)
+    embed = {"type": "image", "url": link, "thumbnail": {"url": link}}
+    configured = bot_settings(settings, fake)
+    async with SqlStore.open(db_url) as store, bot_running(fake, configured, detector, store):
+        message = await post(fake, embeds=[embed])
+        [reply] = await reply_to(fake, message)
+        await fake.dispatch("MESSAGE_UPDATE", {**message, "content": "edited"})
+        marker = await post(fake, **image_of(fake, 45))
+        await reply_to(fake, marker)
+    assert reply["content"] == await expected(detector, configured, image)
+    assert len(await reply_to(fake, message)) == 1
+    digest = hashlib.sha256(link.encode()).hexdigest()
+    assert f"{message['id']}:link:{digest}" in await claimed(db_url)
+
+
+async def claimed(url: str) -> list[str]:
+    """The processed-message keys the store holds."""
+    engine = schema.open_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list(await conn.scalars(sa.select(schema.processed_messages.c.message)))
+    finally:
+        await engine.dispose()

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from config import Settings
 from core.detector import Detector
-from core.moderation import schema
 from core.moderation.store import SqlStore
 from core.moderation.types import Action, ChatKey, ChatPolicy
+from tests.core import test_store as base
 from tests.discord import fake_discord as fd
 from tests.discord.discord_harness import callback_of, image, post
 from tests.discord.discord_mod_harness import GUILD, moderating, policy, served_mod_fake, until
@@ -35,32 +32,11 @@ from tests.discord.fake_discord_mod import (
 
 pytestmark = pytest.mark.slow
 
-POSTGRES_VARIABLE = "DEEPGUARD_TEST_POSTGRES_URL"
-
 fake = pytest.fixture(served_mod_fake)
 
 
-async def _drop_all(url: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(schema.metadata.drop_all)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'races.db'}"
-        return
-    url = os.environ.get(POSTGRES_VARIABLE)
-    if not url:
-        pytest.skip(f"{POSTGRES_VARIABLE} is unset (.ci/run starts a PostgreSQL and sets it)")
-    await _drop_all(url)
-    yield url
-    await _drop_all(url)
+# The database fixture of tests/core/test_store.py: SQLite, and PostgreSQL when configured.
+db_url = base.db_url
 
 
 class ReadsMeet(SqlStore):
