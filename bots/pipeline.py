@@ -15,7 +15,9 @@ this order, the same on every platform:
   once per burst (always, when they asked).
 - judge: every image of the event at once, so they share a model batch; an expected failure
   (`core.errors`) becomes a polite line of the reply, an unlabelled file that is not an image
-  drops out, and a bug is raised as itself.
+  drops out, and a bug is raised as itself. Where moderators count on scanning (`moderates`)
+  every image of a message is judged; elsewhere an adapter may cap them per message, and a
+  file that is no image takes no place under the cap.
 - decide and act: per message, its worst verdict against the policy; a flag is recorded, then
   its actions are taken one by one. An action the platform refuses (e.g. HTTP 403) is switched
   off where it was refused and the moderators are told once; any other failure is logged. One
@@ -161,13 +163,16 @@ class Pipeline:
         *,
         bands: ReplySettings,
         burst: int,
+        max_images: int | None = None,
     ) -> None:
+        """`max_images` caps the images judged per message where nothing could be flagged."""
         self._judge = judge
         self._store = store
         self._throttle = throttle
         self._seen = seen
         self._bands = bands  # the operator's, for private chats
         self._burst = burst
+        self._max_images = max_images
 
     async def run(self, event: Event[M, R], port: Port[M, R]) -> None:
         """Take one event through the whole sequence."""
@@ -179,11 +184,11 @@ class Pipeline:
         posts = event.posts
         if not event.requested:  # a request is claimed by the adapter, and may be repeated
             posts = [await self._fresh(event.chat, post) for post in posts]
-        count = sum(len(post.images) for post in posts)
+        count = sum(_at_most(len(post.images), self._cap(policy, post)) for post in posts)
         answered = answers(policy, event.context)
         if count and not await self._admitted(port, event, policy, count, answered):
             return
-        found = await self._outcomes(port, posts) if count else [[] for _ in posts]
+        found = await self._outcomes(port, posts, policy) if count else [[] for _ in posts]
         judged = sum(isinstance(outcome, Judgement) for outcomes in found for outcome in outcomes)
         if judged:
             await self._store.count_scanned(event.chat, judged)
@@ -230,20 +235,36 @@ class Pipeline:
         return False
 
     async def _outcomes(
-        self, port: Port[M, R], posts: Sequence[Post[M, R]]
+        self, port: Port[M, R], posts: Sequence[Post[M, R]], policy: ChatPolicy
     ) -> list[list[Outcome]]:
-        """Judge all images at once, so they share a batch; per post, in order."""
+        """Judge the posts' images at once, so they share a batch; per post, in order."""
         try:
             async with asyncio.TaskGroup() as group:  # a bug in one cancels the rest
                 tasks = [
-                    [group.create_task(self._outcome(port, image)) for image in post.images]
+                    group.create_task(self._judged(port, post.images, self._cap(policy, post)))
                     for post in posts
                 ]
         except BaseExceptionGroup as bugs:
-            raise bugs.exceptions[0] from None  # log the bug itself, not its wrapper
-        return [
-            [outcome for task in row if (outcome := task.result()) is not None] for row in tasks
-        ]
+            raise _first(bugs) from None  # log the bug itself, not its wrappers
+        return [task.result() for task in tasks]
+
+    def _cap(self, policy: ChatPolicy, post: Post[M, R]) -> int | None:
+        """How many of a post's images are judged: all where moderators count on scanning."""
+        return None if moderates(policy, post.context) else self._max_images
+
+    async def _judged(
+        self, port: Port[M, R], images: Sequence[Image[R]], cap: int | None
+    ) -> list[Outcome]:
+        """The outcomes of the first `cap` images; a file that is no image takes no place."""
+        found: list[Outcome] = []
+        waiting = list(images)
+        while waiting and (cap is None or len(found) < cap):
+            room = len(waiting) if cap is None else cap - len(found)
+            wave, waiting = waiting[:room], waiting[room:]
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._outcome(port, image)) for image in wave]
+            found += [outcome for task in tasks if (outcome := task.result()) is not None]
+        return found
 
     async def _outcome(self, port: Port[M, R], image: Image[R]) -> Outcome | None:
         """The judgement or the polite reason; None for a file that only might have been one."""
@@ -390,6 +411,16 @@ class Pipeline:
             text = replies.NO_IMAGE_FOUND
         if text is not None:
             await port.reply(text, flags[0] if flags else None)
+
+
+def _at_most(count: int, cap: int | None) -> int:
+    return count if cap is None else min(count, cap)
+
+
+def _first(bugs: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception inside (nested) exception groups."""
+    first = bugs.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _usable_modlog(policy: ChatPolicy) -> str | None:

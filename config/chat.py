@@ -54,7 +54,12 @@ class DiscordSettings(BaseModel):
         None, description="Bot token; unset turns the Discord bot off."
     )
     test_guild_id: int | None = Field(None, description="Sync commands to this guild only.")
-    max_images_per_message: int = Field(4, ge=1, description="Images checked in one message.")
+    max_images_per_message: int = Field(
+        4,
+        ge=1,
+        description="Images checked in one message where nothing could be flagged (where a "
+        "flag could follow, every image is).",
+    )
     # Discord's CDN and media proxy, and the proxies it serves previews of other sites from.
     link_hosts: list[str] = Field(
         default_factory=lambda: [

@@ -149,6 +149,7 @@ class DeepGuardClient(discord.AutoShardedClient):
             seen,
             bands=settings.replies,
             burst=settings.throttle.burst,
+            max_images=settings.discord.max_images_per_message,
         )
         self._in_flight = InFlight()
         self._reviews = Reviews(self, store, seen)

@@ -74,13 +74,13 @@ class Collector:
         return Event(chat, interaction.user.id, context, [post])
 
     def images(self, message: discord.Message) -> list[Image[DiscordImage]]:
-        """The images of `message`, attachments first, at most the per-message limit."""
+        """Every image of `message`, attachments first (the pipeline may cap them)."""
         found = [image for item in message.attachments if (image := self.attachment(item))]
         found += _previews(message.embeds)
         found += [
             self._sticker(item) for item in message.stickers if item.format in _STICKER_FORMATS
         ]
-        return found[: self._settings.max_images_per_message]
+        return found
 
     def attachment(
         self, attachment: discord.Attachment, *, explicit: bool = False

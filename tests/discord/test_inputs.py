@@ -16,9 +16,13 @@ from config import DiscordSettings, Settings
 from core.detector import Detector
 from core.moderation import schema
 from core.moderation.store import SqlStore
+from core.moderation.types import Mode, ModerationStore
+from tests.bots.pipeline_fakes import ScriptedJudge
 from tests.core import test_store as base
+from tests.discord import fake_discord as fd
 from tests.discord.discord_harness import bot_running, bot_settings, post, reply_to, served_fake
 from tests.discord.discord_harness import image as image_of
+from tests.discord.discord_mod_harness import GUILD, policy
 from tests.discord.discord_payloads import snowflake
 from tests.discord.fake_discord import FakeDiscord
 from tests.discord.fake_dns import FakeResolver
@@ -105,3 +109,41 @@ async def claimed(url: str) -> list[str]:
             return list(await conn.scalars(sa.select(schema.processed_messages.c.message)))
     finally:
         await engine.dispose()
+
+
+async def test_a_fake_after_four_harmless_images_is_flagged_where_moderators_count_on_it(
+    fake: FakeDiscord, settings: Settings, store: ModerationStore
+) -> None:
+    """In a flag-only server every image of a message is scanned: the fifth, a fake, is flagged."""
+    harmless = [png_bytes(seed) for seed in range(60, 64)]
+    fake_one = png_bytes(64)
+    judge = ScriptedJudge({fake_one: 0.95, **dict.fromkeys(harmless, 0.05)})
+    await store.save_policy(GUILD, policy(threshold=0.7))
+    attachments = [fake.attachment(f"{i}.png", data) for i, data in enumerate(harmless)]
+    attachments.append(fake.attachment("late.png", fake_one))
+    async with bot_running(fake, bot_settings(settings, fake), judge, store):
+        message = await post(fake, attachments=attachments)
+        marker = f"/channels/{fd.CHANNEL_ID}/messages/{message['id']}/reactions/.+/@me"
+        await fake.wait_for(lambda: fake.sent(marker, "PUT"))
+    assert sorted(judge.judged) == sorted([*harmless, fake_one])
+    flag = await store.get_flag(1)
+    assert flag is not None
+    assert flag.flag.sha256 == hashlib.sha256(fake_one).hexdigest()
+    assert fake.replies(fd.CHANNEL_ID) == []  # flag-only: no public answer
+
+
+async def test_where_nothing_can_be_flagged_files_that_are_no_images_do_not_use_up_the_cap(
+    fake: FakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+) -> None:
+    """With nothing to flag, the first `max_images_per_message` images are answered, and an
+    unlabelled file that is no image does not take one of their places."""
+    await store.save_policy(GUILD, policy(mode=Mode.REPLY_ALL, actions=frozenset()))
+    images = [png_bytes(red) for red in range(30, 36)]
+    attachments = [fake.attachment("blob", b"not an image at all", None)]
+    attachments += [fake.attachment(f"{i}.png", data) for i, data in enumerate(images)]
+    configured = bot_settings(settings, fake)
+    async with bot_running(fake, configured, detector, store):
+        message = await post(fake, attachments=attachments)
+        [reply] = await reply_to(fake, message)
+    limit = configured.discord.max_images_per_message
+    assert reply["content"] == await expected(detector, configured, *images[:limit])
