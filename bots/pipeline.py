@@ -9,7 +9,8 @@ this order, the same on every platform:
 
 - scan?: the chat's policy says whether the upload is judged at all (`scans`) and answered
   (`answers`); images of a posted message are claimed once, so a replayed or redelivered
-  message, or an edit, is never judged twice.
+  message, or an edit, is never judged twice. A message older than the store's retention (by
+  the platform's timestamp) is never scanned again: its claims may have been purged.
 - throttle: the sender spends a token per image. Where every image must be scanned
   (`moderates`) an image over the rate waits for it; elsewhere it is dropped, the sender told
   once per burst (always, when they asked).
@@ -31,6 +32,7 @@ import asyncio
 import logging
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
@@ -84,6 +86,7 @@ class Post(Generic[M, R]):
     context: UploadContext  # who posted it where, as the policy sees it
     images: Sequence[Image[R]]
     message: M | None = None  # what actions are taken on; None: nothing to flag (an attachment)
+    sent: datetime | None = None  # when it was posted, by the platform's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +167,10 @@ class Pipeline:
         bands: ReplySettings,
         burst: int,
         max_images: int | None = None,
+        retention: timedelta | None = None,
     ) -> None:
-        """`max_images` caps the images judged per message where nothing could be flagged."""
+        """`max_images` caps the images judged per message where nothing could be flagged;
+        messages older than `retention` (the store's) are never flagged again."""
         self._judge = judge
         self._store = store
         self._throttle = throttle
@@ -173,15 +178,16 @@ class Pipeline:
         self._bands = bands  # the operator's, for private chats
         self._burst = burst
         self._max_images = max_images
+        self._retention = retention
 
     async def run(self, event: Event[M, R], port: Port[M, R]) -> None:
         """Take one event through the whole sequence."""
-        if not event.requested and not any(post.images for post in event.posts):
+        posts = [self._aged(post, event.requested) for post in event.posts]
+        if not event.requested and not any(post.images for post in posts):
             return  # most messages: no database round trip
         policy = await self._store.policy(event.chat, private=event.context.private)
         if not scans(policy, event.context):
             return
-        posts = event.posts
         if not event.requested:  # a request is claimed by the adapter, and may be repeated
             posts = [await self._fresh(event.chat, post) for post in posts]
         count = sum(_at_most(len(post.images), self._cap(policy, post)) for post in posts)
@@ -201,6 +207,17 @@ class Pipeline:
             await self._answer(
                 port, event, policy, [o for outcomes in found for o in outcomes], flags
             )
+
+    def _aged(self, post: Post[M, R], requested: bool) -> Post[M, R]:
+        """A message older than the retention is never flagged again: its record may be purged.
+
+        Edited or pinned, it is not scanned at all; when someone asks, it is only answered.
+        """
+        if self._retention is None or post.sent is None:
+            return post
+        if post.sent >= datetime.now(UTC) - self._retention:
+            return post
+        return replace(post, images=post.images if requested else [], message=None)
 
     async def _fresh(self, chat: ChatKey, post: Post[M, R]) -> Post[M, R]:
         """The post with only the images never handled before."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -150,6 +151,7 @@ class DeepGuardClient(discord.AutoShardedClient):
             bands=settings.replies,
             burst=settings.throttle.burst,
             max_images=settings.discord.max_images_per_message,
+            retention=timedelta(days=settings.moderation.retention_days),
         )
         self._in_flight = InFlight()
         self._reviews = Reviews(self, store, seen)

@@ -41,10 +41,7 @@ class Collector:
         """A message posted (or edited) in a channel the bot reads."""
         chat, private = chat_of(message)
         context = upload_context(message, private=private)
-        post = Post(
-            str(message.id), str(message.channel.id), context, self.images(message), message
-        )
-        return Event(chat, message.author.id, context, [post])
+        return Event(chat, message.author.id, context, [self._post(message, context)])
 
     async def checked_message(
         self, interaction: discord.Interaction, message: discord.Message
@@ -53,10 +50,7 @@ class Collector:
         chat, private = chat_of(message)
         author = await as_member(message.guild, message.author) if message.guild else None
         context = upload_context(message, private=private, author=author, requested=True)
-        post = Post(
-            str(message.id), str(message.channel.id), context, self.images(message), message
-        )
-        return Event(chat, interaction.user.id, context, [post])
+        return Event(chat, interaction.user.id, context, [self._post(message, context)])
 
     def checked_file(
         self, interaction: discord.Interaction, attachment: discord.Attachment
@@ -72,6 +66,19 @@ class Collector:
             f"interaction:{interaction.id}", channel, context, [image] if image else []
         )
         return Event(chat, interaction.user.id, context, [post])
+
+    def _post(
+        self, message: discord.Message, context: UploadContext
+    ) -> Post[discord.Message, DiscordImage]:
+        """A message as the pipeline sees it; its time is its snowflake's."""
+        return Post(
+            str(message.id),
+            str(message.channel.id),
+            context,
+            self.images(message),
+            message,
+            sent=message.created_at,
+        )
 
     def images(self, message: discord.Message) -> list[Image[DiscordImage]]:
         """Every image of `message`, attachments first (the pipeline may cap them)."""

@@ -6,14 +6,26 @@ in tests/discord/test_inputs.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
 from bots.delivery import SeenMessages
-from bots.pipeline import Pipeline
+from bots.pipeline import Event, Pipeline
 from bots.throttle import Throttle
 from config import ReplySettings, ThrottleSettings
 from core.moderation.types import Action, ChatPolicy, Mode
-from tests.bots.pipeline_fakes import CHAT, FakePort, ScriptedJudge, event, post
+from tests.bots.pipeline_fakes import (
+    CHAT,
+    FakePort,
+    Message,
+    ScriptedJudge,
+    context,
+    event,
+    post,
+)
 from tests.core.memory_store import MemoryStore
 from tests.fakes import png_bytes
 
@@ -23,7 +35,7 @@ MODERATED = ChatPolicy(mode=Mode.FLAG_ONLY, threshold=0.7, actions=frozenset({Ac
 UNMODERATED = ChatPolicy(mode=Mode.REPLY_ALL, actions=frozenset())
 
 
-def pipeline(judge: ScriptedJudge, store: MemoryStore, **limits: int) -> Pipeline:
+def pipeline(judge: ScriptedJudge, store: MemoryStore, **limits: Any) -> Pipeline:
     settings = ThrottleSettings(burst=20)
     return Pipeline(
         judge,
@@ -65,3 +77,44 @@ class TestImageCap:
         await store.save_policy(CHAT, policy)
         await pipeline(judge, store).run(event(post("m1", *"abcdef")), FakePort(dict(IMAGES)))
         assert len(judge.judged) == 6
+
+
+RETENTION = timedelta(days=30)
+
+
+def sent(days_ago: float, *refs: str, requested: bool = False) -> Event[Message, str]:
+    """A message with images, posted `days_ago` days ago by the platform's clock."""
+    who = context(requested=requested)
+    message = replace(post("m1", *refs, who=who), sent=datetime.now(UTC) - timedelta(days_ago))
+    return event(message, who=who)
+
+
+class TestAge:
+    async def test_a_message_older_than_the_retention_is_not_scanned_again(self) -> None:
+        """Edited or pinned after its record may have been purged, it costs nothing at all."""
+        judge, store = ScriptedJudge({IMAGES["a"]: 0.95}), MemoryStore()
+        await store.save_policy(CHAT, MODERATED)
+        port = FakePort(dict(IMAGES))
+        await pipeline(judge, store, retention=RETENTION).run(sent(31, "a"), port)
+        assert port.calls == []
+        assert judge.judged == []
+        assert store.claimed == set()
+
+    async def test_asked_about_it_is_answered_but_not_flagged(self) -> None:
+        """A request about an old message gets its answer; the message gets no flag."""
+        judge, store = ScriptedJudge({IMAGES["a"]: 0.95}), MemoryStore()
+        await store.save_policy(CHAT, MODERATED)
+        port = FakePort(dict(IMAGES))
+        old = sent(31, "a", requested=True)
+        await pipeline(judge, store, retention=RETENTION).run(old, port)
+        assert port.names() == ["fetch", "reply"]
+        assert store.flags == {}
+
+    @pytest.mark.parametrize("days", [0, 29])
+    async def test_a_message_within_the_retention_is_flagged(self, days: float) -> None:
+        """Up to the retention's end a message is scanned and flagged as ever."""
+        judge, store = ScriptedJudge({IMAGES["a"]: 0.95}), MemoryStore()
+        await store.save_policy(CHAT, MODERATED)
+        port = FakePort(dict(IMAGES))
+        await pipeline(judge, store, retention=RETENTION).run(sent(days, "a"), port)
+        assert port.names() == ["fetch", "react"]

@@ -1,4 +1,4 @@
-"""Which images of a Discord message are fetched, from where, and how many.
+"""Which images of a Discord message are fetched, from where, how many, and until when.
 
 The real discord.py client runs through `discord_client.run` against the fake Discord. Discord's
 own hosts (its CDN and its image proxies) are answered on loopback by a table resolver, so the
@@ -8,7 +8,9 @@ bot runs with the link hosts it has in production.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
+import discord.utils
 import pytest
 import sqlalchemy as sa
 
@@ -20,10 +22,17 @@ from core.moderation.types import Mode, ModerationStore
 from tests.bots.pipeline_fakes import ScriptedJudge
 from tests.core import test_store as base
 from tests.discord import fake_discord as fd
-from tests.discord.discord_harness import bot_running, bot_settings, post, reply_to, served_fake
+from tests.discord.discord_harness import (
+    bot_running,
+    bot_settings,
+    callback_of,
+    post,
+    reply_to,
+    served_fake,
+)
 from tests.discord.discord_harness import image as image_of
 from tests.discord.discord_mod_harness import GUILD, policy
-from tests.discord.discord_payloads import snowflake
+from tests.discord.discord_payloads import Json, message, message_menu, snowflake
 from tests.discord.fake_discord import FakeDiscord
 from tests.discord.fake_dns import FakeResolver
 from tests.fakes import png_bytes
@@ -123,8 +132,7 @@ async def test_a_fake_after_four_harmless_images_is_flagged_where_moderators_cou
     attachments.append(fake.attachment("late.png", fake_one))
     async with bot_running(fake, bot_settings(settings, fake), judge, store):
         message = await post(fake, attachments=attachments)
-        marker = f"/channels/{fd.CHANNEL_ID}/messages/{message['id']}/reactions/.+/@me"
-        await fake.wait_for(lambda: fake.sent(marker, "PUT"))
+        await fake.wait_for(lambda: fake.sent(_marker(message), "PUT"))
     assert sorted(judge.judged) == sorted([*harmless, fake_one])
     flag = await store.get_flag(1)
     assert flag is not None
@@ -147,3 +155,32 @@ async def test_where_nothing_can_be_flagged_files_that_are_no_images_do_not_use_
         [reply] = await reply_to(fake, message)
     limit = configured.discord.max_images_per_message
     assert reply["content"] == await expected(detector, configured, *images[:limit])
+
+
+async def test_a_message_older_than_the_retention_is_never_flagged_again(
+    fake: FakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+) -> None:
+    """Pinned or edited after its record was purged, an old message is not scanned; checked
+    from its menu it is answered privately but not flagged. A recent edit still is."""
+    await store.save_policy(GUILD, policy())  # every image is flagged
+    days = settings.moderation.retention_days + 1
+    posted_at = datetime.now(UTC) - timedelta(days=days)
+    old = message(message_id=str(discord.utils.time_snowflake(posted_at)), **image_of(fake, 70))
+    asked = message_menu(old)
+    async with bot_running(fake, bot_settings(settings, fake), detector, store):
+        await fake.dispatch("MESSAGE_UPDATE", {**old, "pinned": True})
+        await fake.dispatch("MESSAGE_UPDATE", {**old, "content": "edited"})
+        await fake.dispatch("INTERACTION_CREATE", asked)
+        answer = await callback_of(fake, asked)
+        recent = await post(fake, "MESSAGE_UPDATE", **image_of(fake, 71))
+        await fake.wait_for(lambda: fake.sent(_marker(recent), "PUT"))
+    assert "probability of AI" in answer["data"]["content"]
+    assert fake.sent(_marker(old), "PUT") == []
+    flag = await store.get_flag(1)
+    assert flag is not None
+    assert flag.flag.message == recent["id"]
+    assert await store.get_flag(2) is None
+
+
+def _marker(message: Json) -> str:
+    return f"/channels/{message['channel_id']}/messages/{message['id']}/reactions/.+/@me"
