@@ -85,10 +85,11 @@ async def test_confirm_is_for_moderators_and_deletes_the_message(
     async with moderating(fake, settings, detector, store):
         message, notice = await flagged(fake, 1)
         confirm = custom_ids(notice)[0]
-        refused = await answered(fake, click(confirm, notice, permissions=NO_PERMISSIONS))
+        member = click(confirm, notice, user=OTHER_HUMAN, permissions=NO_PERMISSIONS)
+        refused = await answered(fake, member)
         assert ephemeral(refused) == REVIEW_ADMINS_ONLY
         assert (await store.get_flag(1)).status is FlagStatus.OPEN  # type: ignore[union-attr]
-        done = await answered(fake, click(confirm, notice, permissions=MANAGE_MESSAGES))
+        done = await answered(fake, click(confirm, notice, permissions=MANAGE_MESSAGES))  # owner
     assert done["type"] == 7  # the mod-log post itself is edited
     assert "Confirmed by" in done["data"]["content"]
     assert done["data"]["components"] == []
