@@ -44,7 +44,14 @@ from config import ReplySettings
 from core.detector import Judge
 from core.errors import DeepGuardError, UnsupportedImage
 from core.images import sniff_format
-from core.moderation.policy import answers, decide, moderates, scans, without_action
+from core.moderation.policy import (
+    answers,
+    decide,
+    moderates,
+    scans,
+    usable_modlog,
+    without_action,
+)
 from core.moderation.types import (
     Action,
     ChatKey,
@@ -411,7 +418,7 @@ class Pipeline:
             "%s refused %s in %s (%s); switched off there", chat.platform, action, places[0], error
         )
         notice = replies.permission_missing(action, port.place(message, places[0]))
-        await port.tell(message, notice, _usable_modlog(policy))
+        await port.tell(message, notice, usable_modlog(policy))
 
     async def _answer(
         self,
@@ -438,10 +445,3 @@ def _first(bugs: BaseExceptionGroup[BaseException]) -> BaseException:
     """The first exception inside (nested) exception groups."""
     first = bugs.exceptions[0]
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
-
-
-def _usable_modlog(policy: ChatPolicy) -> str | None:
-    """The mod-log, unless there is none or posting there was refused."""
-    if policy.modlog is None or (policy.modlog, Action.MODLOG) in policy.disabled:
-        return None
-    return policy.modlog

@@ -22,16 +22,20 @@ from bots.replies import (
     CONFIRM_BUTTON,
     DISMISS_BUTTON,
     MARKER_EMOJI,
+    REPORT_ALREADY,
     REPORT_BUTTON,
-    REPORT_NO_MODLOG,
+    REPORT_MODLOG_FAILED,
     REPORT_NOT_YOURS,
     REPORT_THANKS,
     REVIEW_ADMINS_ONLY,
     UNEXPECTED,
     UNKNOWN_FLAG,
+    report_after_review,
     report_notice,
+    report_without_modlog,
     review_line,
 )
+from core.moderation.policy import usable_modlog
 from core.moderation.types import Action, ChatKey, Flag, FlagStatus, ModerationStore
 
 log = logging.getLogger(__name__)
@@ -134,21 +138,31 @@ class Reviews:
         return channel.get_partial_message(int(flag.flag.message))
 
     async def _report(self, interaction: discord.Interaction, flag: Flag) -> None:
+        """Record the poster's report, tell the moderators if there are any, and say which."""
         if str(interaction.user.id) != flag.flag.author:
             await _tell(interaction, REPORT_NOT_YOURS)
             return
         if flag.status is not FlagStatus.OPEN:
-            await _tell(interaction, ALREADY_REVIEWED)
+            await _tell(interaction, report_after_review(flag.status))
             return
-        policy = await self._store.policy(flag.flag.chat, private=False)
-        if policy.modlog is None:
-            await _tell(interaction, REPORT_NO_MODLOG)
+        if not await self._store.report(flag.id):
+            await _tell(interaction, REPORT_ALREADY)
             return
-        if await self._store.claim(flag.flag.chat, f"report:{flag.id}"):
-            link = self._message(flag).jump_url
-            text = f"{report_notice(flag.id, interaction.user.mention)}\n{link}"
-            modlog = self._client.get_partial_messageable(int(policy.modlog))
-            await modlog.send(text, view=buttons(flag.id, "confirm", "dismiss"))
+        modlog = usable_modlog(await self._store.policy(flag.flag.chat, private=False))
+        if modlog is None:
+            await _tell(interaction, report_without_modlog("server"))
+            return
+        notice = report_notice(flag.id, interaction.user.mention)
+        channel = self._client.get_partial_messageable(int(modlog))
+        try:
+            await channel.send(
+                f"{notice}\n{self._message(flag).jump_url}",
+                view=buttons(flag.id, "confirm", "dismiss"),
+            )
+        except discord.HTTPException as error:
+            log.warning("flag %d: report not posted to the mod-log: %s", flag.id, error)
+            await _tell(interaction, REPORT_MODLOG_FAILED)
+            return
         await _tell(interaction, REPORT_THANKS)
 
 

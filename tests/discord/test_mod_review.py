@@ -12,6 +12,7 @@ from bots.replies import (
     ADMINS_ONLY,
     FORGOTTEN,
     MARKER_EMOJI,
+    REPORT_ALREADY,
     REPORT_NOT_YOURS,
     REPORT_THANKS,
     REVIEW_ADMINS_ONLY,
@@ -135,7 +136,7 @@ async def test_only_the_poster_can_report_a_mistake_and_it_lands_in_the_modlog(
         twice = await answered(fake, click(report, on, permissions="0"))
     assert ephemeral(other) == REPORT_NOT_YOURS
     assert ephemeral(mine) == REPORT_THANKS
-    assert ephemeral(twice) == REPORT_THANKS
+    assert ephemeral(twice) == REPORT_ALREADY
     notices = fake.bodies(f"/channels/{MODLOG_ID}/messages")
     reports = [b for b in notices if "reports flag #1 as a mistake" in b["content"]]
     assert len(reports) == 1
