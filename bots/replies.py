@@ -86,6 +86,11 @@ def outcomes_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str:
     return "\n".join(lines)
 
 
+def cut_short(hidden: int) -> str:
+    """The last line of a reply too long for the platform: how many images it leaves out."""
+    return f"…and {hidden} more, left out to fit in one message."
+
+
 def answer_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str | None:
     """The reply about an upload's images; None when none of them had anything to say.
 

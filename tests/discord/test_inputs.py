@@ -14,6 +14,7 @@ import discord.utils
 import pytest
 import sqlalchemy as sa
 
+from bots import replies
 from config import DiscordSettings, Settings
 from core.detector import Detector
 from core.moderation import schema
@@ -184,3 +185,20 @@ async def test_a_message_older_than_the_retention_is_never_flagged_again(
 
 def _marker(message: Json) -> str:
     return f"/channels/{message['channel_id']}/messages/{message['id']}/reactions/.+/@me"
+
+
+async def test_a_reply_about_many_images_fits_in_one_discord_message(
+    fake: FakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+) -> None:
+    """Twenty images, each with a long refusal, are answered in at most 2000 characters."""
+    await store.save_policy(GUILD, policy(mode=Mode.REPLY_ALL))  # every image is scanned
+    attachments = [fake.attachment(f"{i}.png", png_bytes(i)) for i in range(10)]
+    links = [fake.file(f"gone/{i}.png", png_bytes(i)) for i in range(10)]
+    embeds = [{"type": "image", "url": link, "thumbnail": {"url": link}} for link in links]
+    fake.files.clear()  # every link has expired
+    async with bot_running(fake, bot_settings(settings, fake), detector, store):
+        message = await post(fake, attachments=attachments, embeds=embeds)
+        [reply] = await reply_to(fake, message)
+    assert len(reply["content"]) <= 2000
+    assert reply["content"].startswith("Image 1: ")
+    assert reply["content"].endswith(replies.cut_short(20 - reply["content"].count("Image ")))
