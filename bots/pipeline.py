@@ -9,13 +9,16 @@ this order, the same on every platform:
 
 - scan?: the chat's policy says whether the upload is judged at all (`scans`) and answered
   (`answers`); images of a posted message are claimed once, so a replayed or redelivered
-  message, or an edit, is never judged twice.
+  message, or an edit, is never judged twice. A message older than the store's retention (by
+  the platform's timestamp) is never scanned again: its claims may have been purged.
 - throttle: the sender spends a token per image. Where every image must be scanned
   (`moderates`) an image over the rate waits for it; elsewhere it is dropped, the sender told
   once per burst (always, when they asked).
 - judge: every image of the event at once, so they share a model batch; an expected failure
   (`core.errors`) becomes a polite line of the reply, an unlabelled file that is not an image
-  drops out, and a bug is raised as itself.
+  drops out, and a bug is raised as itself. Where moderators count on scanning (`moderates`)
+  every image of a message is judged; elsewhere an adapter may cap them per message, and a
+  file that is no image takes no place under the cap.
 - decide and act: per message, its worst verdict against the policy; a flag is recorded, then
   its actions are taken one by one. An action the platform refuses (e.g. HTTP 403) is switched
   off where it was refused and the moderators are told once; any other failure is logged. One
@@ -29,6 +32,7 @@ import asyncio
 import logging
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
@@ -40,7 +44,14 @@ from config import ReplySettings
 from core.detector import Judge
 from core.errors import DeepGuardError, UnsupportedImage
 from core.images import sniff_format
-from core.moderation.policy import answers, decide, moderates, scans, without_action
+from core.moderation.policy import (
+    answers,
+    decide,
+    moderates,
+    scans,
+    usable_modlog,
+    without_action,
+)
 from core.moderation.types import (
     Action,
     ChatKey,
@@ -82,6 +93,7 @@ class Post(Generic[M, R]):
     context: UploadContext  # who posted it where, as the policy sees it
     images: Sequence[Image[R]]
     message: M | None = None  # what actions are taken on; None: nothing to flag (an attachment)
+    sent: datetime | None = None  # when it was posted, by the platform's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,30 +173,35 @@ class Pipeline:
         *,
         bands: ReplySettings,
         burst: int,
+        max_images: int | None = None,
+        retention: timedelta | None = None,
     ) -> None:
+        """`max_images` caps the images judged per message where nothing could be flagged;
+        messages older than `retention` (the store's) are never flagged again."""
         self._judge = judge
         self._store = store
         self._throttle = throttle
         self._seen = seen
         self._bands = bands  # the operator's, for private chats
         self._burst = burst
-        self._refusals = asyncio.Lock()  # two refusals at once must not both tell
+        self._max_images = max_images
+        self._retention = retention
 
     async def run(self, event: Event[M, R], port: Port[M, R]) -> None:
         """Take one event through the whole sequence."""
-        if not event.requested and not any(post.images for post in event.posts):
+        posts = [self._aged(post, event.requested) for post in event.posts]
+        if not event.requested and not any(post.images for post in posts):
             return  # most messages: no database round trip
         policy = await self._store.policy(event.chat, private=event.context.private)
         if not scans(policy, event.context):
             return
-        posts = event.posts
         if not event.requested:  # a request is claimed by the adapter, and may be repeated
             posts = [await self._fresh(event.chat, post) for post in posts]
-        count = sum(len(post.images) for post in posts)
+        count = sum(_at_most(len(post.images), self._cap(policy, post)) for post in posts)
         answered = answers(policy, event.context)
         if count and not await self._admitted(port, event, policy, count, answered):
             return
-        found = await self._outcomes(port, posts) if count else [[] for _ in posts]
+        found = await self._outcomes(port, posts, policy) if count else [[] for _ in posts]
         judged = sum(isinstance(outcome, Judgement) for outcomes in found for outcome in outcomes)
         if judged:
             await self._store.count_scanned(event.chat, judged)
@@ -197,6 +214,17 @@ class Pipeline:
             await self._answer(
                 port, event, policy, [o for outcomes in found for o in outcomes], flags
             )
+
+    def _aged(self, post: Post[M, R], requested: bool) -> Post[M, R]:
+        """A message older than the retention is never flagged again: its record may be purged.
+
+        Edited or pinned, it is not scanned at all; when someone asks, it is only answered.
+        """
+        if self._retention is None or post.sent is None:
+            return post
+        if post.sent >= datetime.now(UTC) - self._retention:
+            return post
+        return replace(post, images=post.images if requested else [], message=None)
 
     async def _fresh(self, chat: ChatKey, post: Post[M, R]) -> Post[M, R]:
         """The post with only the images never handled before."""
@@ -231,20 +259,36 @@ class Pipeline:
         return False
 
     async def _outcomes(
-        self, port: Port[M, R], posts: Sequence[Post[M, R]]
+        self, port: Port[M, R], posts: Sequence[Post[M, R]], policy: ChatPolicy
     ) -> list[list[Outcome]]:
-        """Judge all images at once, so they share a batch; per post, in order."""
+        """Judge the posts' images at once, so they share a batch; per post, in order."""
         try:
             async with asyncio.TaskGroup() as group:  # a bug in one cancels the rest
                 tasks = [
-                    [group.create_task(self._outcome(port, image)) for image in post.images]
+                    group.create_task(self._judged(port, post.images, self._cap(policy, post)))
                     for post in posts
                 ]
         except BaseExceptionGroup as bugs:
-            raise bugs.exceptions[0] from None  # log the bug itself, not its wrapper
-        return [
-            [outcome for task in row if (outcome := task.result()) is not None] for row in tasks
-        ]
+            raise _first(bugs) from None  # log the bug itself, not its wrappers
+        return [task.result() for task in tasks]
+
+    def _cap(self, policy: ChatPolicy, post: Post[M, R]) -> int | None:
+        """How many of a post's images are judged: all where moderators count on scanning."""
+        return None if moderates(policy, post.context) else self._max_images
+
+    async def _judged(
+        self, port: Port[M, R], images: Sequence[Image[R]], cap: int | None
+    ) -> list[Outcome]:
+        """The outcomes of the first `cap` images; a file that is no image takes no place."""
+        found: list[Outcome] = []
+        waiting = list(images)
+        while waiting and (cap is None or len(found) < cap):
+            room = len(waiting) if cap is None else cap - len(found)
+            wave, waiting = waiting[:room], waiting[room:]
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._outcome(port, image)) for image in wave]
+            found += [outcome for task in tasks if (outcome := task.result()) is not None]
+        return found
 
     async def _outcome(self, port: Port[M, R], image: Image[R]) -> Outcome | None:
         """The judgement or the polite reason; None for a file that only might have been one."""
@@ -353,19 +397,28 @@ class Pipeline:
         action: Action,
         error: Exception,
     ) -> None:
-        """Switch `action` off where it was refused and tell the moderators, once."""
-        async with self._refusals:
-            policy = await self._store.policy(chat, private=False)
+        """Switch `action` off where it was refused and tell the moderators, once.
+
+        The store applies the switch atomically, so an admin editing the settings meanwhile
+        keeps their change, and of two refusals at once only the first tells.
+        """
+        places: list[str] = []
+
+        def switch_off(policy: ChatPolicy) -> ChatPolicy | None:
             place = policy.modlog if action is Action.MODLOG else post.context.channel
             if place is None or (place, action) in policy.disabled:
-                return  # told already
-            policy = without_action(policy, place, action)
-            await self._store.save_policy(chat, policy)
+                return None  # told already
+            places.append(place)
+            return without_action(policy, place, action)
+
+        policy = await self._store.change_policy(chat, switch_off)
+        if policy is None:
+            return
         log.warning(
-            "%s refused %s in %s (%s); switched off there", chat.platform, action, place, error
+            "%s refused %s in %s (%s); switched off there", chat.platform, action, places[0], error
         )
-        notice = replies.permission_missing(action, port.place(message, place))
-        await port.tell(message, notice, _usable_modlog(policy))
+        notice = replies.permission_missing(action, port.place(message, places[0]))
+        await port.tell(message, notice, usable_modlog(policy))
 
     async def _answer(
         self,
@@ -384,8 +437,11 @@ class Pipeline:
             await port.reply(text, flags[0] if flags else None)
 
 
-def _usable_modlog(policy: ChatPolicy) -> str | None:
-    """The mod-log, unless there is none or posting there was refused."""
-    if policy.modlog is None or (policy.modlog, Action.MODLOG) in policy.disabled:
-        return None
-    return policy.modlog
+def _at_most(count: int, cap: int | None) -> int:
+    return count if cap is None else min(count, cap)
+
+
+def _first(bugs: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception inside (nested) exception groups."""
+    first = bugs.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first

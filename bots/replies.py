@@ -86,6 +86,11 @@ def outcomes_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str:
     return "\n".join(lines)
 
 
+def cut_short(hidden: int) -> str:
+    """The last line of a reply too long for the platform: how many images it leaves out."""
+    return f"…and {hidden} more, left out to fit in one message."
+
+
 def answer_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str | None:
     """The reply about an upload's images; None when none of them had anything to say.
 
@@ -216,6 +221,9 @@ ALREADY_REVIEWED = "This flag was already reviewed."
 UNKNOWN_FLAG = "I no longer know this flag (its data was deleted)."
 
 
+BUTTON_EXPIRED = "This button has expired."
+
+
 FORGOTTEN = "I deleted everything I stored about this chat: settings, flags and counts."
 
 
@@ -288,7 +296,28 @@ def permission_missing(action: Action, where: str) -> str:
 SERVERS_ONLY = "This command works in servers and groups only, not in private chats."
 
 
-REPORT_NO_MODLOG = "Thanks. There is no mod-log here, so please tell a moderator yourself."
+REPORT_ALREADY = "You already reported this flag; your report is recorded."
+
+
+REPORT_MODLOG_FAILED = (
+    "Recorded, thanks; but I couldn't post it in the moderators' channel, so please tell a "
+    "moderator yourself."
+)
+
+
+def report_without_modlog(place: str) -> str:
+    """A poster's report where no moderator can be told: it still counts in the stats."""
+    return (
+        f"Recorded, thanks; this {place} has no moderators' channel set up, so no moderator was "
+        "told. Please tell one yourself."
+    )
+
+
+def report_after_review(status: FlagStatus) -> str:
+    """A poster's report on a flag a moderator already decided."""
+    if status is FlagStatus.CONFIRMED:
+        return "A moderator already reviewed this flag and confirmed it."
+    return "A moderator already reviewed this flag and dismissed it as a mistake."
 
 
 def settings_text(policy: ChatPolicy, modlog_name: str | None = None) -> str:
@@ -310,12 +339,13 @@ def settings_text(policy: ChatPolicy, modlog_name: str | None = None) -> str:
 
 
 def stats_text(week: ChatStats, month: ChatStats) -> str:
-    """Images scanned, flagged, confirmed and dismissed over 7 and 30 days."""
+    """Images scanned, flagged, confirmed, dismissed and reported over 7 and 30 days."""
 
     def line(days: int, stats: ChatStats) -> str:
         return (
             f"Last {days} days: {stats.scanned} images scanned, {stats.flagged} flagged, "
-            f"{stats.confirmed} confirmed, {stats.dismissed} dismissed."
+            f"{stats.confirmed} confirmed, {stats.dismissed} dismissed, "
+            f"{stats.reported} reported as a mistake by their poster."
         )
 
     return f"{line(7, week)}\n{line(30, month)}"

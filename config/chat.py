@@ -54,10 +54,21 @@ class DiscordSettings(BaseModel):
         None, description="Bot token; unset turns the Discord bot off."
     )
     test_guild_id: int | None = Field(None, description="Sync commands to this guild only.")
-    max_images_per_message: int = Field(4, ge=1, description="Images checked in one message.")
+    max_images_per_message: int = Field(
+        4,
+        ge=1,
+        description="Images checked in one message where nothing could be flagged (where a "
+        "flag could follow, every image is).",
+    )
+    # Discord's CDN and media proxy, and the proxies it serves previews of other sites from.
     link_hosts: list[str] = Field(
-        default_factory=lambda: ["cdn.discordapp.com", "media.discordapp.net"],
-        description="Hosts whose https links may be fetched.",
+        default_factory=lambda: [
+            "cdn.discordapp.com",
+            "media.discordapp.net",
+            "images-ext-1.discordapp.net",
+            "images-ext-2.discordapp.net",
+        ],
+        description="Hosts whose https links may be fetched (Discord's CDN and image proxies).",
     )
     fetch_timeout_s: float = Field(15.0, gt=0.0, description="Limit on fetching one image link.")
     max_redirects: int = Field(3, ge=0, description="Redirects an image link may take.")

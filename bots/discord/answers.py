@@ -1,7 +1,8 @@
 """The pipeline's port on Discord: fetching images, replying, and a flag's actions.
 
 `ChannelPort` answers a message where it was posted; a channel that denies the bot Send
-Messages is skipped for `muted_channel_s` (one warning, not a failed request per image).
+Messages is skipped for `muted_channel_s` (one warning, not a failed request per image). A reply
+about more images than fit in one Discord message lists the first and says how many are left out.
 `InteractionPort` answers `/check` and the message menu privately, through the interaction's
 response or, once that was deferred, its follow-up. Both take the same actions.
 """
@@ -22,12 +23,14 @@ from bots.discord.inputs import DiscordImage
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
 from bots.pipeline import Failure
-from bots.replies import MARKER_EMOJI, flag_notice
+from bots.replies import DISCLAIMER, MARKER_EMOJI, cut_short, flag_notice
 from config import DiscordSettings
 from core.errors import ImageTooLarge
 from core.moderation.types import Action, Flag
 
 log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000  # characters Discord accepts in one message
 
 
 class DiscordCalls:
@@ -134,7 +137,9 @@ class ChannelPort(DiscordPort):
         reference = message.to_reference(fail_if_not_exists=False)
         view = buttons(flag.id, "report") if flag is not None else discord.utils.MISSING
         try:
-            await message.channel.send(text, reference=reference, mention_author=False, view=view)
+            await message.channel.send(
+                fitted(text), reference=reference, mention_author=False, view=view
+            )
         except discord.Forbidden as error:
             if muted.mute(message.channel.id):
                 log.warning(
@@ -168,11 +173,26 @@ class InteractionPort(DiscordPort):
         try:
             async with self._responding:
                 if interaction.response.is_done():
-                    await interaction.followup.send(text, ephemeral=True)
+                    await interaction.followup.send(fitted(text), ephemeral=True)
                 else:
-                    await interaction.response.send_message(text, ephemeral=True)
+                    await interaction.response.send_message(fitted(text), ephemeral=True)
         except discord.HTTPException as error:
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
+
+
+def fitted(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The reply as Discord takes it: past `limit`, the first lines that fit and a note.
+
+    The disclaimer that ends a reply about judged images stays.
+    """
+    if len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    tail = [lines.pop()] if lines[-1] == DISCLAIMER else []
+    kept: list[str] = []
+    while lines and len("\n".join([*kept, lines[0], cut_short(len(lines)), *tail])) <= limit:
+        kept.append(lines.pop(0))
+    return "\n".join([*kept, cut_short(len(lines)), *tail])
 
 
 class MutedChannels:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import discord
+from aiohttp.abc import AbstractResolver
 from discord import app_commands
 
 from bots.delivery import InFlight, SeenMessages
@@ -42,15 +44,29 @@ _ANSWERED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.re
 
 
 async def run(
-    settings: Settings, detector: Judge, stop: asyncio.Event, *, store: ModerationStore
+    settings: Settings,
+    detector: Judge,
+    stop: asyncio.Event,
+    *,
+    store: ModerationStore,
+    resolver: AbstractResolver | None = None,
 ) -> None:
-    """Serve Discord until `stop` is set; answers in flight are finished first."""
+    """Serve Discord until `stop` is set; answers in flight are finished first.
+
+    `resolver` resolves the hosts of image links (the system's DNS when None).
+    """
     token = settings.discord.token.get_secret_value() if settings.discord.token else ""
     throttle, seen = Throttle(settings.throttle), SeenMessages()
     message_content = True
     while True:
         client = DeepGuardClient(
-            settings, detector, throttle, seen, store=store, message_content=message_content
+            settings,
+            detector,
+            throttle,
+            seen,
+            store=store,
+            message_content=message_content,
+            resolver=resolver,
         )
         try:
             await _serve(client, token, stop)
@@ -119,11 +135,12 @@ class DeepGuardClient(discord.AutoShardedClient):
         *,
         store: ModerationStore,
         message_content: bool = True,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         super().__init__(**client_options(settings, message_content=message_content))
         self.settings = settings
         self.store = store
-        self._links = LinkFetcher(settings.discord, settings.images.max_bytes)
+        self._links = LinkFetcher(settings.discord, settings.images.max_bytes, resolver)
         self._collect = Collector(settings.discord)
         self._calls = DiscordCalls(self, self._links, settings.discord, settings.images.max_bytes)
         self._pipeline = Pipeline(
@@ -133,6 +150,8 @@ class DeepGuardClient(discord.AutoShardedClient):
             seen,
             bands=settings.replies,
             burst=settings.throttle.burst,
+            max_images=settings.discord.max_images_per_message,
+            retention=timedelta(days=settings.moderation.retention_days),
         )
         self._in_flight = InFlight()
         self._reviews = Reviews(self, store, seen)

@@ -3,12 +3,14 @@
 Images are attachments, previewed links and stickers. An attachment counts by its bytes, not
 its label: a declared image is always checked, and a file with no useful content type is
 fetched and checked only if its bytes are an image. Each image gets a key that is stable across
-gateway replays and edits, so the same image of the same message is answered once. A thread
-counts as its parent channel for the policy's exemptions.
+gateway replays and edits, so the same image of the same message is answered once; a link is
+keyed by its URL's SHA-256, so that a long URL makes no long key. A thread counts as its parent
+channel for the policy's exemptions.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Final
 
@@ -39,10 +41,7 @@ class Collector:
         """A message posted (or edited) in a channel the bot reads."""
         chat, private = chat_of(message)
         context = upload_context(message, private=private)
-        post = Post(
-            str(message.id), str(message.channel.id), context, self.images(message), message
-        )
-        return Event(chat, message.author.id, context, [post])
+        return Event(chat, message.author.id, context, [self._post(message, context)])
 
     async def checked_message(
         self, interaction: discord.Interaction, message: discord.Message
@@ -51,10 +50,7 @@ class Collector:
         chat, private = chat_of(message)
         author = await as_member(message.guild, message.author) if message.guild else None
         context = upload_context(message, private=private, author=author, requested=True)
-        post = Post(
-            str(message.id), str(message.channel.id), context, self.images(message), message
-        )
-        return Event(chat, interaction.user.id, context, [post])
+        return Event(chat, interaction.user.id, context, [self._post(message, context)])
 
     def checked_file(
         self, interaction: discord.Interaction, attachment: discord.Attachment
@@ -71,14 +67,27 @@ class Collector:
         )
         return Event(chat, interaction.user.id, context, [post])
 
+    def _post(
+        self, message: discord.Message, context: UploadContext
+    ) -> Post[discord.Message, DiscordImage]:
+        """A message as the pipeline sees it; its time is its snowflake's."""
+        return Post(
+            str(message.id),
+            str(message.channel.id),
+            context,
+            self.images(message),
+            message,
+            sent=message.created_at,
+        )
+
     def images(self, message: discord.Message) -> list[Image[DiscordImage]]:
-        """The images of `message`, attachments first, at most the per-message limit."""
+        """Every image of `message`, attachments first (the pipeline may cap them)."""
         found = [image for item in message.attachments if (image := self.attachment(item))]
         found += _previews(message.embeds)
         found += [
             self._sticker(item) for item in message.stickers if item.format in _STICKER_FORMATS
         ]
-        return found[: self._settings.max_images_per_message]
+        return found
 
     def attachment(
         self, attachment: discord.Attachment, *, explicit: bool = False
@@ -105,7 +114,8 @@ def _previews(embeds: list[discord.Embed]) -> list[Image[DiscordImage]]:
         for media in (embed.image, embed.thumbnail):
             if media.url and media.url not in found:
                 link = media.proxy_url or media.url  # Discord's own copy when it made one
-                found[media.url] = Image(f"link:{media.url}", link)
+                digest = hashlib.sha256(media.url.encode()).hexdigest()  # URLs can be KBs long
+                found[media.url] = Image(f"link:{digest}", link)
     return list(found.values())
 
 

@@ -2,7 +2,9 @@
 
 The buttons carry the flag id in their custom ids (`deepguard:confirm:<id>`) and every click
 arrives as a component interaction; everything else is read from the store, so buttons posted
-before a restart still work after it, and no view is kept in memory.
+before a restart still work after it, and no view is kept in memory. A custom id is a claim
+anyone can forge: one that does not parse, or names another server's flag, has "expired", and
+the right to review is checked where the flagged message is, not where the button was pressed.
 """
 
 from __future__ import annotations
@@ -16,25 +18,31 @@ import discord
 from bots.delivery import SeenMessages
 from bots.replies import (
     ALREADY_REVIEWED,
+    BUTTON_EXPIRED,
     CONFIRM_BUTTON,
     DISMISS_BUTTON,
     MARKER_EMOJI,
+    REPORT_ALREADY,
     REPORT_BUTTON,
-    REPORT_NO_MODLOG,
+    REPORT_MODLOG_FAILED,
     REPORT_NOT_YOURS,
     REPORT_THANKS,
     REVIEW_ADMINS_ONLY,
     UNEXPECTED,
     UNKNOWN_FLAG,
+    report_after_review,
     report_notice,
+    report_without_modlog,
     review_line,
 )
+from core.moderation.policy import usable_modlog
 from core.moderation.types import Action, ChatKey, Flag, FlagStatus, ModerationStore
 
 log = logging.getLogger(__name__)
 
 CUSTOM_ID_PREFIX = "deepguard"
-_CUSTOM_ID = re.compile(rf"{CUSTOM_ID_PREFIX}:(confirm|dismiss|report):(\d+)")
+_CUSTOM_ID = re.compile(rf"{CUSTOM_ID_PREFIX}:(confirm|dismiss|report):([1-9][0-9]{{0,9}})")
+MAX_FLAG_ID = 2**31 - 1  # the flags table's INTEGER key: anything above is forged
 
 
 def buttons(flag_id: int, *kinds: str) -> discord.ui.View:
@@ -65,13 +73,16 @@ class Reviews:
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is not discord.InteractionType.component:
             return
+        if not await self._seen.claim(f"discord:interaction:{interaction.id}"):
+            return  # replayed by a gateway RESUME
         data: dict[str, object] = dict(interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
-        match = _CUSTOM_ID.fullmatch(custom_id)
-        if match is None or not await self._seen.claim(f"discord:interaction:{interaction.id}"):
-            return  # not ours, or replayed by a gateway RESUME
         try:
-            await self._answer(interaction, match[1], int(match[2]))
+            parsed = _parse(custom_id)
+            if parsed is None:  # forged, or a button of a version that is gone
+                await _tell(interaction, BUTTON_EXPIRED)
+                return
+            await self._answer(interaction, *parsed)
         except Exception:
             log.exception("unexpected error on the flag button %s", custom_id)
             if not interaction.response.is_done():
@@ -81,11 +92,13 @@ class Reviews:
     async def _answer(self, interaction: discord.Interaction, kind: str, flag_id: int) -> None:
         flag = await self._store.get_flag(flag_id)
         here = ChatKey("discord", str(interaction.guild_id))
-        if flag is None or flag.flag.chat != here:
+        if flag is None:
             await _tell(interaction, UNKNOWN_FLAG)
+        elif flag.flag.chat != here:
+            await _tell(interaction, BUTTON_EXPIRED)
         elif kind == "report":
             await self._report(interaction, flag)
-        elif not _is_moderator(interaction):
+        elif not _may_review(interaction, flag):
             await _tell(interaction, REVIEW_ADMINS_ONLY)
         else:
             await self._review(interaction, flag, confirm=kind == "confirm")
@@ -125,26 +138,55 @@ class Reviews:
         return channel.get_partial_message(int(flag.flag.message))
 
     async def _report(self, interaction: discord.Interaction, flag: Flag) -> None:
+        """Record the poster's report, tell the moderators if there are any, and say which."""
         if str(interaction.user.id) != flag.flag.author:
             await _tell(interaction, REPORT_NOT_YOURS)
             return
         if flag.status is not FlagStatus.OPEN:
-            await _tell(interaction, ALREADY_REVIEWED)
+            await _tell(interaction, report_after_review(flag.status))
             return
-        policy = await self._store.policy(flag.flag.chat, private=False)
-        if policy.modlog is None:
-            await _tell(interaction, REPORT_NO_MODLOG)
+        if not await self._store.report(flag.id):
+            await _tell(interaction, REPORT_ALREADY)
             return
-        if await self._store.claim(flag.flag.chat, f"report:{flag.id}"):
-            link = self._message(flag).jump_url
-            text = f"{report_notice(flag.id, interaction.user.mention)}\n{link}"
-            modlog = self._client.get_partial_messageable(int(policy.modlog))
-            await modlog.send(text, view=buttons(flag.id, "confirm", "dismiss"))
+        modlog = usable_modlog(await self._store.policy(flag.flag.chat, private=False))
+        if modlog is None:
+            await _tell(interaction, report_without_modlog("server"))
+            return
+        notice = report_notice(flag.id, interaction.user.mention)
+        channel = self._client.get_partial_messageable(int(modlog))
+        try:
+            await channel.send(
+                f"{notice}\n{self._message(flag).jump_url}",
+                view=buttons(flag.id, "confirm", "dismiss"),
+            )
+        except discord.HTTPException as error:
+            log.warning("flag %d: report not posted to the mod-log: %s", flag.id, error)
+            await _tell(interaction, REPORT_MODLOG_FAILED)
+            return
         await _tell(interaction, REPORT_THANKS)
 
 
-def _is_moderator(interaction: discord.Interaction) -> bool:
-    permissions = interaction.permissions
+def _parse(custom_id: str) -> tuple[str, int] | None:
+    """The kind of button and its flag id; None for an id this bot never made."""
+    match = _CUSTOM_ID.fullmatch(custom_id)
+    if match is None or int(match[2]) > MAX_FLAG_ID:
+        return None
+    return match[1], int(match[2])
+
+
+def _may_review(interaction: discord.Interaction, flag: Flag) -> bool:
+    """Whether the member may manage messages where the flagged message is.
+
+    Not where the button was pressed: the mod-log may grant rights the flagged channel does
+    not. A channel the bot no longer knows falls back to the member's server-wide rights.
+    """
+    member, guild = interaction.user, interaction.guild
+    if not isinstance(member, discord.Member) or guild is None:
+        return False
+    channel = guild.get_channel_or_thread(int(flag.flag.channel))
+    permissions = (
+        channel.permissions_for(member) if channel is not None else member.guild_permissions
+    )
     return permissions.administrator or permissions.manage_messages or permissions.manage_guild
 
 

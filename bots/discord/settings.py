@@ -2,7 +2,8 @@
 
 Default permissions hide the group from members without Manage Server, but a server's admins
 can change those, so every call checks the member's permissions again. Answers are ephemeral.
-Each `settings` subcommand reads the policy, changes it with a pure edit (below) and saves it.
+Each `settings` subcommand changes the policy with a pure edit (below), applied by the store in
+one transaction, so admins changing settings at once all keep their change.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class ModCommands:
 
 
 class SettingsCommands:
-    """The `settings` subcommands; each reads the policy, changes it and saves it."""
+    """The `settings` subcommands; each applies one change to the policy."""
 
     def __init__(self, store: ModerationStore, admin: Admin) -> None:
         self._store = store
@@ -196,17 +197,27 @@ class SettingsCommands:
         saved: bool = True,
         refuse: Refusal | None = None,
     ) -> None:
+        """Apply `change` atomically, so two admins' changes at once are both kept."""
         chat = await self._admin(interaction)
         if chat is None:
             return
-        policy = change(await self._store.policy(chat, private=False))
-        if refuse is not None and (refusal := refuse(policy)):
-            await interaction.response.send_message(refusal, ephemeral=True)
+        if not saved:
+            await answer(interaction, show(await self._store.policy(chat, private=False)))
             return
-        if saved:
-            await self._store.save_policy(chat, policy)
-        text = f"{SETTINGS_SAVED}\n{show(policy)}" if saved else show(policy)
-        await interaction.response.send_message(text, ephemeral=True)
+        refusals: list[str] = []
+
+        def checked(policy: ChatPolicy) -> ChatPolicy | None:
+            changed = change(policy)
+            if refuse is not None and (refusal := refuse(changed)):
+                refusals.append(refusal)
+                return None
+            return changed
+
+        policy = await self._store.change_policy(chat, checked)
+        if policy is None:
+            await answer(interaction, refusals[0])
+            return
+        await answer(interaction, f"{SETTINGS_SAVED}\n{show(policy)}")
 
 
 def show(policy: ChatPolicy) -> str:

@@ -137,6 +137,13 @@ def with_threshold(policy: ChatPolicy, threshold: float) -> ChatPolicy:
     )
 
 
+def usable_modlog(policy: ChatPolicy) -> str | None:
+    """The mod-log, unless there is none or posting there was refused."""
+    if policy.modlog is None or (policy.modlog, Action.MODLOG) in policy.disabled:
+        return None
+    return policy.modlog
+
+
 def without_action(policy: ChatPolicy, channel: str, action: Action) -> ChatPolicy:
     """Switch one action off in one channel (the platform refused it, e.g. HTTP 403)."""
     return replace(policy, disabled=policy.disabled | {(channel, action)})

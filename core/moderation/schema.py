@@ -87,6 +87,7 @@ flags = sa.Table(
     sa.Column("reviewed_at", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("modlog_message", ID, nullable=True),
+    sa.Column("reported_at", UtcDateTime, nullable=True),  # the poster said it is a mistake
     sa.Index("flags_chat_created", "platform", "chat", "created_at"),
     sa.Index("flags_status_reviewed", "status", "reviewed_at"),
 )
@@ -117,10 +118,19 @@ def _v1_tables(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(CHAT_TABLES))
 
 
+def _v2_flag_reports(conn: Connection) -> None:
+    """Flags keep when their poster reported them as a mistake."""
+    # Version 1 creates the tables as defined above, so a database created since has it.
+    if "reported_at" in {column["name"] for column in sa.inspect(conn).get_columns("flags")}:
+        return
+    kind = flags.c.reported_at.type.compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE flags ADD COLUMN reported_at {kind}"))
+
+
 Migration = Callable[[Connection], Any]
 
 # Step N brings the schema to version N. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_v1_tables,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_flag_reports)
 
 LATEST = len(MIGRATIONS)
 _ADVISORY_LOCK = 0x6465_6570_6775  # "deepgu": any constant no other application uses

@@ -3,8 +3,9 @@
 Every method is one short transaction, so processes sharing a database never see half a change;
 `claim` is a single INSERT ... ON CONFLICT DO NOTHING, which the database makes atomic. The
 queries come in three groups: per-chat bookkeeping (policies, processed-message claims, scan
-counts), flags (raising one, its mod-log post, a review, the counts), and upkeep (retention,
-forgetting a chat, following a chat to a new id); `purge_regularly` runs the retention.
+counts), flags (raising one, its mod-log post, a review, a poster's report, the counts), and
+upkeep (retention, forgetting a chat, following a chat to a new id); `purge_regularly` runs the
+retention.
 
 Values are stored in the form `schema` gives the columns. A policy is JSON, so that it can grow
 without a migration per field. Reading is lenient on purpose: a field missing from an older row
@@ -15,6 +16,7 @@ action) is dropped rather than failing the chat.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 STATS_DAYS_KEPT = 31  # daily scan counts outlive a shorter retention: /stats shows 30 days
+MAX_STORED_KEY = 128  # longer processed-message keys are stored as their SHA-256
 
 
 def utc_now() -> datetime:
@@ -155,7 +158,10 @@ class SqlStore:
 
     async def claim(self, chat: ChatKey, message: str) -> bool:
         insert = self._insert(s.processed_messages).values(
-            platform=chat.platform, chat=chat.chat, message=message, seen_at=self._clock()
+            platform=chat.platform,
+            chat=chat.chat,
+            message=stored_key(message),
+            seen_at=self._clock(),
         )
         async with self._engine.begin() as conn:
             result = await conn.execute(insert.on_conflict_do_nothing())
@@ -219,6 +225,15 @@ class SqlStore:
             row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).one()
         return flag_from_row(row._mapping)
 
+    async def report(self, flag_id: int) -> bool:
+        update = (
+            sa.update(s.flags)
+            .where(s.flags.c.id == flag_id, s.flags.c.reported_at.is_(None))
+            .values(reported_at=self._clock())
+        )
+        async with self._engine.begin() as conn:
+            return bool((await conn.execute(update)).rowcount == 1)
+
     async def stats(self, chat: ChatKey, since: datetime) -> ChatStats:
         """Counts over flags created since `since`; scans counted per UTC day from its day on."""
         counts = s.scan_counts
@@ -230,16 +245,23 @@ class SqlStore:
             .where(*of_chat(s.flags, chat), s.flags.c.created_at >= since)
             .group_by(s.flags.c.status)
         )
+        reported = sa.select(sa.func.count()).where(
+            *of_chat(s.flags, chat),
+            s.flags.c.created_at >= since,
+            s.flags.c.reported_at.is_not(None),
+        )
         async with self._engine.begin() as conn:
             images = int(await conn.scalar(scanned) or 0)
             statuses: dict[str, int] = {
                 str(status): int(n) for status, n in (await conn.execute(by_status)).all()
             }
+            reports = int(await conn.scalar(reported) or 0)
         return ChatStats(
             scanned=images,
             flagged=sum(statuses.values()),
             confirmed=statuses.get(FlagStatus.CONFIRMED.value, 0),
             dismissed=statuses.get(FlagStatus.DISMISSED.value, 0),
+            reported=reports,
             extra={"open": statuses.get(FlagStatus.OPEN.value, 0)},
         )
 
@@ -292,6 +314,16 @@ class SqlStore:
             await conn.execute(sa.update(s.flags).where(*of_chat(s.flags, old)).values(renamed))
             await conn.execute(merged)
             await conn.execute(sa.delete(counts).where(*of_chat(counts, old)))
+
+
+def stored_key(key: str) -> str:
+    """A processed-message key as indexed: a long one (a link's URL) by its SHA-256.
+
+    The key is part of a primary key, and PostgreSQL refuses index rows past about 2.7 KB.
+    """
+    if len(key) <= MAX_STORED_KEY:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def of_chat(table: sa.Table, chat: ChatKey) -> tuple[sa.ColumnElement[bool], ...]:
@@ -383,4 +415,5 @@ def flag_from_row(row: Mapping[Any, Any]) -> Flag:
         reviewer=row["reviewer"],
         reviewed_at=row["reviewed_at"],
         modlog_message=row["modlog_message"],
+        reported_at=row["reported_at"],
     )

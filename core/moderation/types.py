@@ -109,6 +109,7 @@ class Flag:
     reviewer: str | None = None
     reviewed_at: datetime | None = None
     modlog_message: str | None = None  # the mod-log post, to edit it after a review
+    reported_at: datetime | None = None  # when the poster reported it as a mistake
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ class ChatStats:
     flagged: int = 0
     confirmed: int = 0
     dismissed: int = 0
+    reported: int = 0  # flags their poster reported as a mistake
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -153,6 +155,10 @@ class ModerationStore(Protocol):
 
     async def review(self, flag_id: int, status: FlagStatus, reviewer: str) -> Flag | None:
         """Close an open flag; None when it is unknown or already reviewed."""
+        ...
+
+    async def report(self, flag_id: int) -> bool:
+        """Record that the poster reported the flag as a mistake; True the first time only."""
         ...
 
     async def stats(self, chat: ChatKey, since: datetime) -> ChatStats: ...

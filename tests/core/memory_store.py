@@ -64,6 +64,13 @@ class MemoryStore:
         self.flags[flag_id] = replace(flag, status=status, reviewer=reviewer, reviewed_at=now)
         return self.flags[flag_id]
 
+    async def report(self, flag_id: int) -> bool:
+        flag = self.flags.get(flag_id)
+        if flag is None or flag.reported_at is not None:
+            return False
+        self.flags[flag_id] = replace(flag, reported_at=datetime.now(UTC))
+        return True
+
     async def stats(self, chat: ChatKey, since: datetime) -> ChatStats:
         mine = [f for f in self.flags.values() if f.flag.chat == chat and f.created_at >= since]
         return ChatStats(
@@ -71,6 +78,7 @@ class MemoryStore:
             flagged=len(mine),
             confirmed=sum(f.status is FlagStatus.CONFIRMED for f in mine),
             dismissed=sum(f.status is FlagStatus.DISMISSED for f in mine),
+            reported=sum(f.reported_at is not None for f in mine),
         )
 
     async def purge(self, now: datetime) -> int:

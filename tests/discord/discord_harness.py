@@ -15,6 +15,7 @@ import discord.gateway
 import discord.http
 import pytest
 import yarl
+from aiohttp.abc import AbstractResolver
 
 from bots.discord import client as discord_client
 from config import DiscordSettings, Settings
@@ -72,12 +73,17 @@ async def bot_running(
     settings: Settings,
     detector: Judge,
     store: ModerationStore | None = None,
+    resolver: AbstractResolver | None = None,
 ) -> AsyncIterator[asyncio.Event]:
-    """Start the bot as `deepguard run` does; yield its stop event; stop it and wait on exit."""
+    """Start the bot as `deepguard run` does; yield its stop event; stop it and wait on exit.
+
+    `resolver` answers the link fetcher's DNS questions (Discord's own hosts, on loopback).
+    """
     stop = asyncio.Event()
     store = store or MemoryStore()
     bot = asyncio.create_task(
-        discord_client.run(settings, detector, stop, store=store), name="bot under test"
+        discord_client.run(settings, detector, stop, store=store, resolver=resolver),
+        name="bot under test",
     )
     connected = asyncio.create_task(fake.ready.wait())
     await asyncio.wait({bot, connected}, timeout=20, return_when=asyncio.FIRST_COMPLETED)

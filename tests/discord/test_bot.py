@@ -61,17 +61,6 @@ async def test_three_attachments_get_one_reply_with_three_verdicts(
     assert len(PERCENT.findall(reply["content"])) == 3
 
 
-async def test_images_beyond_the_limit_are_not_checked(
-    fake: FakeDiscord, bot: Settings, detector: Detector
-) -> None:
-    """Only the first `max_images_per_message` images are judged."""
-    images = [png_bytes(red) for red in range(30, 35)]
-    message = await post(fake, attachments=[fake.attachment("a.png", i) for i in images])
-    [reply] = await reply_to(fake, message)
-    limit = bot.discord.max_images_per_message
-    assert reply["content"] == await expected(detector, bot, *images[:limit])
-
-
 async def test_previewed_link_is_checked_through_discords_copy(
     fake: FakeDiscord, bot: Settings, detector: Detector
 ) -> None:

@@ -3,50 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from ipaddress import ip_address
 
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.abc import AbstractResolver
 
 from bots.discord.links import LinkFetcher, LinkRefused, LinkUnavailable, forbidden_address
 from config import DiscordSettings
 from core.errors import ImageTooLarge
+from tests.discord.fake_dns import FakeResolver
 from tests.sentinel import sentinel
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 CAP = 100_000
-
-
-class FakeResolver(AbstractResolver):
-    """Answers names from a table, as a hostile DNS server might, and records the questions."""
-
-    def __init__(self, table: dict[str, str]) -> None:
-        self.table = table
-        self.asked: list[str] = []
-        self.closed = False
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.asked.append(host)
-        address = self.table[host]
-        kind = socket.AF_INET6 if ":" in address else socket.AF_INET
-        return [
-            {
-                "hostname": host,
-                "host": address,
-                "port": port,
-                "family": kind,
-                "proto": 0,
-                "flags": 0,
-            }
-        ]
-
-    async def close(self) -> None:
-        self.closed = True
 
 
 class Site:

@@ -290,14 +290,32 @@ async def test_a_menu_check_flags_the_message_once_unless_its_author_is_exempt(
     assert fake.sent(f"/guilds/{fd.GUILD_ID}/members/{OTHER_HUMAN['id']}", "GET")
 
 
+REPLY_FAILURES = [
+    pytest.param(503, {"message": "Service Unavailable", "code": 0}, id="5xx"),
+    pytest.param(
+        400,
+        {"message": "Cannot reply without permission to read message history", "code": 160002},
+        id="400-no-read-message-history",
+    ),
+    pytest.param(403, {"message": "Missing Permissions", "code": 50013}, id="403"),
+]
+
+
+@pytest.mark.parametrize(("status", "error"), REPLY_FAILURES)
 async def test_a_failing_reply_leaves_the_flags_actions_done(
-    fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+    fake: ModFakeDiscord,
+    settings: Settings,
+    detector: Detector,
+    store: ModerationStore,
+    status: int,
+    error: dict[str, object],
 ) -> None:
-    """Actions come before the reply: when Discord refuses the reply (HTTP 400), the marker,
-    the mod-log post and the deletion have all reached Discord already."""
-    actions = frozenset({Action.REACT, Action.MODLOG, Action.DELETE})
+    """Actions come before the reply: when Discord refuses the reply (a 5xx, a 400 for a missing
+    Read Message History, a 403), the marker, the mod-log post, the time-out and the deletion
+    have all reached Discord already."""
+    actions = frozenset({Action.REACT, Action.MODLOG, Action.TIMEOUT, Action.DELETE})
     await store.save_policy(GUILD, policy(mode=Mode.REPLY_ALL, actions=actions))
-    fake.fail("POST", f"/channels/{CHANNEL}/messages", 400, body={"message": "bad", "code": 0})
+    fake.fail("POST", f"/channels/{CHANNEL}/messages", status, body=error)
     async with moderating(fake, settings, detector, store):
         message = await post(fake, **image(fake, 50))
         await fake.wait_for(lambda: fake.sent(f"/channels/{CHANNEL}/messages"))
@@ -305,12 +323,16 @@ async def test_a_failing_reply_leaves_the_flags_actions_done(
     deleted = fake.sent(f"/channels/{CHANNEL}/messages/{message['id']}", "DELETE")
     [notice] = [r for r in fake.sent(f"/channels/{MODLOG_ID}/messages") if r.status == 200]
     [marker] = fake.sent(f"/channels/{CHANNEL}/messages/\\d+/reactions/.+/@me", "PUT")
-    assert reply.status == 400
+    [timeout] = fake.sent(f"/guilds/{fd.GUILD_ID}/members/{fd.HUMAN['id']}", "PATCH")
+    assert reply.status == status
     assert "probability of AI" in reply.body["content"]
     assert reactions(fake, message) == [MARKER_EMOJI]
+    assert timeout.status == 200
+    assert timeout.body["communication_disabled_until"]
     assert [r.status for r in deleted] == [204]
-    order = [fake.requests.index(r) for r in (marker, notice, deleted[0], reply)]
+    order = [fake.requests.index(r) for r in (marker, notice, timeout, deleted[0], reply)]
     assert order == sorted(order)
     flag = await store.get_flag(1)
     assert flag is not None
     assert flag.modlog_message is not None
+    assert flag.flag.actions == actions

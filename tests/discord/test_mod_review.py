@@ -12,6 +12,7 @@ from bots.replies import (
     ADMINS_ONLY,
     FORGOTTEN,
     MARKER_EMOJI,
+    REPORT_ALREADY,
     REPORT_NOT_YOURS,
     REPORT_THANKS,
     REVIEW_ADMINS_ONLY,
@@ -85,10 +86,11 @@ async def test_confirm_is_for_moderators_and_deletes_the_message(
     async with moderating(fake, settings, detector, store):
         message, notice = await flagged(fake, 1)
         confirm = custom_ids(notice)[0]
-        refused = await answered(fake, click(confirm, notice, permissions=NO_PERMISSIONS))
+        member = click(confirm, notice, user=OTHER_HUMAN, permissions=NO_PERMISSIONS)
+        refused = await answered(fake, member)
         assert ephemeral(refused) == REVIEW_ADMINS_ONLY
         assert (await store.get_flag(1)).status is FlagStatus.OPEN  # type: ignore[union-attr]
-        done = await answered(fake, click(confirm, notice, permissions=MANAGE_MESSAGES))
+        done = await answered(fake, click(confirm, notice, permissions=MANAGE_MESSAGES))  # owner
     assert done["type"] == 7  # the mod-log post itself is edited
     assert "Confirmed by" in done["data"]["content"]
     assert done["data"]["components"] == []
@@ -134,7 +136,7 @@ async def test_only_the_poster_can_report_a_mistake_and_it_lands_in_the_modlog(
         twice = await answered(fake, click(report, on, permissions="0"))
     assert ephemeral(other) == REPORT_NOT_YOURS
     assert ephemeral(mine) == REPORT_THANKS
-    assert ephemeral(twice) == REPORT_THANKS
+    assert ephemeral(twice) == REPORT_ALREADY
     notices = fake.bodies(f"/channels/{MODLOG_ID}/messages")
     reports = [b for b in notices if "reports flag #1 as a mistake" in b["content"]]
     assert len(reports) == 1

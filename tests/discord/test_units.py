@@ -1,11 +1,12 @@
-"""The Discord bot's small parts, without a client: muting.
+"""The Discord bot's small parts, without a client: muting, replies fitted to one message.
 
 What it answers is the chat pipeline's (tests/bots/test_pipeline.py).
 """
 
 from __future__ import annotations
 
-from bots.discord.answers import MutedChannels
+from bots.discord.answers import MutedChannels, fitted
+from bots.replies import DISCLAIMER, cut_short
 
 
 class Clock:
@@ -32,3 +33,20 @@ class TestMutedChannels:
         clock.now = 61.0
         assert not muted.muted(7)
         assert muted.mute(7)
+
+
+class TestFitted:
+    def test_a_reply_within_the_limit_is_kept_whole(self) -> None:
+        """Up to the limit nothing is cut."""
+        text = "\n".join(["Image 1: fine", "Image 2: fine", DISCLAIMER])
+        assert fitted(text, limit=len(text)) == text
+
+    def test_a_long_reply_keeps_the_first_lines_a_note_and_the_disclaimer(self) -> None:
+        """The lines that fit, how many were left out, and the disclaimer last."""
+        lines = [f"Image {i}: " + "x" * 40 for i in range(1, 21)]
+        shown = fitted("\n".join([*lines, DISCLAIMER]), limit=400)
+        kept = shown.split("\n")
+        assert len(shown) <= 400
+        assert kept[-1] == DISCLAIMER
+        assert kept[:-2] == lines[: len(kept) - 2]
+        assert kept[-2] == cut_short(20 - (len(kept) - 2))
