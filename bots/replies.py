@@ -345,6 +345,14 @@ SETTINGS_USAGE = (
 )
 
 
+def percent_refused(name: str) -> str:
+    """A threshold or band that is not a share: how to write one."""
+    return (
+        f"Not saved: give the {name} as a percentage or a fraction, "
+        "for example 80% or 0.8 (a number above 1 is read as a percentage)."
+    )
+
+
 SETTINGS_GROUPS_ONLY = "Settings are for groups: in a private chat I always answer every image."
 
 

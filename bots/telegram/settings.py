@@ -46,7 +46,7 @@ from bots.telegram.chats import (
 )
 from bots.telegram.review import PATTERN as REVIEW_PATTERN
 from bots.telegram.review import ReviewButtons
-from core.moderation.policy import with_mode, with_modlog, with_threshold
+from core.moderation.policy import parse_fraction, with_mode, with_modlog, with_threshold
 from core.moderation.types import Action, ChatPolicy, Mode, ModerationStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 PATTERN = r"^dgs:(mode|act):[a-z-]+$"
 ACTIONS = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
+BANDS = frozenset({"threshold", "uncertain"})  # typed as a share: 80%, 80 or 0.8
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 
 
@@ -110,6 +111,9 @@ class SettingsCommand:
         self, policy: ChatPolicy, args: list[str], message: Message, bot: Bot
     ) -> ChatPolicy | None:
         """The typed change, or None once the sender was told why it is not saved."""
+        if args[0] in BANDS and parse_fraction(" ".join(args[1:])) is None:
+            await message.reply_text(replies.percent_refused(args[0]))
+            return None
         changed = typed(policy, args, message)
         if changed is None:
             await message.reply_text(replies.SETTINGS_USAGE)
@@ -190,19 +194,18 @@ def toggled(policy: ChatPolicy, chat: str, action: Action) -> ChatPolicy:
 
 def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | None:
     """The policy after `/settings <name> <value>`, or None when the arguments make no sense."""
-    name, value = [*args, "", ""][:2]
+    name, value = args[0] if args else "", " ".join(args[1:])
     target = message.reply_to_message
     if name in {"exempt", "unexempt"} and not value and target is not None:
         value = author_id(target)
     try:
-        if name in {"threshold", "uncertain"}:
-            number = float(value.rstrip("%"))
-            number = number / 100 if number > 1 else number
-            if not 0 <= number <= 1:
+        if name in BANDS:
+            share = parse_fraction(value)
+            if share is None:
                 return None
             if name == "threshold":
-                return with_threshold(policy, number)
-            return replace(policy, uncertain_from=number)
+                return with_threshold(policy, share)
+            return replace(policy, uncertain_from=share)
         if name == "modlog":
             return with_modlog(policy, None if value == "off" else str(int(value)))
         if name == "mode":

@@ -84,7 +84,7 @@ class TestSettings:
             refused, saved, usage = await fake.ask(
                 fake.group_command(f"/settings modlog {MODLOG}"),
                 fake.group_command(f"/settings modlog {MODLOG}"),
-                fake.group_command("/settings threshold lots"),
+                fake.group_command("/settings colour blue"),
             )
         assert refused == replies.MODLOG_UNREACHABLE
         assert "mode: flag-only" in saved
@@ -92,6 +92,27 @@ class TestSettings:
         assert texts(fake, MODLOG) == [replies.modlog_hello("Test group")]
         policy = await store.policy(KEY, private=False)
         assert (policy.modlog, policy.mode) == (str(MODLOG), Mode.FLAG_ONLY)
+
+    async def test_a_percent_sign_always_means_percent(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """`1%` and `1 %` are one percent, `80` is 80 %, `0.5` a half; nonsense gets an example."""
+        thresholds = []
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            for typed in ("1%", "1 %", "80", "0.5", "80 %"):
+                await fake.ask(fake.group_command(f"/settings threshold {typed}"))
+                thresholds.append((await store.policy(KEY, private=False)).threshold)
+            refusals = await fake.ask(
+                fake.group_command("/settings threshold lots"),
+                fake.group_command("/settings uncertain 150"),
+            )
+        assert thresholds == pytest.approx([0.01, 0.01, 0.8, 0.5, 0.8])
+        assert refusals == [
+            replies.percent_refused("threshold"),
+            replies.percent_refused("uncertain"),
+        ]
+        assert "80%" in refusals[0]
+        assert (await store.policy(KEY, private=False)).threshold == pytest.approx(0.8)
 
     async def test_settings_in_a_private_chat_explain_they_are_for_groups(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
