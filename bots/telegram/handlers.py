@@ -138,8 +138,11 @@ def _post(message: Message, media: Media, *, requested: bool = False) -> Post[Me
 
 
 def _sender(message: Message) -> str:
+    """Whose rate an upload spends: a poster speaking as a chat (an anonymous admin, a channel,
+    a linked channel's post) is that chat; `from` then holds a placeholder every such poster
+    shares (GroupAnonymousBot, Channel_Bot, 777000)."""
+    if message.sender_chat is not None:
+        return f"telegram-chat:{message.sender_chat.id}"
     if message.from_user is not None:
         return f"telegram-user:{message.from_user.id}"
-    if message.sender_chat is not None:  # anonymous admins and channels speak as a chat
-        return f"telegram-chat:{message.sender_chat.id}"
     return f"telegram-chat:{message.chat_id}"
