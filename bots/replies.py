@@ -216,6 +216,9 @@ ALREADY_REVIEWED = "This flag was already reviewed."
 UNKNOWN_FLAG = "I no longer know this flag (its data was deleted)."
 
 
+BUTTON_EXPIRED = "This button has expired."
+
+
 FORGOTTEN = "I deleted everything I stored about this chat: settings, flags and counts."
 
 

@@ -45,14 +45,14 @@ from bots.telegram.chats import (
     sender_is_admin,
 )
 from bots.telegram.review import PATTERN as REVIEW_PATTERN
-from bots.telegram.review import ReviewButtons
+from bots.telegram.review import ReviewButtons, expired, on_unknown_button
 from core.moderation.policy import parse_fraction, with_mode, with_modlog, with_threshold
 from core.moderation.types import Action, ChatPolicy, Mode, ModerationStore
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-PATTERN = r"^dgs:(mode|act):[a-z-]+$"
+PATTERN = r"^dgs:"
 ACTIONS = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
 BANDS = frozenset({"threshold", "uncertain"})  # typed as a share: 80%, 80 or 0.8
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
@@ -70,6 +70,7 @@ def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Cont
         CallbackQueryHandler(review.on_button, REVIEW_PATTERN),
         ChatMemberHandler(chat.on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat.on_migrated),
+        CallbackQueryHandler(on_unknown_button),  # last: a press none of the above took
     ]
 
 
@@ -143,18 +144,24 @@ class SettingsCommand:
     async def on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
         post = query.message if query is not None else None
-        if query is None or query.data is None or not isinstance(post, Message):
+        if query is None:
+            return
+        if not isinstance(post, Message):  # too old to edit, or no message at all
+            await expired(query)
+            return
+        pressed = pressed_setting(query.data)
+        if pressed is None:
+            await expired(query)
             return
         if not await is_admin(context.bot, post.chat_id, query.from_user.id):
             await query.answer(replies.ADMINS_ONLY, show_alert=True)
             return
         key, chat = chat_key(post.chat_id), str(post.chat_id)
-        _, kind, value = query.data.split(":")
         policy = await self._store.policy(key, private=False)
-        if kind == "mode":
-            policy = with_mode(policy, Mode(value))
+        if isinstance(pressed, Mode):
+            policy = with_mode(policy, pressed)
         else:
-            policy = toggled(policy, chat, Action(value))
+            policy = toggled(policy, chat, pressed)
         await self._store.save_policy(key, policy)
         await query.answer(replies.SETTINGS_SAVED)
         try:
@@ -163,6 +170,16 @@ class SettingsCommand:
         except BadRequest as exc:
             if "not modified" not in exc.message:  # the current mode pressed again
                 raise
+
+
+def pressed_setting(data: str | None) -> Mode | Action | None:
+    """The mode or action a settings button names; None for data that is none of ours."""
+    kind, _, value = (data or "").removeprefix("dgs:").partition(":")
+    if kind == "mode" and value in Mode._value2member_map_:
+        return Mode(value)
+    if kind == "act" and value in {action.value for action in ACTIONS}:
+        return Action(value)
+    return None
 
 
 def keyboard(policy: ChatPolicy, chat: str) -> InlineKeyboardMarkup:

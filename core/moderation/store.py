@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.moderation import schema as s
 from core.moderation.policy import default_policy
 from core.moderation.types import (
+    FLAG_ID_MAX,
     Action,
     ChatKey,
     ChatPolicy,
@@ -201,6 +202,8 @@ class SqlStore:
             await conn.execute(update)
 
     async def get_flag(self, flag_id: int) -> Flag | None:
+        if not 0 < flag_id <= FLAG_ID_MAX:
+            return None  # the database would refuse the number (a forged button)
         async with self._engine.begin() as conn:
             row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).first()
         return None if row is None else flag_from_row(row._mapping)
@@ -208,6 +211,8 @@ class SqlStore:
     async def review(self, flag_id: int, status: FlagStatus, reviewer: str) -> Flag | None:
         if status is FlagStatus.OPEN:
             raise ValueError("a review confirms or dismisses a flag")
+        if not 0 < flag_id <= FLAG_ID_MAX:
+            return None
         update = (
             sa.update(s.flags)
             .where(s.flags.c.id == flag_id, s.flags.c.status == FlagStatus.OPEN.value)

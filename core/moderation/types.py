@@ -100,6 +100,10 @@ class NewFlag:
     actions: frozenset[Action]
 
 
+# Flag ids are the database's 32-bit integers (PostgreSQL's SERIAL): a larger one names no flag.
+FLAG_ID_MAX = 2**31 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     id: int

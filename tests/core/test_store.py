@@ -259,6 +259,13 @@ class TestFlags:
         assert await db.get_flag(404) is None
         assert await db.review(404, FlagStatus.CONFIRMED, "mod") is None
 
+    @pytest.mark.parametrize("flag_id", [0, -1, 2**31, 2**63, 10**60])
+    async def test_an_id_no_flag_can_have_is_unknown(self, db: SqlStore, flag_id: int) -> None:
+        """An id outside the database's integers (a forged button) names no flag; no error."""
+        await db.add_flag(new_flag())
+        assert await db.get_flag(flag_id) is None
+        assert await db.review(flag_id, FlagStatus.CONFIRMED, "mod") is None
+
     async def test_review_cannot_reopen(self, db: SqlStore) -> None:
         """Reviewing to OPEN is a programming error."""
         flag = await db.add_flag(new_flag())

@@ -6,6 +6,7 @@ threshold 0.0 makes every image a flag.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -25,6 +26,7 @@ from tests.telegram.fake_telegram_mod import (
     isolated_mod_fake,
 )
 from tests.telegram.telegram_harness import bot_settings, running_bot
+from tests.telegram.telegram_payloads import chat
 
 pytestmark = pytest.mark.slow
 
@@ -153,3 +155,44 @@ class TestRestartAndLeaving:
             await fake.wait_until(lambda: removal not in fake.unconfirmed)  # the stop drains it
         assert await store.get_flag(1) is None
         assert await store.policy(KEY, private=False) != POLICY
+
+
+class TestForgedButtons:
+    async def test_forged_or_stale_presses_are_told_the_button_expired(
+        self,
+        fake: ModFake,
+        settings: Settings,
+        detector: Detector,
+        store: SqlStore,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """Data that does not parse, a flag id past the database's integers, a review button
+        pressed away from its flag's post, and a report pressed in the mod-log: each press is
+        answered "expired", nothing is posted or deleted, and nothing is logged as a bug."""
+        await store.save_policy(KEY, POLICY)
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(7)))
+            [post] = await fake.wait_posted(MODLOG)
+            flagged = list(fake.posted)  # the warning, then the mod-log post
+            elsewhere = {**post, "chat": chat(ADMIN), "message_id": 9999}  # the admin's own chat
+            presses = [
+                (post, "dg:ok:" + "9" * 60, ADMIN),
+                (post, "dg:ok:1x", ADMIN),
+                (post, "dg:ok", ADMIN),
+                (post, "dgs:mode:bogus", ADMIN),
+                (post, "dgs:act:everything", ADMIN),
+                (post, "something else entirely", ADMIN),
+                (elsewhere, "dg:ok:1", ADMIN),
+                (post, "dg:rp:1", MEMBER),
+            ]
+            for message, data, who in presses:
+                fake.press(message, data, user_id=who)
+            await fake.wait_for("answerCallbackQuery", len(presses))
+        assert fake.callback_answers() == [replies.BUTTON_EXPIRED] * len(presses)
+        assert fake.sent("deleteMessage") == []
+        assert fake.posted == flagged
+        flag = await store.get_flag(1)
+        assert flag is not None
+        assert flag.status is FlagStatus.OPEN
+        assert await store.policy(KEY, private=False) == POLICY
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
