@@ -168,7 +168,6 @@ class Pipeline:
         self._seen = seen
         self._bands = bands  # the operator's, for private chats
         self._burst = burst
-        self._refusals = asyncio.Lock()  # two refusals at once must not both tell
 
     async def run(self, event: Event[M, R], port: Port[M, R]) -> None:
         """Take one event through the whole sequence."""
@@ -354,13 +353,20 @@ class Pipeline:
         error: Exception,
     ) -> None:
         """Switch `action` off where it was refused and tell the moderators, once."""
-        async with self._refusals:
-            policy = await self._store.policy(chat, private=False)
+        places: list[str] = []
+
+        def switch_off(policy: ChatPolicy) -> ChatPolicy | None:
             place = policy.modlog if action is Action.MODLOG else post.context.channel
             if place is None or (place, action) in policy.disabled:
-                return  # told already
-            policy = without_action(policy, place, action)
-            await self._store.save_policy(chat, policy)
+                return None  # told already
+            places.append(place)
+            return without_action(policy, place, action)
+
+        # One atomic change: an admin's edit meanwhile stays, and one of two refusals tells.
+        policy = await self._store.change_policy(chat, switch_off)
+        if policy is None:
+            return
+        place = places[-1]
         log.warning(
             "%s refused %s in %s (%s); switched off there", chat.platform, action, place, error
         )

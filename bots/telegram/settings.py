@@ -47,7 +47,7 @@ from bots.telegram.chats import (
 from bots.telegram.review import PATTERN as REVIEW_PATTERN
 from bots.telegram.review import ReviewButtons, expired, on_unknown_button
 from core.moderation.policy import parse_fraction, with_mode, with_modlog, with_threshold
-from core.moderation.types import Action, ChatPolicy, Mode, ModerationStore
+from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationStore
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +85,37 @@ class SettingsCommand:
         if message is None or not await self._may_configure(message, context.bot):
             return
         key, chat = chat_key(message.chat_id), str(message.chat_id)
-        policy = await self._store.policy(key, private=False)
         args = context.args or []
-        if args and args[0] != "show":
-            changed = await self._changed(policy, args, message, context.bot)
+        if not args or args[0] == "show":
+            policy = await self._store.policy(key, private=False)
+        else:
+            changed = await self._change(key, args, message, context.bot)
             if changed is None:
                 return
             policy = changed
-            await self._store.save_policy(key, policy)
         text = replies.settings_text(policy)
         await message.reply_text(text, reply_markup=keyboard(policy, chat))
+
+    async def _change(
+        self, key: ChatKey, args: list[str], message: Message, bot: Bot
+    ) -> ChatPolicy | None:
+        """Apply the typed change atomically; None once the sender was told why it was not."""
+        modlog = typed_modlog(args)
+        if modlog and not await self._modlog_usable(bot, message, modlog):
+            return None
+        refusals: list[str] = []
+
+        def change(policy: ChatPolicy) -> ChatPolicy | None:
+            result = typed(policy, args, message)
+            if isinstance(result, str):
+                refusals.append(result)
+                return None
+            return result
+
+        changed = await self._store.change_policy(key, change)
+        if changed is None:
+            await message.reply_text(refusals[0])
+        return changed
 
     async def _may_configure(self, message: Message, bot: Bot) -> bool:
         """A new message from a group's administrator; anything else is refused or ignored."""
@@ -108,29 +129,10 @@ class SettingsCommand:
             return False
         return True
 
-    async def _changed(
-        self, policy: ChatPolicy, args: list[str], message: Message, bot: Bot
-    ) -> ChatPolicy | None:
-        """The typed change, or None once the sender was told why it is not saved."""
-        if args[0] in BANDS and parse_fraction(" ".join(args[1:])) is None:
-            await message.reply_text(replies.percent_refused(args[0]))
-            return None
-        changed = typed(policy, args, message)
-        if changed is None:
-            await message.reply_text(replies.SETTINGS_USAGE)
-            return None
-        if args[0] == "uncertain" and (refusal := crossing(changed)):
-            await message.reply_text(refusal)
-            return None
-        new_modlog = changed.modlog not in {None, policy.modlog}
-        if new_modlog and not await self._modlog_usable(bot, message, changed.modlog):
-            return None
-        return changed
-
-    async def _modlog_usable(self, bot: Bot, message: Message, modlog: str | None) -> bool:
+    async def _modlog_usable(self, bot: Bot, message: Message, modlog: str) -> bool:
         """The sender belongs to the mod-log chat and the bot can post there (it says hello)."""
         user = message.from_user if message.sender_chat is None else None
-        if modlog is None or (user is not None and not await is_member(bot, int(modlog), user.id)):
+        if user is not None and not await is_member(bot, int(modlog), user.id):
             await message.reply_text(replies.MODLOG_NOT_YOURS)
             return False
         try:
@@ -157,12 +159,15 @@ class SettingsCommand:
             await query.answer(replies.ADMINS_ONLY, show_alert=True)
             return
         key, chat = chat_key(post.chat_id), str(post.chat_id)
-        policy = await self._store.policy(key, private=False)
-        if isinstance(pressed, Mode):
-            policy = with_mode(policy, pressed)
-        else:
-            policy = toggled(policy, chat, pressed)
-        await self._store.save_policy(key, policy)
+
+        def change(policy: ChatPolicy) -> ChatPolicy:
+            if isinstance(pressed, Mode):
+                return with_mode(policy, pressed)
+            return toggled(policy, chat, pressed)
+
+        policy = await self._store.change_policy(key, change)
+        if policy is None:
+            raise RuntimeError("a settings button's change saved nothing; this is a bug")
         await query.answer(replies.SETTINGS_SAVED)
         try:
             text = replies.settings_text(policy)
@@ -209,20 +214,31 @@ def toggled(policy: ChatPolicy, chat: str, action: Action) -> ChatPolicy:
     return replace(policy, actions=policy.actions | {action}, disabled=disabled)
 
 
-def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | None:
-    """The policy after `/settings <name> <value>`, or None when the arguments make no sense."""
+def typed_modlog(args: list[str]) -> str | None:
+    """The chat `/settings modlog <id>` names, as the store keeps it; None for anything else."""
+    if len(args) != 2 or args[0] != "modlog" or args[1] == "off":
+        return None
+    try:
+        return str(int(args[1]))
+    except ValueError:
+        return None
+
+
+def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | str:
+    """The policy after `/settings <name> <value>`, or why it cannot be (a reply's text)."""
     name, value = args[0] if args else "", " ".join(args[1:])
     target = message.reply_to_message
     if name in {"exempt", "unexempt"} and not value and target is not None:
         value = author_id(target)
+    if name in BANDS:
+        share = parse_fraction(value)
+        if share is None:
+            return replies.percent_refused(name)
+        if name == "threshold":
+            return with_threshold(policy, share)
+        banded = replace(policy, uncertain_from=share)
+        return crossing(banded) or banded
     try:
-        if name in BANDS:
-            share = parse_fraction(value)
-            if share is None:
-                return None
-            if name == "threshold":
-                return with_threshold(policy, share)
-            return replace(policy, uncertain_from=share)
         if name == "modlog":
             return with_modlog(policy, None if value == "off" else str(int(value)))
         if name == "mode":
@@ -234,8 +250,8 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
             )
             return replace(policy, exempt_users=frozenset(changed))
     except ValueError:
-        return None
-    return None
+        pass
+    return replies.SETTINGS_USAGE
 
 
 class ChatCommands:
@@ -293,10 +309,13 @@ class ChatCommands:
         else:
             return
         await self._store.move(chat_key(old), chat_key(new))
-        # In Telegram a group is its own (only) channel: actions switched off there stay off.
-        policy = await self._store.policy(chat_key(new), private=False)
-        if (renamed := channel_renamed(policy, str(old), str(new))) != policy:
-            await self._store.save_policy(chat_key(new), renamed)
+
+        def renamed(policy: ChatPolicy) -> ChatPolicy | None:
+            # In Telegram a group is its own (only) channel: actions switched off there stay off.
+            changed = channel_renamed(policy, str(old), str(new))
+            return changed if changed != policy else None
+
+        await self._store.change_policy(chat_key(new), renamed)
         log.info("telegram group %s is now supergroup %s; its data moved", old, new)
 
 

@@ -5,7 +5,11 @@ Real PTB client, fake Bot API (administrators chosen per test), tiny model, SQLi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -33,6 +37,34 @@ KEY = ChatKey("telegram", str(GROUP))
 
 
 fake = pytest.fixture(isolated_mod_fake)
+
+
+class OverlappingReads(SqlStore):
+    """The real store, but a policy read waits (up to a moment) for a second one to be in
+    flight: the interleaving in which a read-modify-write loses one of two changes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reading = 0
+        self._both = asyncio.Event()
+
+    async def policy(self, chat: ChatKey, *, private: bool) -> ChatPolicy:
+        read = await super().policy(chat, private=private)
+        self._reading += 1
+        if self._reading == 2:
+            self._both.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._both.wait(), 0.5)
+        self._reading -= 1
+        if not self._reading:
+            self._both.clear()
+        return read
+
+
+@pytest.fixture
+async def racy_store(store_url: str) -> AsyncIterator[OverlappingReads]:
+    async with OverlappingReads.open(store_url) as opened:
+        yield opened
 
 
 class TestSettings:
@@ -121,6 +153,26 @@ class TestSettings:
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
             answers = await fake.ask(fake.command("/settings"))
         assert answers == [replies.SETTINGS_GROUPS_ONLY]
+
+
+class TestConcurrentChanges:
+    async def test_two_admins_changing_settings_at_once_both_stay(
+        self, fake: ModFake, settings: Settings, detector: Detector, racy_store: SqlStore
+    ) -> None:
+        """Two typed changes, then two button presses, each pair at once: all four are kept."""
+        fake.admins[GROUP].add(MEMBER)
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=racy_store):
+            fake.push(fake.group_command("/settings threshold 90%"))
+            fake.push(fake.group_command("/settings exempt 77", user_id=MEMBER))
+            [_, panel] = await fake.wait_posted(GROUP, 2)
+            fake.press(panel, "dgs:mode:off", user_id=ADMIN)
+            fake.press(panel, "dgs:act:delete", user_id=MEMBER)
+            await fake.wait_for("answerCallbackQuery", 2)
+        policy = await racy_store.policy(KEY, private=False)
+        assert policy.threshold == pytest.approx(0.9)
+        assert policy.exempt_users == frozenset({"77"})
+        assert policy.mode is Mode.OFF
+        assert Action.DELETE in policy.actions
 
 
 class TestStatsAndForget:
