@@ -3,9 +3,10 @@ data following the chat when the bot is removed or a group is upgraded.
 
 `/settings` (or `/settings show`) shows the policy with buttons for the mode and the actions;
 `/settings threshold 0.8`, `/settings uncertain 0.3` (never above the threshold),
-`/settings modlog -100123` (or `off`), `/settings exempt 42` / `unexempt 42` (or in reply to the
-user's message) set the rest. Every message and every button press is checked with
-`getChatMember` at that moment: being an administrator yesterday is not enough.
+`/settings modlog -100123` (asks that chat first: see `bots.telegram.modlog`; or `off`),
+`/settings exempt 42` / `unexempt 42` (or in reply to the user's message) set the rest. Every
+message and every button press is checked with `getChatMember` at that moment: being an
+administrator yesterday is not enough.
 
 Telegram sends a `my_chat_member` update when the bot is removed from a group (or a user blocks
 it in private): that chat's settings, flags and counts are deleted then. A basic group upgraded
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -37,16 +38,16 @@ from bots.replies import crossing
 from bots.telegram.chats import (
     author_id,
     chat_key,
-    chat_name,
     first_time,
     is_admin,
-    is_member,
     is_private,
     sender_is_admin,
 )
+from bots.telegram.modlog import PATTERN as MODLOG_PATTERN
+from bots.telegram.modlog import ModlogHandshake, withdrawn
 from bots.telegram.review import PATTERN as REVIEW_PATTERN
 from bots.telegram.review import ReviewButtons, expired, on_unknown_button
-from core.moderation.policy import parse_fraction, with_mode, with_modlog, with_threshold
+from core.moderation.policy import parse_fraction, with_mode, with_threshold
 from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationStore
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,12 @@ GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 
 def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Context, None]]:
     """The commands, buttons and membership updates of moderation, sharing one store."""
-    settings, review, chat = SettingsCommand(store), ReviewButtons(store), ChatCommands(store)
+    handshake = ModlogHandshake(store)
+    settings, review, chat = (
+        SettingsCommand(store, handshake),
+        ReviewButtons(store),
+        ChatCommands(store),
+    )
     only_new = filters.UpdateType.MESSAGE  # an edited command is not a new request
     return [
         CommandHandler("settings", settings.on_settings, only_new),
@@ -68,6 +74,7 @@ def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Cont
         CommandHandler("forget", chat.on_forget, only_new),
         CallbackQueryHandler(settings.on_button, PATTERN),
         CallbackQueryHandler(review.on_button, REVIEW_PATTERN),
+        CallbackQueryHandler(handshake.on_confirm, MODLOG_PATTERN),
         ChatMemberHandler(chat.on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat.on_migrated),
         CallbackQueryHandler(on_unknown_button),  # last: a press none of the above took
@@ -77,8 +84,9 @@ def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Cont
 class SettingsCommand:
     """`/settings` and its buttons; the store is the only state."""
 
-    def __init__(self, store: ModerationStore) -> None:
+    def __init__(self, store: ModerationStore, modlog: ModlogHandshake) -> None:
         self._store = store
+        self._modlog = modlog
 
     async def on_settings(self, update: Update, context: Context) -> None:
         message = update.effective_message
@@ -86,23 +94,21 @@ class SettingsCommand:
             return
         key, chat = chat_key(message.chat_id), str(message.chat_id)
         args = context.args or []
+        if (target := typed_modlog(args)) is not None:
+            await message.reply_text(await self._modlog.ask(context.bot, message, target))
+            return
         if not args or args[0] == "show":
             policy = await self._store.policy(key, private=False)
         else:
-            changed = await self._change(key, args, message, context.bot)
+            changed = await self._change(key, args, message)
             if changed is None:
                 return
             policy = changed
         text = replies.settings_text(policy)
         await message.reply_text(text, reply_markup=keyboard(policy, chat))
 
-    async def _change(
-        self, key: ChatKey, args: list[str], message: Message, bot: Bot
-    ) -> ChatPolicy | None:
+    async def _change(self, key: ChatKey, args: list[str], message: Message) -> ChatPolicy | None:
         """Apply the typed change atomically; None once the sender was told why it was not."""
-        modlog = typed_modlog(args)
-        if modlog and not await self._modlog_usable(bot, message, modlog):
-            return None
         refusals: list[str] = []
 
         def change(policy: ChatPolicy) -> ChatPolicy | None:
@@ -126,20 +132,6 @@ class SettingsCommand:
             return False
         if not await sender_is_admin(bot, message):
             await message.reply_text(replies.ADMINS_ONLY)
-            return False
-        return True
-
-    async def _modlog_usable(self, bot: Bot, message: Message, modlog: str) -> bool:
-        """The sender belongs to the mod-log chat and the bot can post there (it says hello)."""
-        user = message.from_user if message.sender_chat is None else None
-        if user is not None and not await is_member(bot, int(modlog), user.id):
-            await message.reply_text(replies.MODLOG_NOT_YOURS)
-            return False
-        try:
-            await bot.send_message(int(modlog), replies.modlog_hello(chat_name(message.chat)))
-        except TelegramError as exc:
-            log.info("mod-log %s refused: %s", modlog, exc)
-            await message.reply_text(replies.MODLOG_UNREACHABLE)
             return False
         return True
 
@@ -239,8 +231,8 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
         banded = replace(policy, uncertain_from=share)
         return crossing(banded) or banded
     try:
-        if name == "modlog":
-            return with_modlog(policy, None if value == "off" else str(int(value)))
+        if name == "modlog" and value == "off":  # a chat to use is asked first (ModlogHandshake)
+            return withdrawn(policy)
         if name == "mode":
             return with_mode(policy, Mode(value))
         if name in {"exempt", "unexempt"}:

@@ -328,6 +328,7 @@ def policy_to_json(policy: ChatPolicy) -> str:
         "uncertain_from": policy.uncertain_from,
         "actions": sorted(a.value for a in policy.actions),
         "modlog": policy.modlog,
+        "pending_modlog": policy.pending_modlog,
         "exempt_channels": sorted(policy.exempt_channels),
         "exempt_roles": sorted(policy.exempt_roles),
         "exempt_users": sorted(policy.exempt_users),

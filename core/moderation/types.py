@@ -55,6 +55,7 @@ class ChatPolicy:
     uncertain_from: float = 0.3  # below this the reply says "likely real"
     actions: frozenset[Action] = frozenset({Action.REACT, Action.MODLOG})
     modlog: str | None = None  # channel id (Discord) or chat id (Telegram)
+    pending_modlog: str | None = None  # asked to become the mod-log; unused until it confirms
     exempt_channels: frozenset[str] = frozenset()
     exempt_roles: frozenset[str] = frozenset()
     exempt_users: frozenset[str] = frozenset()

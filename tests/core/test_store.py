@@ -7,10 +7,11 @@ process is a second store open at the same time (its own connections).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -159,6 +160,7 @@ class TestPolicies:
             uncertain_from=0.25,
             actions=frozenset({Action.WARN, Action.DELETE, Action.TIMEOUT}),
             modlog="-100123",
+            pending_modlog="-100456",
             exempt_channels=frozenset({"art", "memes"}),
             exempt_roles=frozenset({"r1"}),
             exempt_users=frozenset({"u9", "u8"}),
@@ -435,6 +437,11 @@ class TestStoredForm:
             actions=frozenset({Action.REACT}),
             disabled=frozenset({("c1", Action.DELETE)}),
         )
+
+    def test_every_field_is_stored(self) -> None:
+        """A field added to ChatPolicy without its stored form would silently never be saved."""
+        stored = json.loads(policy_to_json(ChatPolicy()))
+        assert set(stored) == {field.name for field in fields(ChatPolicy)}
 
     def test_json_is_stable(self) -> None:
         """The same policy always serialises to the same text."""

@@ -22,7 +22,7 @@ from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, NewFlag
 from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram_mod import ADMIN, GROUP, MODLOG, ModFake, isolated_mod_fake
 from tests.telegram.telegram_harness import bot_settings, running_bot
-from tests.telegram.telegram_payloads import ALICE, BOT_USER, Json
+from tests.telegram.telegram_payloads import ALICE, Json
 
 pytestmark = pytest.mark.slow
 
@@ -122,7 +122,7 @@ class TestUpgrade:
         flag = await store.add_flag(
             NewFlag(BASIC_KEY, str(BASIC), "7", str(ALICE), "ab" * 32, 0.9, frozenset())
         )
-        post = fake.message(chat_id=MODLOG, user_id=BOT_USER["id"], text="🚩 Flag #1")
+        post = fake.message(chat_id=MODLOG, user_id=ADMIN, text="🚩 Flag #1")
         await store.set_modlog_message(flag.id, f"{MODLOG}/{post['message_id']}")
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
             fake.push(fake.message(chat=basic_group(), user_id=ADMIN, migrate_to_chat_id=GROUP))

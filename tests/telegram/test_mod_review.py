@@ -125,8 +125,11 @@ class TestRestartAndLeaving:
         ):
             threshold = fake.group_command("/settings threshold 0")
             await fake.ask(fake.group_command(f"/settings modlog {MODLOG}"), threshold)
+            [request] = fake.posted_to(MODLOG)
+            fake.press(request, f"dgm:{GROUP}", user_id=ADMIN)
+            await fake.wait_posted(GROUP, 3)  # asked, the settings, then the mod-log is set
             fake.push(photo)
-            [_, post] = await fake.wait_posted(MODLOG, 2)  # the hello, then the flag
+            [_, post] = await fake.wait_posted(MODLOG, 2)  # the request, then the flag
         async with SqlStore.open(store_url) as second:
             async with running_bot(fake, configured, detector, store=second):
                 fake.push(photo)  # Telegram redelivers it under a new update id
@@ -141,7 +144,7 @@ class TestRestartAndLeaving:
         flagged = [m for m in fake.posted_to(MODLOG) if m["text"].startswith("🚩")]
         assert len(flagged) == 2  # the first photo once, the new one once
         assert len(fake.sent("download")) == 2
-        assert len(fake.posted_to(GROUP)) == 2  # the redelivered /settings was not answered
+        assert len(fake.posted_to(GROUP)) == 3  # the redelivered /settings was not answered
 
     async def test_removing_the_bot_deletes_the_chats_data(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
