@@ -173,6 +173,9 @@ NO_IMAGE_FOUND = "I couldn't find an image in that message."
 UNEXPECTED = "Something went wrong on my side; please try again later."
 
 
+STORE_UNAVAILABLE = "I can't reach my database right now; please try again in a few minutes."
+
+
 # Telegram: /check sent without replying to a message, the command menu, a failed download.
 CHECK_NEEDS_IMAGE = (
     "Reply /check to a message that has an image (a photo, an image file or a sticker) "

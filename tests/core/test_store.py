@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import fields, replace
@@ -19,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.errors import StoreUnavailable
 from core.moderation import schema
 from core.moderation.policy import default_policy, with_mode, with_threshold, without_action
 from core.moderation.store import SqlStore, policy_from_json, policy_to_json
@@ -447,3 +449,33 @@ class TestStoredForm:
         """The same policy always serialises to the same text."""
         policy = ChatPolicy(exempt_users=frozenset({"b", "a", "c"}))
         assert policy_to_json(policy) == policy_to_json(policy_from_json(policy_to_json(policy)))
+
+
+class TestUnreachable:
+    async def test_a_database_that_cannot_be_reached_raises_store_unavailable(
+        self, tmp_path: Path
+    ) -> None:
+        """A PostgreSQL nobody listens for, or a SQLite file that cannot be opened: every call
+        raises `StoreUnavailable` (the bots' outage), not the driver's own error."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]  # free: nothing listens there
+        (tmp_path / "a-file").write_text("not a directory")
+        urls = [
+            f"postgresql+asyncpg://u:p@127.0.0.1:{port}/x",
+            f"sqlite+aiosqlite:///{tmp_path / 'a-file' / 'deepguard.db'}",
+        ]
+        for url in urls:
+            engine = create_async_engine(url)
+            store = SqlStore(engine, retention_days=30, clock=lambda: START)
+            try:
+                with pytest.raises(StoreUnavailable):
+                    await store.policy(CHAT, private=False)
+                with pytest.raises(StoreUnavailable):
+                    await store.change_policy(CHAT, lambda policy: policy)
+                with pytest.raises(StoreUnavailable):
+                    await store.claim(CHAT, "m1")
+                with pytest.raises(StoreUnavailable):
+                    await store.add_flag(new_flag())
+            finally:
+                await engine.dispose()
