@@ -170,8 +170,9 @@ class TestForgedButtons:
         caplog: pytest.LogCaptureFixture,
     ) -> None:
         """Data that does not parse, a flag id past the database's integers, a review button
-        pressed away from its flag's post, and a report pressed in the mod-log: each press is
-        answered "expired", nothing is posted or deleted, and nothing is logged as a bug."""
+        pressed away from its flag's post, a report pressed in the mod-log, a mod-log Confirm
+        nobody asked for: each press is answered "expired", nothing is posted, deleted or
+        changed, and nothing is logged as a bug."""
         await store.save_policy(KEY, POLICY)
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
             fake.push(fake.group_photo(image_bytes(7)))
@@ -185,6 +186,8 @@ class TestForgedButtons:
                 (post, "dgs:mode:bogus", ADMIN),
                 (post, "dgs:act:everything", ADMIN),
                 (post, "something else entirely", ADMIN),
+                (post, "dgm:12abc", ADMIN),
+                (post, f"dgm:{GROUP}", ADMIN),  # no mod-log request is open
                 (elsewhere, "dg:ok:1", ADMIN),
                 (post, "dg:rp:1", MEMBER),
             ]
