@@ -24,6 +24,11 @@ this order, the same on every platform:
   off where it was refused and the moderators are told once; any other failure is logged. One
   failing action never stops the others, nor the reply.
 - reply: last, so a reply that fails never cancels a flag's actions.
+
+While the moderation database cannot be reached (`StoreUnavailable`), a group's upload gets
+silence (its policy is unknown), a private chat or an explicit request is still answered (never
+flagged), nothing is recorded, and the outage is logged once; the next event that reaches the
+database ends it, so service resumes by itself.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Generic, Protocol, TypeVar
 
 from bots import replies
 from bots.delivery import SeenMessages
+from bots.outage import Outage
 from bots.replies import Outcome, reply_bands
 from bots.throttle import Admission, Throttle
 from config import ReplySettings
@@ -58,6 +64,7 @@ from core.moderation.types import (
     ChatPolicy,
     Decision,
     Flag,
+    Mode,
     ModerationStore,
     NewFlag,
     UploadContext,
@@ -186,14 +193,15 @@ class Pipeline:
         self._burst = burst
         self._max_images = max_images
         self._retention = retention
+        self.outage = Outage()  # shared with the adapter's own database calls
 
     async def run(self, event: Event[M, R], port: Port[M, R]) -> None:
         """Take one event through the whole sequence."""
         posts = [self._aged(post, event.requested) for post in event.posts]
         if not event.requested and not any(post.images for post in posts):
             return  # most messages: no database round trip
-        policy = await self._store.policy(event.chat, private=event.context.private)
-        if not scans(policy, event.context):
+        policy = await self._policy(event)
+        if policy is None or not scans(policy, event.context):
             return
         if not event.requested:  # a request is claimed by the adapter, and may be repeated
             posts = [await self._fresh(event.chat, post) for post in posts]
@@ -204,7 +212,7 @@ class Pipeline:
         found = await self._outcomes(port, posts, policy) if count else [[] for _ in posts]
         judged = sum(isinstance(outcome, Judgement) for outcomes in found for outcome in outcomes)
         if judged:
-            await self._store.count_scanned(event.chat, judged)
+            await self.outage.attempt(self._store.count_scanned(event.chat, judged), None)
         flags = [
             flag
             for post, outcomes in zip(posts, found, strict=True)
@@ -226,17 +234,36 @@ class Pipeline:
             return post
         return replace(post, images=post.images if requested else [], message=None)
 
-    async def _fresh(self, chat: ChatKey, post: Post[M, R]) -> Post[M, R]:
-        """The post with only the images never handled before."""
-        images = [image for image in post.images if await self._claim(chat, post, image)]
-        return replace(post, images=images)
-
-    async def _claim(self, chat: ChatKey, post: Post[M, R], image: Image[R]) -> bool:
-        """In memory first (cheap, for replays), then in the store (restarts, other processes)."""
-        key = f"{post.id}:{image.key}"
+    async def first_time(self, chat: ChatKey, key: str) -> bool:
+        """Whether `key` (a message's image, a request) is new in `chat`: in memory first
+        (cheap, for replays), then in the store (restarts, other processes). During an outage
+        memory alone decides."""
         if not await self._seen.claim(f"{chat.platform}:{chat.chat}:{key}"):
             return False
-        return await self._store.claim(chat, key)
+        return await self.outage.attempt(self._store.claim(chat, key), True)
+
+    async def _policy(self, event: Event[M, R]) -> ChatPolicy | None:
+        """The chat's policy; during an outage one that answers and never flags, or None
+        (silence) for a group's upload nobody asked about."""
+        policy = await self.outage.attempt(
+            self._store.policy(event.chat, private=event.context.private), None
+        )
+        if policy is not None or not (event.context.private or event.requested):
+            return policy
+        bands = self._bands
+        return ChatPolicy(
+            mode=Mode.OFF,
+            threshold=bands.likely_fake_from,
+            uncertain_from=bands.likely_real_below,
+            actions=frozenset(),
+        )
+
+    async def _fresh(self, chat: ChatKey, post: Post[M, R]) -> Post[M, R]:
+        """The post with only the images never handled before."""
+        images = [
+            image for image in post.images if await self.first_time(chat, f"{post.id}:{image.key}")
+        ]
+        return replace(post, images=images)
 
     async def _admitted(
         self,
@@ -322,7 +349,7 @@ class Pipeline:
         log.debug("%s/%s message %s: %s", chat.platform, chat.chat, post.id, decision.reason)
         if not decision.flag:
             return None
-        flag = await self._flag(chat, post, worst, decision)
+        flag = await self.outage.attempt(self._flag(chat, post, worst, decision), None)
         if flag is not None:
             await self._act(port, chat, post, post.message, flag, policy)
         return flag
@@ -382,7 +409,7 @@ class Pipeline:
             await port.warn(message, replies.warning_text(flag.flag.fake_probability), flag)
         elif action is Action.MODLOG and policy.modlog is not None:
             posted = await port.post_flag(message, flag, policy.modlog)
-            await self._store.set_modlog_message(flag.id, posted)
+            await self.outage.attempt(self._store.set_modlog_message(flag.id, posted), None)
         elif action is Action.TIMEOUT:
             await port.time_out(message, policy.timeout_minutes)
         elif action is Action.DELETE:
@@ -411,9 +438,10 @@ class Pipeline:
             places.append(place)
             return without_action(policy, place, action)
 
-        policy = await self._store.change_policy(chat, switch_off)
+        # One atomic change: an admin's edit meanwhile stays, and one of two refusals tells.
+        policy = await self.outage.attempt(self._store.change_policy(chat, switch_off), None)
         if policy is None:
-            return
+            return  # told already (or not saved: told when it is refused again)
         log.warning(
             "%s refused %s in %s (%s); switched off there", chat.platform, action, places[0], error
         )

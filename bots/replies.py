@@ -178,6 +178,9 @@ NO_IMAGE_FOUND = "I couldn't find an image in that message."
 UNEXPECTED = "Something went wrong on my side; please try again later."
 
 
+STORE_UNAVAILABLE = "I can't reach my database right now; please try again in a few minutes."
+
+
 # Telegram: /check sent without replying to a message, the command menu, a failed download.
 CHECK_NEEDS_IMAGE = (
     "Reply /check to a message that has an image (a photo, an image file or a sticker) "
@@ -333,6 +336,8 @@ def settings_text(policy: ChatPolicy, modlog_name: str | None = None) -> str:
         f"• mod-log: {modlog_name or policy.modlog or 'not set'}",
         f"• exempt users: {len(policy.exempt_users)}",
     ]
+    if policy.pending_modlog is not None:
+        lines.append(f"• mod-log asked: {policy.pending_modlog} (waiting for confirmation there)")
     if disabled:
         lines.append(f"• switched off after a refusal: {disabled}")
     return "\n".join(lines)
@@ -368,17 +373,23 @@ SETTINGS_USAGE = (
     "Use the buttons to choose the mode and what happens on a flag, or type:\n"
     "/settings threshold 0.8 (flag at or above 80% probability of AI)\n"
     "/settings uncertain 0.3 (below 30% the reply says likely real)\n"
-    "/settings modlog <chat id> (where flags are posted; `off` to stop)\n"
+    "/settings modlog <chat id> (where flags are posted, once an admin there confirms; "
+    "`off` to stop)\n"
     "/settings exempt <user id> and /settings unexempt <user id> (or in reply to their message)\n"
     "/settings mode reply-all|flag-only|off\n"
     "/settings show"
 )
 
 
+def percent_refused(name: str) -> str:
+    """A threshold or band that is not a share: how to write one."""
+    return (
+        f"Not saved: give the {name} as a percentage or a fraction, "
+        "for example 80% or 0.8 (a number above 1 is read as a percentage)."
+    )
+
+
 SETTINGS_GROUPS_ONLY = "Settings are for groups: in a private chat I always answer every image."
-
-
-MODLOG_NOT_YOURS = "You can only choose a mod-log chat you are a member of."
 
 
 MODLOG_UNREACHABLE = (
@@ -386,9 +397,29 @@ MODLOG_UNREACHABLE = (
 )
 
 
-def modlog_hello(where: str) -> str:
-    """Posted in a chat when it becomes the mod-log of `where`."""
-    return f"This chat is now DeepGuard's mod-log for {where}: flags will be posted here."
+MODLOG_ASKED = (
+    "I asked in that chat: once one of its administrators presses Confirm there, flags will "
+    "be posted in it. Until then nothing is posted there."
+)
+
+
+MODLOG_CONFIRM_BUTTON = "Confirm"
+
+
+MODLOG_CONFIRM_ADMINS_ONLY = "Only an administrator of this chat can confirm."
+
+
+def modlog_request(where: str) -> str:
+    """Posted in a chat asked to become the mod-log of `where`; nothing else until confirmed."""
+    return (
+        f"The administrators of {where} would like DeepGuard to post its flags here: who posted "
+        "a suspicious image, where, and a link to it. An administrator of this chat can confirm."
+    )
+
+
+def modlog_set(where: str) -> str:
+    """Told to the group once the mod-log chat `where` confirmed."""
+    return f"Flags will now be posted in {where}."
 
 
 # Telegram's command menu for chat administrators (on top of /check and /help).

@@ -36,13 +36,12 @@ from bots.replies import (
     review_line,
 )
 from core.moderation.policy import usable_modlog
-from core.moderation.types import Action, ChatKey, Flag, FlagStatus, ModerationStore
+from core.moderation.types import FLAG_ID_MAX, Action, ChatKey, Flag, FlagStatus, ModerationStore
 
 log = logging.getLogger(__name__)
 
 CUSTOM_ID_PREFIX = "deepguard"
 _CUSTOM_ID = re.compile(rf"{CUSTOM_ID_PREFIX}:(confirm|dismiss|report):([1-9][0-9]{{0,9}})")
-MAX_FLAG_ID = 2**31 - 1  # the flags table's INTEGER key: anything above is forged
 
 
 def buttons(flag_id: int, *kinds: str) -> discord.ui.View:
@@ -169,7 +168,7 @@ class Reviews:
 def _parse(custom_id: str) -> tuple[str, int] | None:
     """The kind of button and its flag id; None for an id this bot never made."""
     match = _CUSTOM_ID.fullmatch(custom_id)
-    if match is None or int(match[2]) > MAX_FLAG_ID:
+    if match is None or int(match[2]) > FLAG_ID_MAX:
         return None
     return match[1], int(match[2])
 

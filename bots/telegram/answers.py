@@ -21,7 +21,7 @@ from bots.telegram.chats import chat_key, chat_name, poster_name
 from bots.telegram.media import Media, fetch
 from bots.telegram.review import report_button, review_buttons
 from config import TelegramSettings
-from core.moderation.types import Action, Flag, ModerationStore
+from core.moderation.types import Action, ChatPolicy, Flag, ModerationStore
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,11 @@ class TelegramPort:
 
     async def _follow(self, message: Message, modlog: str, moved: str) -> str:
         """The mod-log group became a supergroup: save its new id and post there."""
-        key = chat_key(message.chat_id)
-        policy = await self._store.policy(key, private=False)
-        if policy.modlog == modlog:
-            await self._store.save_policy(key, replace(policy, modlog=moved))
+
+        def follow(policy: ChatPolicy) -> ChatPolicy | None:
+            return replace(policy, modlog=moved) if policy.modlog == modlog else None
+
+        await self._store.change_policy(chat_key(message.chat_id), follow)
         log.info("mod-log %s is now %s; following it", modlog, moved)
         return moved
 

@@ -152,19 +152,17 @@ def build_handlers(
     settings: Settings, detector: Judge, store: ModerationStore, inflight: InFlight
 ) -> TelegramHandlers:
     """The handlers and everything they share, built once for one run."""
-    seen = SeenMessages()
     pipeline = Pipeline(
         detector,
         store,
         Throttle(settings.throttle),
-        seen,
+        SeenMessages(),
         bands=settings.replies,
         burst=settings.throttle.burst,
+        retention=timedelta(days=settings.moderation.retention_days),
     )
     telegram = settings.telegram
-    return TelegramHandlers(
-        pipeline, store, seen, Albums(telegram.album_wait_s), inflight, telegram
-    )
+    return TelegramHandlers(pipeline, store, Albums(telegram.album_wait_s), inflight, telegram)
 
 
 def build_application(

@@ -63,17 +63,6 @@ async def is_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
     return member.status in ADMIN_STATUSES
 
 
-async def is_member(bot: Bot, chat_id: int, user_id: int) -> bool:
-    """Whether the user is in the chat now (a private chat with the bot: the user themself)."""
-    if chat_id == user_id:
-        return True
-    try:
-        member = await bot.get_chat_member(chat_id, user_id)
-    except TelegramError:
-        return False
-    return member.status not in {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
-
-
 async def sender_is_admin(bot: Bot, message: Message) -> bool:
     """Whether the sender of a command may configure its chat."""
     if is_private(message):

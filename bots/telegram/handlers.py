@@ -11,17 +11,18 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from telegram import Message, Update
+from telegram import Bot, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots import replies
-from bots.delivery import InFlight, SeenMessages
+from bots.delivery import InFlight
 from bots.pipeline import Event, Image, Pipeline, Post
 from bots.telegram.answers import TelegramPort, reply
 from bots.telegram.chats import chat_key, upload_context
 from bots.telegram.media import Albums, Media, media_of
 from config import TelegramSettings
+from core.errors import StoreUnavailable
 from core.moderation.types import ModerationStore
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,12 @@ class TelegramHandlers:
         self,
         pipeline: Pipeline,
         store: ModerationStore,
-        seen: SeenMessages,
         albums: Albums[Pending],
         inflight: InFlight,
         settings: TelegramSettings,
     ) -> None:
         self._pipeline = pipeline
         self._store = store
-        self._seen = seen
         self._albums = albums
         self._inflight = inflight
         self._settings = settings
@@ -87,14 +86,16 @@ class TelegramHandlers:
     async def on_error(self, update: object, context: Context) -> None:
         """Log an error once (a bug with its traceback) and tell the user if possible."""
         update_id = update.update_id if isinstance(update, Update) else None
+        if isinstance(context.error, StoreUnavailable):  # a command or button needing the store
+            self._pipeline.outage.failed(context.error)
+            await _tell(context.bot, update, replies.STORE_UNAVAILABLE)
+            return
         if isinstance(context.error, TelegramError):
             # Blocked, kicked, muted or offline: a fact about the chat, and a reply would fail too.
             log.warning("Telegram failed a call for update %s: %s", update_id, context.error)
             return
         log.error("unexpected error handling update %s", update_id, exc_info=context.error)
-        if isinstance(update, Update) and update.effective_message is not None:
-            with contextlib.suppress(TelegramError):
-                await reply(context.bot, update.effective_message, replies.UNEXPECTED)
+        await _tell(context.bot, update, replies.UNEXPECTED)
 
     def _port(self, context: Context, message: Message) -> TelegramPort:
         return TelegramPort(context.bot, self._store, self._settings, message)
@@ -110,11 +111,21 @@ class TelegramHandlers:
         return album
 
     async def _claim(self, message: Message, what: str) -> bool:
-        """In memory first (cheap), then in the store (across restarts and processes)."""
-        key = f"{message.message_id}:{what}"
-        return await self._seen.claim(
-            f"telegram:{message.chat_id}:{key}"
-        ) and await self._store.claim(chat_key(message.chat_id), key)
+        """Whether the request is new (across restarts and processes, as far as can be told)."""
+        return await self._pipeline.first_time(
+            chat_key(message.chat_id), f"{message.message_id}:{what}"
+        )
+
+
+async def _tell(bot: Bot, update: object, text: str) -> None:
+    """Answer the press or the message an update brought, if it can be answered."""
+    if not isinstance(update, Update):
+        return
+    with contextlib.suppress(TelegramError):
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.effective_message is not None:
+            await reply(bot, update.effective_message, text)
 
 
 def posted(album: Sequence[Pending]) -> TelegramEvent:
@@ -134,12 +145,17 @@ def requested(command: Message, target: Message, media: Media) -> TelegramEvent:
 def _post(message: Message, media: Media, *, requested: bool = False) -> Post[Message, Media]:
     context = upload_context(message, requested=requested)
     image = Image(media.unique_id, media, sniff=not media.claimed)
-    return Post(str(message.message_id), str(message.chat_id), context, [image], message)
+    return Post(
+        str(message.message_id), str(message.chat_id), context, [image], message, message.date
+    )
 
 
 def _sender(message: Message) -> str:
+    """Whose rate an upload spends: a poster speaking as a chat (an anonymous admin, a channel,
+    a linked channel's post) is that chat; `from` then holds a placeholder every such poster
+    shares (GroupAnonymousBot, Channel_Bot, 777000)."""
+    if message.sender_chat is not None:
+        return f"telegram-chat:{message.sender_chat.id}"
     if message.from_user is not None:
         return f"telegram-user:{message.from_user.id}"
-    if message.sender_chat is not None:  # anonymous admins and channels speak as a chat
-        return f"telegram-chat:{message.sender_chat.id}"
     return f"telegram-chat:{message.chat_id}"

@@ -3,18 +3,25 @@
 The callback data carries only the flag's id (`dg:<ok|no|rp>:<id>`); everything else is read
 from the store, so a button pressed after a restart works. Who may review is checked in the
 flagged group (not in the mod-log chat) at the moment of the press.
+
+Anyone can send any callback data for a bot's message (a modified client, a stale keyboard), so a
+press counts only where its flag put that button: Confirm and Dismiss on the flag's own mod-log
+post, "Report a mistake" in the flagged group. Data that does not parse, an id no flag can have,
+or a button away from its flag is answered "this button has expired", and nothing else happens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 
 from telegram import (
     Bot,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
     Message,
     Update,
 )
@@ -22,12 +29,14 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots import replies
-from bots.telegram.chats import chat_key, display_name, is_admin
-from core.moderation.types import Flag, FlagStatus, ModerationStore
+from bots.telegram.chats import display_name, is_admin
+from core.moderation.policy import usable_modlog
+from core.moderation.types import FLAG_ID_MAX, Flag, FlagStatus, ModerationStore
 
 log = logging.getLogger(__name__)
 
-PATTERN = r"^dg:(ok|no|rp):\d+$"
+PATTERN = r"^dg:"
+_DATA = re.compile(r"dg:(ok|no|rp):([1-9][0-9]{0,9})", re.ASCII)
 
 
 def review_buttons(flag_id: int) -> InlineKeyboardMarkup:
@@ -55,16 +64,18 @@ class ReviewButtons:
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if query is None or query.data is None:
+        if query is None:
             return
-        _, kind, number = query.data.split(":")
-        flag = await self._store.get_flag(int(number))
-        if flag is None:
+        pressed = _parsed(query.data)
+        flag = await self._store.get_flag(pressed[1]) if pressed else None
+        if pressed is not None and flag is None:
             await query.answer(replies.UNKNOWN_FLAG)
-        elif kind == "rp":
+        elif pressed is None or flag is None or not _in_place(query.message, pressed[0], flag):
+            await expired(query)
+        elif pressed[0] == "rp":
             await self._report(context.bot, query, flag)
         else:
-            status = FlagStatus.CONFIRMED if kind == "ok" else FlagStatus.DISMISSED
+            status = FlagStatus.CONFIRMED if pressed[0] == "ok" else FlagStatus.DISMISSED
             await self._review(context.bot, query, flag, status)
 
     async def _review(
@@ -94,15 +105,53 @@ class ReviewButtons:
         if str(query.from_user.id) != flag.flag.author:
             await query.answer(replies.REPORT_NOT_YOURS, show_alert=True)
             return
-        policy = await self._store.policy(flag.flag.chat, private=False)
-        first = await self._store.claim(chat_key(flag.flag.chat.chat), f"report:{flag.id}")
-        if first and policy.modlog is not None:
-            notice = replies.report_notice(flag.id, display_name(query.from_user))
-            try:
-                await bot.send_message(policy.modlog, notice)
-            except TelegramError as exc:
-                log.warning("could not post report of flag %d: %s", flag.id, exc)
+        if flag.status is not FlagStatus.OPEN:
+            await query.answer(replies.report_after_review(flag.status), show_alert=True)
+            return
+        if not await self._store.report(flag.id):
+            await query.answer(replies.REPORT_ALREADY)
+            return
+        modlog = usable_modlog(await self._store.policy(flag.flag.chat, private=False))
+        if modlog is None:
+            await query.answer(replies.report_without_modlog("group"), show_alert=True)
+            return
+        notice = replies.report_notice(flag.id, display_name(query.from_user))
+        try:
+            await bot.send_message(modlog, notice)
+        except TelegramError as exc:
+            log.warning("flag %d: report not posted to the mod-log: %s", flag.id, exc)
+            await query.answer(replies.REPORT_MODLOG_FAILED, show_alert=True)
+            return
         await query.answer(replies.REPORT_THANKS)
+
+
+def _parsed(data: str | None) -> tuple[str, int] | None:
+    """The button's kind and flag id, or None when the data is no button of ours."""
+    match = _DATA.fullmatch(data or "")
+    if match is None or int(match[2]) > FLAG_ID_MAX:
+        return None
+    return match[1], int(match[2])
+
+
+def _in_place(post: MaybeInaccessibleMessage | None, kind: str, flag: Flag) -> bool:
+    """Whether the button was pressed where the flag put it."""
+    if post is None:
+        return False
+    if kind == "rp":  # under the warning in the group (its old id, after an upgrade, too)
+        return str(post.chat.id) in {flag.flag.channel, flag.flag.chat.chat}
+    return flag.modlog_message == f"{post.chat.id}/{post.message_id}"
+
+
+async def expired(query: CallbackQuery) -> None:
+    """Answer a press that is no longer (or never was) one of ours; nothing else happens."""
+    log.info("button %r pressed by %s: expired", query.data, query.from_user.id)
+    await query.answer(replies.BUTTON_EXPIRED)
+
+
+async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A press no other handler took: its data is not one of ours (any more)."""
+    if update.callback_query is not None:
+        await expired(update.callback_query)
 
 
 async def _delete(bot: Bot, chat: int, message: int) -> bool:

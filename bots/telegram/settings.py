@@ -3,9 +3,10 @@ data following the chat when the bot is removed or a group is upgraded.
 
 `/settings` (or `/settings show`) shows the policy with buttons for the mode and the actions;
 `/settings threshold 0.8`, `/settings uncertain 0.3` (never above the threshold),
-`/settings modlog -100123` (or `off`), `/settings exempt 42` / `unexempt 42` (or in reply to the
-user's message) set the rest. Every message and every button press is checked with
-`getChatMember` at that moment: being an administrator yesterday is not enough.
+`/settings modlog -100123` (asks that chat first: see `bots.telegram.modlog`; or `off`),
+`/settings exempt 42` / `unexempt 42` (or in reply to the user's message) set the rest. Every
+message and every button press is checked with `getChatMember` at that moment: being an
+administrator yesterday is not enough.
 
 Telegram sends a `my_chat_member` update when the bot is removed from a group (or a user blocks
 it in private): that chat's settings, flags and counts are deleted then. A basic group upgraded
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -37,29 +38,35 @@ from bots.replies import crossing
 from bots.telegram.chats import (
     author_id,
     chat_key,
-    chat_name,
     first_time,
     is_admin,
-    is_member,
     is_private,
     sender_is_admin,
 )
+from bots.telegram.modlog import PATTERN as MODLOG_PATTERN
+from bots.telegram.modlog import ModlogHandshake, withdrawn
 from bots.telegram.review import PATTERN as REVIEW_PATTERN
-from bots.telegram.review import ReviewButtons
-from core.moderation.policy import with_mode, with_modlog, with_threshold
-from core.moderation.types import Action, ChatPolicy, Mode, ModerationStore
+from bots.telegram.review import ReviewButtons, expired, on_unknown_button
+from core.moderation.policy import parse_fraction, with_mode, with_threshold
+from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationStore
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-PATTERN = r"^dgs:(mode|act):[a-z-]+$"
+PATTERN = r"^dgs:"
 ACTIONS = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
+BANDS = frozenset({"threshold", "uncertain"})  # typed as a share: 80%, 80 or 0.8
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 
 
 def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Context, None]]:
     """The commands, buttons and membership updates of moderation, sharing one store."""
-    settings, review, chat = SettingsCommand(store), ReviewButtons(store), ChatCommands(store)
+    handshake = ModlogHandshake(store)
+    settings, review, chat = (
+        SettingsCommand(store, handshake),
+        ReviewButtons(store),
+        ChatCommands(store),
+    )
     only_new = filters.UpdateType.MESSAGE  # an edited command is not a new request
     return [
         CommandHandler("settings", settings.on_settings, only_new),
@@ -67,32 +74,54 @@ def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Cont
         CommandHandler("forget", chat.on_forget, only_new),
         CallbackQueryHandler(settings.on_button, PATTERN),
         CallbackQueryHandler(review.on_button, REVIEW_PATTERN),
+        CallbackQueryHandler(handshake.on_confirm, MODLOG_PATTERN),
         ChatMemberHandler(chat.on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat.on_migrated),
+        CallbackQueryHandler(on_unknown_button),  # last: a press none of the above took
     ]
 
 
 class SettingsCommand:
     """`/settings` and its buttons; the store is the only state."""
 
-    def __init__(self, store: ModerationStore) -> None:
+    def __init__(self, store: ModerationStore, modlog: ModlogHandshake) -> None:
         self._store = store
+        self._modlog = modlog
 
     async def on_settings(self, update: Update, context: Context) -> None:
         message = update.effective_message
         if message is None or not await self._may_configure(message, context.bot):
             return
         key, chat = chat_key(message.chat_id), str(message.chat_id)
-        policy = await self._store.policy(key, private=False)
         args = context.args or []
-        if args and args[0] != "show":
-            changed = await self._changed(policy, args, message, context.bot)
+        if (target := typed_modlog(args)) is not None:
+            await message.reply_text(await self._modlog.ask(context.bot, message, target))
+            return
+        if not args or args[0] == "show":
+            policy = await self._store.policy(key, private=False)
+        else:
+            changed = await self._change(key, args, message)
             if changed is None:
                 return
             policy = changed
-            await self._store.save_policy(key, policy)
         text = replies.settings_text(policy)
         await message.reply_text(text, reply_markup=keyboard(policy, chat))
+
+    async def _change(self, key: ChatKey, args: list[str], message: Message) -> ChatPolicy | None:
+        """Apply the typed change atomically; None once the sender was told why it was not."""
+        refusals: list[str] = []
+
+        def change(policy: ChatPolicy) -> ChatPolicy | None:
+            result = typed(policy, args, message)
+            if isinstance(result, str):
+                refusals.append(result)
+                return None
+            return result
+
+        changed = await self._store.change_policy(key, change)
+        if changed is None:
+            await message.reply_text(refusals[0])
+        return changed
 
     async def _may_configure(self, message: Message, bot: Bot) -> bool:
         """A new message from a group's administrator; anything else is refused or ignored."""
@@ -106,52 +135,31 @@ class SettingsCommand:
             return False
         return True
 
-    async def _changed(
-        self, policy: ChatPolicy, args: list[str], message: Message, bot: Bot
-    ) -> ChatPolicy | None:
-        """The typed change, or None once the sender was told why it is not saved."""
-        changed = typed(policy, args, message)
-        if changed is None:
-            await message.reply_text(replies.SETTINGS_USAGE)
-            return None
-        if args[0] == "uncertain" and (refusal := crossing(changed)):
-            await message.reply_text(refusal)
-            return None
-        new_modlog = changed.modlog not in {None, policy.modlog}
-        if new_modlog and not await self._modlog_usable(bot, message, changed.modlog):
-            return None
-        return changed
-
-    async def _modlog_usable(self, bot: Bot, message: Message, modlog: str | None) -> bool:
-        """The sender belongs to the mod-log chat and the bot can post there (it says hello)."""
-        user = message.from_user if message.sender_chat is None else None
-        if modlog is None or (user is not None and not await is_member(bot, int(modlog), user.id)):
-            await message.reply_text(replies.MODLOG_NOT_YOURS)
-            return False
-        try:
-            await bot.send_message(int(modlog), replies.modlog_hello(chat_name(message.chat)))
-        except TelegramError as exc:
-            log.info("mod-log %s refused: %s", modlog, exc)
-            await message.reply_text(replies.MODLOG_UNREACHABLE)
-            return False
-        return True
-
     async def on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
         post = query.message if query is not None else None
-        if query is None or query.data is None or not isinstance(post, Message):
+        if query is None:
+            return
+        if not isinstance(post, Message):  # too old to edit, or no message at all
+            await expired(query)
+            return
+        pressed = pressed_setting(query.data)
+        if pressed is None:
+            await expired(query)
             return
         if not await is_admin(context.bot, post.chat_id, query.from_user.id):
             await query.answer(replies.ADMINS_ONLY, show_alert=True)
             return
         key, chat = chat_key(post.chat_id), str(post.chat_id)
-        _, kind, value = query.data.split(":")
-        policy = await self._store.policy(key, private=False)
-        if kind == "mode":
-            policy = with_mode(policy, Mode(value))
-        else:
-            policy = toggled(policy, chat, Action(value))
-        await self._store.save_policy(key, policy)
+
+        def change(policy: ChatPolicy) -> ChatPolicy:
+            if isinstance(pressed, Mode):
+                return with_mode(policy, pressed)
+            return toggled(policy, chat, pressed)
+
+        policy = await self._store.change_policy(key, change)
+        if policy is None:
+            raise RuntimeError("a settings button's change saved nothing; this is a bug")
         await query.answer(replies.SETTINGS_SAVED)
         try:
             text = replies.settings_text(policy)
@@ -159,6 +167,16 @@ class SettingsCommand:
         except BadRequest as exc:
             if "not modified" not in exc.message:  # the current mode pressed again
                 raise
+
+
+def pressed_setting(data: str | None) -> Mode | Action | None:
+    """The mode or action a settings button names; None for data that is none of ours."""
+    kind, _, value = (data or "").removeprefix("dgs:").partition(":")
+    if kind == "mode" and value in Mode._value2member_map_:
+        return Mode(value)
+    if kind == "act" and value in {action.value for action in ACTIONS}:
+        return Action(value)
+    return None
 
 
 def keyboard(policy: ChatPolicy, chat: str) -> InlineKeyboardMarkup:
@@ -188,23 +206,33 @@ def toggled(policy: ChatPolicy, chat: str, action: Action) -> ChatPolicy:
     return replace(policy, actions=policy.actions | {action}, disabled=disabled)
 
 
-def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | None:
-    """The policy after `/settings <name> <value>`, or None when the arguments make no sense."""
-    name, value = [*args, "", ""][:2]
+def typed_modlog(args: list[str]) -> str | None:
+    """The chat `/settings modlog <id>` names, as the store keeps it; None for anything else."""
+    if len(args) != 2 or args[0] != "modlog" or args[1] == "off":
+        return None
+    try:
+        return str(int(args[1]))
+    except ValueError:
+        return None
+
+
+def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | str:
+    """The policy after `/settings <name> <value>`, or why it cannot be (a reply's text)."""
+    name, value = args[0] if args else "", " ".join(args[1:])
     target = message.reply_to_message
     if name in {"exempt", "unexempt"} and not value and target is not None:
         value = author_id(target)
+    if name in BANDS:
+        share = parse_fraction(value)
+        if share is None:
+            return replies.percent_refused(name)
+        if name == "threshold":
+            return with_threshold(policy, share)
+        banded = replace(policy, uncertain_from=share)
+        return crossing(banded) or banded
     try:
-        if name in {"threshold", "uncertain"}:
-            number = float(value.rstrip("%"))
-            number = number / 100 if number > 1 else number
-            if not 0 <= number <= 1:
-                return None
-            if name == "threshold":
-                return with_threshold(policy, number)
-            return replace(policy, uncertain_from=number)
-        if name == "modlog":
-            return with_modlog(policy, None if value == "off" else str(int(value)))
+        if name == "modlog" and value == "off":  # a chat to use is asked first (ModlogHandshake)
+            return withdrawn(policy)
         if name == "mode":
             return with_mode(policy, Mode(value))
         if name in {"exempt", "unexempt"}:
@@ -214,8 +242,8 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
             )
             return replace(policy, exempt_users=frozenset(changed))
     except ValueError:
-        return None
-    return None
+        pass
+    return replies.SETTINGS_USAGE
 
 
 class ChatCommands:
@@ -273,10 +301,13 @@ class ChatCommands:
         else:
             return
         await self._store.move(chat_key(old), chat_key(new))
-        # In Telegram a group is its own (only) channel: actions switched off there stay off.
-        policy = await self._store.policy(chat_key(new), private=False)
-        if (renamed := channel_renamed(policy, str(old), str(new))) != policy:
-            await self._store.save_policy(chat_key(new), renamed)
+
+        def renamed(policy: ChatPolicy) -> ChatPolicy | None:
+            # In Telegram a group is its own (only) channel: actions switched off there stay off.
+            changed = channel_renamed(policy, str(old), str(new))
+            return changed if changed != policy else None
+
+        await self._store.change_policy(chat_key(new), renamed)
         log.info("telegram group %s is now supergroup %s; its data moved", old, new)
 
 

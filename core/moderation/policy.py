@@ -4,11 +4,13 @@ Before anything is fetched, `scans` says whether an upload is worth judging at a
 whether its verdict is posted and `moderates` whether it could be flagged (so it must be scanned
 even past its sender's rate). Once the model has spoken, `decide` maps the fake probability to
 the answer, the flag and its actions. All are plain functions of the chat's policy and who posted
-where, tested exhaustively without a platform, so both adapters behave the same.
+where, tested exhaustively without a platform, so both adapters behave the same; so is
+`parse_fraction`, which reads a threshold the way moderators type it on either platform.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from core.moderation.types import Action, ChatPolicy, Decision, Mode, UploadContext
@@ -147,3 +149,22 @@ def usable_modlog(policy: ChatPolicy) -> str | None:
 def without_action(policy: ChatPolicy, channel: str, action: Action) -> ChatPolicy:
     """Switch one action off in one channel (the platform refused it, e.g. HTTP 403)."""
     return replace(policy, disabled=policy.disabled | {(channel, action)})
+
+
+# A plain decimal number (a comma may be the decimal mark), maybe followed by a % sign.
+_SHARE = re.compile(r"(\d+(?:[.,]\d*)?|[.,]\d+)\s*(%?)", re.ASCII)
+
+
+def parse_fraction(text: str) -> float | None:
+    """A share from 0 to 1 as a moderator types it; None for anything else.
+
+    A % sign always means percent (`1%`, `1 %`, `80%`); a bare number above 1 is a percent
+    (`80`), at or below 1 a fraction (`0.8`, and `1` is all). Signs, exponents and anything
+    past 100 % are refused.
+    """
+    match = _SHARE.fullmatch(text.strip())
+    if match is None:
+        return None
+    number, percent = float(match[1].replace(",", ".")), bool(match[2])
+    share = number / 100 if percent or number > 1 else number
+    return share if 0 <= share <= 1 else None

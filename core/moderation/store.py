@@ -5,7 +5,9 @@ Every method is one short transaction, so processes sharing a database never see
 queries come in three groups: per-chat bookkeeping (policies, processed-message claims, scan
 counts), flags (raising one, its mod-log post, a review, a poster's report, the counts), and
 upkeep (retention, forgetting a chat, following a chat to a new id); `purge_regularly` runs the
-retention.
+retention. A database that cannot be reached (a refused or dropped connection, a timeout, a
+SQLite file that cannot be opened or stays locked) raises `StoreUnavailable`, which the bots ride
+out as an outage.
 
 Values are stored in the form `schema` gives the columns. A policy is JSON, so that it can grow
 without a migration per field. Reading is lenient on purpose: a field missing from an older row
@@ -27,11 +29,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.errors import StoreUnavailable
 from core.moderation import schema as s
 from core.moderation.policy import default_policy
 from core.moderation.types import (
+    FLAG_ID_MAX,
     Action,
     ChatKey,
     ChatPolicy,
@@ -46,6 +50,9 @@ from core.moderation.types import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# What an unreachable database looks like: the server refusing or dropping the connection, a
+# timeout, or (SQLite) a file that cannot be opened or stays locked; never a bug or a constraint.
+UNREACHABLE = (OSError, TimeoutError, sa.exc.OperationalError, sa.exc.InterfaceError)
 STATS_DAYS_KEPT = 31  # daily scan counts outlive a shorter retention: /stats shows 30 days
 MAX_STORED_KEY = 128  # longer processed-message keys are stored as their SHA-256
 
@@ -105,6 +112,19 @@ class SqlStore:
         finally:
             await engine.dispose()
 
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """`engine.begin()`; a database that cannot be reached raises `StoreUnavailable`."""
+        try:
+            async with self._engine.begin() as conn:
+                yield conn
+        except UNREACHABLE as error:
+            raise StoreUnavailable() from error
+        except sa.exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise  # a bug, or a constraint: not an outage
+            raise StoreUnavailable() from error
+
     async def schema_versions(self) -> list[int]:
         async with self._engine.connect() as conn:
             rows = await conn.scalars(sa.select(s.schema_version.c.version).order_by("version"))
@@ -112,7 +132,7 @@ class SqlStore:
 
     async def policy(self, chat: ChatKey, *, private: bool) -> ChatPolicy:
         query = sa.select(s.chat_policies.c.policy).where(*of_chat(s.chat_policies, chat))
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             text = await conn.scalar(query)
         return default_policy(private, **self._bands) if text is None else policy_from_json(text)
 
@@ -122,7 +142,7 @@ class SqlStore:
             platform=chat.platform, chat=chat.chat, **values
         )
         upsert = insert.on_conflict_do_update(index_elements=["platform", "chat"], set_=values)
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             await conn.execute(upsert)
 
     async def change_policy(
@@ -148,7 +168,7 @@ class SqlStore:
         )
         where = of_chat(s.chat_policies, chat)
         locked = sa.select(s.chat_policies.c.policy).where(*where).with_for_update()
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             await conn.execute(keep_or_create)
             changed = change(policy_from_json(await conn.scalar(locked) or default))
             if changed is not None:
@@ -163,7 +183,7 @@ class SqlStore:
             message=stored_key(message),
             seen_at=self._clock(),
         )
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             result = await conn.execute(insert.on_conflict_do_nothing())
         return bool(result.rowcount == 1)
 
@@ -177,7 +197,7 @@ class SqlStore:
         upsert = insert.on_conflict_do_update(
             index_elements=["platform", "chat", "day"], set_={"count": table.c.count + images}
         )
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             await conn.execute(upsert)
 
     async def add_flag(self, flag: NewFlag) -> Flag:
@@ -194,7 +214,7 @@ class SqlStore:
             "status": FlagStatus.OPEN.value,
             "created_at": created,
         }
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             result = await conn.execute(sa.insert(s.flags).values(**values))
             (flag_id,) = result.inserted_primary_key or (None,)
         if flag_id is None:
@@ -203,35 +223,41 @@ class SqlStore:
 
     async def set_modlog_message(self, flag_id: int, message: str) -> None:
         update = sa.update(s.flags).where(s.flags.c.id == flag_id).values(modlog_message=message)
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             await conn.execute(update)
 
     async def get_flag(self, flag_id: int) -> Flag | None:
-        async with self._engine.begin() as conn:
+        if not 0 < flag_id <= FLAG_ID_MAX:
+            return None  # the database would refuse the number (a forged button)
+        async with self._transaction() as conn:
             row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).first()
         return None if row is None else flag_from_row(row._mapping)
 
     async def review(self, flag_id: int, status: FlagStatus, reviewer: str) -> Flag | None:
         if status is FlagStatus.OPEN:
             raise ValueError("a review confirms or dismisses a flag")
+        if not 0 < flag_id <= FLAG_ID_MAX:
+            return None
         update = (
             sa.update(s.flags)
             .where(s.flags.c.id == flag_id, s.flags.c.status == FlagStatus.OPEN.value)
             .values(status=status.value, reviewer=reviewer, reviewed_at=self._clock())
         )
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             if (await conn.execute(update)).rowcount != 1:
                 return None  # unknown, or another moderator got there first
             row = (await conn.execute(sa.select(s.flags).where(s.flags.c.id == flag_id))).one()
         return flag_from_row(row._mapping)
 
     async def report(self, flag_id: int) -> bool:
+        if not 0 < flag_id <= FLAG_ID_MAX:
+            return False  # no such flag: a forged button's id
         update = (
             sa.update(s.flags)
             .where(s.flags.c.id == flag_id, s.flags.c.reported_at.is_(None))
             .values(reported_at=self._clock())
         )
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             return bool((await conn.execute(update)).rowcount == 1)
 
     async def stats(self, chat: ChatKey, since: datetime) -> ChatStats:
@@ -250,7 +276,7 @@ class SqlStore:
             s.flags.c.created_at >= since,
             s.flags.c.reported_at.is_not(None),
         )
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             images = int(await conn.scalar(scanned) or 0)
             statuses: dict[str, int] = {
                 str(status): int(n) for status, n in (await conn.execute(by_status)).all()
@@ -275,12 +301,12 @@ class SqlStore:
                 s.scan_counts.c.day < s.day_of(min(cutoff, now - timedelta(STATS_DAYS_KEPT)))
             ),
         )
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             gone = [(await conn.execute(statement)).rowcount for statement in statements]
         return sum(gone)
 
     async def forget(self, chat: ChatKey) -> None:
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             for table in s.CHAT_TABLES:
                 await conn.execute(sa.delete(table).where(*of_chat(table, chat)))
 
@@ -305,7 +331,7 @@ class SqlStore:
             set_={"count": counts.c.count + merged.excluded.count},
         )
         policies, renamed = s.chat_policies, {"platform": new.platform, "chat": new.chat}
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             if await conn.scalar(sa.select(policies.c.policy).where(*of_chat(policies, old))):
                 await conn.execute(sa.delete(policies).where(*of_chat(policies, new)))
                 await conn.execute(
@@ -355,6 +381,7 @@ def policy_to_json(policy: ChatPolicy) -> str:
         "uncertain_from": policy.uncertain_from,
         "actions": sorted(a.value for a in policy.actions),
         "modlog": policy.modlog,
+        "pending_modlog": policy.pending_modlog,
         "exempt_channels": sorted(policy.exempt_channels),
         "exempt_roles": sorted(policy.exempt_roles),
         "exempt_users": sorted(policy.exempt_users),

@@ -55,6 +55,7 @@ class ChatPolicy:
     uncertain_from: float = 0.3  # below this the reply says "likely real"
     actions: frozenset[Action] = frozenset({Action.REACT, Action.MODLOG})
     modlog: str | None = None  # channel id (Discord) or chat id (Telegram)
+    pending_modlog: str | None = None  # asked to become the mod-log; unused until it confirms
     exempt_channels: frozenset[str] = frozenset()
     exempt_roles: frozenset[str] = frozenset()
     exempt_users: frozenset[str] = frozenset()
@@ -98,6 +99,10 @@ class NewFlag:
     sha256: str
     fake_probability: float
     actions: frozenset[Action]
+
+
+# Flag ids are the database's 32-bit integers (PostgreSQL's SERIAL): a larger one names no flag.
+FLAG_ID_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)

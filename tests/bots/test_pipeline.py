@@ -31,7 +31,7 @@ from tests.bots.pipeline_fakes import (
     event,
     post,
 )
-from tests.core.memory_store import MemoryStore
+from tests.core.memory_store import MemoryStore, OutageStore
 from tests.fakes import png_bytes
 
 BANDS = ReplySettings()
@@ -448,3 +448,64 @@ class TestFailures:
         elsewhere = port()
         await rig.pipeline.run(event(post("m1", "a", who=context(channel="art"))), elsewhere)
         assert elsewhere.names() == ["fetch", "react", "post_flag"]
+
+
+class TestDatabaseOutage:
+    async def test_while_the_database_is_down_groups_get_silence_and_the_rest_answers(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Down: a group's post costs nothing and gets nothing (its policy is unknown); a
+        private chat and an explicit request are answered, never flagged; one log line. Back:
+        the group is served by its own policy again, without a restart."""
+        store = OutageStore()
+        rig = Rig(store=store)
+        await rig.policy(group(Mode.REPLY_ALL))
+        rig.script(a=0.9, b=0.9, c=0.9, d=0.9, e=0.9)
+        store.down = True
+        in_group, again, in_private, asked = port(), port(), port(), port()
+        await rig.pipeline.run(event(post("m1", "a")), in_group)
+        await rig.pipeline.run(event(post("m2", "b")), again)
+        await rig.pipeline.run(event(post("m3", "c", who=context(private=True))), in_private)
+        await rig.pipeline.run(event(post("m4", "d"), who=context(requested=True)), asked)
+        assert (in_group.calls, again.calls) == ([], [])
+        verdict = replies.verdict_text(await rig.judge.judge(IMAGES["c"]), BANDS)
+        assert in_private.calls == [("fetch", "c"), ("reply", verdict, "")]
+        assert asked.names() == ["fetch", "reply"]  # answered, and nothing flagged
+        outage = [r for r in caplog.records if "database" in r.getMessage()]
+        assert [r.levelname for r in outage] == ["ERROR"]
+        assert outage[0].exc_info is None  # a fact to act on, not a bug
+
+        store.down = False
+        back = port()
+        await rig.pipeline.run(event(post("m5", "e")), back)
+        assert back.names() == ["fetch", "react", "post_flag", "reply"]
+        assert [r.levelname for r in caplog.records if "database" in r.getMessage()] == [
+            "ERROR",
+            "WARNING",
+        ]
+        assert rig.store.flags.keys() == {1}  # the outage's images were never flagged
+
+    async def test_the_database_going_away_mid_event_costs_the_flag_not_the_reply(self) -> None:
+        """The policy was read, then the database went: the verdict is still posted, the
+        actions of a flag that could not be recorded are not taken."""
+        store = OutageStore()
+        rig = Rig(store=store)
+        await rig.policy(group(Mode.REPLY_ALL))
+        rig.script(a=0.9)
+        fake = OutageOnFetch(store)
+        await rig.pipeline.run(event(), fake)
+        verdict = replies.answer_text([await rig.judge.judge(IMAGES["a"])], reply_bands(group()))
+        assert fake.calls == [("fetch", "a"), ("reply", verdict or "", "")]
+        assert rig.store.flags == {}
+
+
+class OutageOnFetch(FakePort):
+    """A port during whose download the database goes away."""
+
+    def __init__(self, store: OutageStore) -> None:
+        super().__init__(dict(IMAGES))
+        self.store = store
+
+    async def fetch(self, ref: str) -> bytes:
+        self.store.down = True
+        return await super().fetch(ref)

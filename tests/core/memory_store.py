@@ -1,4 +1,5 @@
-"""An in-memory `ModerationStore` for adapter tests that do not exercise moderation."""
+"""In-memory `ModerationStore`s for adapter tests: one that always answers, one whose database
+can go away and come back."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from core.errors import StoreUnavailable
 from core.moderation.types import ChatKey, ChatPolicy, ChatStats, Flag, FlagStatus, Mode, NewFlag
 
 
@@ -99,3 +101,77 @@ class MemoryStore:
             i: replace(f, flag=replace(f.flag, chat=new)) if f.flag.chat == old else f
             for i, f in self.flags.items()
         }
+
+
+class OutageStore(MemoryStore):
+    """A `MemoryStore` whose database can go away: while `down`, every call raises
+    `StoreUnavailable` (as `SqlStore` does when it cannot reach its database) and changes
+    nothing; set `down` back to False and it answers again with what it had."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        super().__init__()
+        self.down = down
+        self.refused = 0  # calls refused while down
+
+    def _reach(self) -> None:
+        if self.down:
+            self.refused += 1
+            raise StoreUnavailable()
+
+    async def policy(self, chat: ChatKey, *, private: bool) -> ChatPolicy:
+        self._reach()
+        return await super().policy(chat, private=private)
+
+    async def save_policy(self, chat: ChatKey, policy: ChatPolicy) -> None:
+        self._reach()
+        await super().save_policy(chat, policy)
+
+    async def change_policy(
+        self,
+        chat: ChatKey,
+        change: Callable[[ChatPolicy], ChatPolicy | None],
+        *,
+        private: bool = False,
+    ) -> ChatPolicy | None:
+        self._reach()
+        return await super().change_policy(chat, change, private=private)
+
+    async def claim(self, chat: ChatKey, message: str) -> bool:
+        self._reach()
+        return await super().claim(chat, message)
+
+    async def count_scanned(self, chat: ChatKey, images: int) -> None:
+        self._reach()
+        await super().count_scanned(chat, images)
+
+    async def add_flag(self, flag: NewFlag) -> Flag:
+        self._reach()
+        return await super().add_flag(flag)
+
+    async def set_modlog_message(self, flag_id: int, message: str) -> None:
+        self._reach()
+        await super().set_modlog_message(flag_id, message)
+
+    async def get_flag(self, flag_id: int) -> Flag | None:
+        self._reach()
+        return await super().get_flag(flag_id)
+
+    async def review(self, flag_id: int, status: FlagStatus, reviewer: str) -> Flag | None:
+        self._reach()
+        return await super().review(flag_id, status, reviewer)
+
+    async def stats(self, chat: ChatKey, since: datetime) -> ChatStats:
+        self._reach()
+        return await super().stats(chat, since)
+
+    async def purge(self, now: datetime) -> int:
+        self._reach()
+        return await super().purge(now)
+
+    async def forget(self, chat: ChatKey) -> None:
+        self._reach()
+        await super().forget(chat)
+
+    async def move(self, old: ChatKey, new: ChatKey) -> None:
+        self._reach()
+        await super().move(old, new)

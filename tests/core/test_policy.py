@@ -14,6 +14,7 @@ from core.moderation.policy import (
     decide,
     default_policy,
     moderates,
+    parse_fraction,
     scans,
     with_mode,
     with_modlog,
@@ -456,3 +457,57 @@ class TestQuestionsBeforeJudging:
         assert moderates(policy, upload(channel="general"))
         assert not moderates(policy, upload(channel="other"))
         assert not scans(policy, upload(channel="other"))
+
+
+class TestParseFraction:
+    @pytest.mark.parametrize(
+        ("typed", "share"),
+        [
+            ("1%", 0.01),
+            ("1 %", 0.01),
+            ("80%", 0.8),
+            (" 80 % ", 0.8),
+            ("0%", 0.0),
+            ("100%", 1.0),
+            ("0.5%", 0.005),
+            ("12,5%", 0.125),
+            ("80", 0.8),
+            ("100", 1.0),
+            ("1.5", 0.015),
+            ("1", 1.0),
+            ("0.8", 0.8),
+            (".8", 0.8),
+            ("0,8", 0.8),
+            ("0", 0.0),
+        ],
+    )
+    def test_percent_or_fraction(self, typed: str, share: float) -> None:
+        """A % sign always means percent; a bare number above 1 is a percent, at or below a
+        fraction."""
+        assert parse_fraction(typed) == pytest.approx(share)
+
+    @pytest.mark.parametrize(
+        "typed",
+        [
+            "",
+            "%",
+            "lots",
+            "-5",
+            "-5%",
+            "101",
+            "101%",
+            "1e-1",
+            "nan",
+            "inf",
+            "80%%",
+            "% 80",
+            "0x10",
+            "1_000",
+            "8 0",
+            "80‰",
+            "٨٠",  # Arabic-Indic digits, which float() would accept
+        ],
+    )
+    def test_anything_else_is_refused(self, typed: str) -> None:
+        """Anything that is not a plain number, maybe with a % sign, between 0 and 100 %."""
+        assert parse_fraction(typed) is None

@@ -7,10 +7,12 @@ process is a second store open at the same time (its own connections).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.errors import StoreUnavailable
 from core.moderation import schema
 from core.moderation.policy import default_policy, with_mode, with_threshold, without_action
 from core.moderation.store import SqlStore, policy_from_json, policy_to_json
@@ -159,6 +162,7 @@ class TestPolicies:
             uncertain_from=0.25,
             actions=frozenset({Action.WARN, Action.DELETE, Action.TIMEOUT}),
             modlog="-100123",
+            pending_modlog="-100456",
             exempt_channels=frozenset({"art", "memes"}),
             exempt_roles=frozenset({"r1"}),
             exempt_users=frozenset({"u9", "u8"}),
@@ -258,6 +262,13 @@ class TestFlags:
         """An unknown flag id is None for get and review."""
         assert await db.get_flag(404) is None
         assert await db.review(404, FlagStatus.CONFIRMED, "mod") is None
+
+    @pytest.mark.parametrize("flag_id", [0, -1, 2**31, 2**63, 10**60])
+    async def test_an_id_no_flag_can_have_is_unknown(self, db: SqlStore, flag_id: int) -> None:
+        """An id outside the database's integers (a forged button) names no flag; no error."""
+        await db.add_flag(new_flag())
+        assert await db.get_flag(flag_id) is None
+        assert await db.review(flag_id, FlagStatus.CONFIRMED, "mod") is None
 
     async def test_review_cannot_reopen(self, db: SqlStore) -> None:
         """Reviewing to OPEN is a programming error."""
@@ -429,7 +440,42 @@ class TestStoredForm:
             disabled=frozenset({("c1", Action.DELETE)}),
         )
 
+    def test_every_field_is_stored(self) -> None:
+        """A field added to ChatPolicy without its stored form would silently never be saved."""
+        stored = json.loads(policy_to_json(ChatPolicy()))
+        assert set(stored) == {field.name for field in fields(ChatPolicy)}
+
     def test_json_is_stable(self) -> None:
         """The same policy always serialises to the same text."""
         policy = ChatPolicy(exempt_users=frozenset({"b", "a", "c"}))
         assert policy_to_json(policy) == policy_to_json(policy_from_json(policy_to_json(policy)))
+
+
+class TestUnreachable:
+    async def test_a_database_that_cannot_be_reached_raises_store_unavailable(
+        self, tmp_path: Path
+    ) -> None:
+        """A PostgreSQL nobody listens for, or a SQLite file that cannot be opened: every call
+        raises `StoreUnavailable` (the bots' outage), not the driver's own error."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]  # free: nothing listens there
+        (tmp_path / "a-file").write_text("not a directory")
+        urls = [
+            f"postgresql+asyncpg://u:p@127.0.0.1:{port}/x",
+            f"sqlite+aiosqlite:///{tmp_path / 'a-file' / 'deepguard.db'}",
+        ]
+        for url in urls:
+            engine = create_async_engine(url)
+            store = SqlStore(engine, retention_days=30, clock=lambda: START)
+            try:
+                with pytest.raises(StoreUnavailable):
+                    await store.policy(CHAT, private=False)
+                with pytest.raises(StoreUnavailable):
+                    await store.change_policy(CHAT, lambda policy: policy)
+                with pytest.raises(StoreUnavailable):
+                    await store.claim(CHAT, "m1")
+                with pytest.raises(StoreUnavailable):
+                    await store.add_flag(new_flag())
+            finally:
+                await engine.dispose()

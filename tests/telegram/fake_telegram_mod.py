@@ -60,25 +60,31 @@ class ModFake(FakeTelegram):
 
     def press(self, post: Json, data: str, *, user_id: int) -> Json:
         """A user presses the inline button carrying `data` under the bot's message `post`."""
-        query = {
+        return self.push_update("callback_query", self.button_press(post, data, user_id=user_id))
+
+    def button_press(self, post: Json, data: str, *, user_id: int) -> Json:
+        """The callback query of a press, as Telegram sends it."""
+        return {
             "id": f"query-{len(self.calls)}-{data}",
             "from": user(user_id),
             "chat_instance": "instance",
             "message": post,
             "data": data,
         }
-        return self.push_update("callback_query", query)
 
     def bot_removed(self, chat_id: int = GROUP, status: str = "left") -> Json:
         """Telegram tells the bot it left (or was kicked from) a chat."""
-        change = {
+        return self.push_update("my_chat_member", self.removal(chat_id, status))
+
+    def removal(self, chat_id: int = GROUP, status: str = "left") -> Json:
+        """The `my_chat_member` change saying the bot left (or was kicked from) a chat."""
+        return {
             "chat": chat(chat_id),
             "from": user(ADMIN),
             "date": int(time.time()),
             "old_chat_member": administrator(BOT_USER),
             "new_chat_member": {"status": status, "user": BOT_USER, "until_date": 0},
         }
-        return self.push_update("my_chat_member", change)
 
     def migrated(self, method: str, new_chat_id: int) -> None:
         """Answer the next call of `method` as Telegram does for a group upgraded to a supergroup."""

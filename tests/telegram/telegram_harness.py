@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pytest
 
 from bots.telegram import application as telegram_app
@@ -33,6 +36,47 @@ def bot_settings(settings: Settings, fake: FakeTelegram, **telegram: Any) -> Set
     }
     group = TelegramSettings(**(defaults | telegram))
     return settings.model_copy(update={"telegram": group})
+
+
+WEBHOOK_SECRET = "s3cret-token-of-32-random-chars-x"
+
+
+def webhook_settings(settings: Settings, fake: FakeTelegram) -> tuple[Settings, str]:
+    """`bot_settings` in webhook mode on a free loopback port; and the URL to post updates to."""
+    port = free_port()
+    hooked = bot_settings(
+        settings,
+        fake,
+        mode="webhook",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+        webhook_path="hook",
+        webhook_url="https://bot.example.org/hook",
+        webhook_secret=WEBHOOK_SECRET,
+    )
+    return hooked, f"http://127.0.0.1:{port}/hook"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def post_update(url: str, update: Json, secret: str | None) -> int:
+    """POST like Telegram does (with `secret` in its header, if any), retrying while the
+    webhook server is still coming up; the HTTP status."""
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    async with aiohttp.ClientSession() as session, asyncio.timeout(10):
+        while True:
+            try:
+                async with session.post(url, data=json.dumps(update), headers=headers) as answer:
+                    return answer.status
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
 
 
 def isolate_environment(monkeypatch: pytest.MonkeyPatch) -> None:

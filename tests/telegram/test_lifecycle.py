@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
-import socket
 from pathlib import Path
 
-import aiohttp
 import pytest
 from telegram.error import InvalidToken
 
@@ -21,7 +18,13 @@ from tests.core.memory_store import MemoryStore
 from tests.judges import PERCENT, GatedJudge
 from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram import FakeTelegram, isolated_fake
-from tests.telegram.telegram_harness import bot_settings, running_bot
+from tests.telegram.telegram_harness import (
+    WEBHOOK_SECRET,
+    bot_settings,
+    post_update,
+    running_bot,
+    webhook_settings,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -76,46 +79,13 @@ class TestStop:
         assert "telegram stop: cancelled 1 updates still in flight" in warnings
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def post_update(url: str, update: dict[str, object], secret: str) -> int:
-    """POST like Telegram does, retrying while the webhook server is still coming up."""
-    headers = {"X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"}
-    async with aiohttp.ClientSession() as session, asyncio.timeout(10):
-        while True:
-            try:
-                async with session.post(url, data=json.dumps(update), headers=headers) as answer:
-                    return answer.status
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)
-
-
-WEBHOOK_SECRET = "s3cret-token-of-32-random-chars-x"
-
-
 class TestWebhook:
     async def test_webhook_mode_accepts_updates_carrying_the_secret(
         self, fake: FakeTelegram, settings: Settings, detector: Detector
     ) -> None:
         """In webhook mode the bot registers its URL and answers a posted update with the secret."""
-        port = free_port()
-        hooked = bot_settings(
-            settings,
-            fake,
-            mode="webhook",
-            webhook_listen="127.0.0.1",
-            webhook_port=port,
-            webhook_path="hook",
-            webhook_url="https://bot.example.org/hook",
-            webhook_secret=WEBHOOK_SECRET,
-        )
+        hooked, url = webhook_settings(settings, fake)
         async with running_bot(fake, hooked, detector, ready="setWebhook"):
-            url = f"http://127.0.0.1:{port}/hook"
             forged = {"update_id": 1, "message": fake.photo(image_bytes(4))}
             assert await post_update(url, forged, "wrong") == 403
             photo = fake.photo(image_bytes(5))

@@ -122,13 +122,14 @@ class TestUpgrade:
         flag = await store.add_flag(
             NewFlag(BASIC_KEY, str(BASIC), "7", str(ALICE), "ab" * 32, 0.9, frozenset())
         )
+        post = fake.message(chat_id=MODLOG, user_id=ADMIN, text="🚩 Flag #1")
+        await store.set_modlog_message(flag.id, f"{MODLOG}/{post['message_id']}")
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
             fake.push(fake.message(chat=basic_group(), user_id=ADMIN, migrate_to_chat_id=GROUP))
             fake.push(fake.message(chat_id=GROUP, user_id=ADMIN, migrate_from_chat_id=BASIC))
             await until(lambda: _moved(store))
             fake.push(fake.group_photo(image_bytes(4)))
             [notice] = await fake.wait_posted(MODLOG)
-            post = fake.message(chat_id=MODLOG, user_id=ADMIN, text="🚩 Flag #1")
             fake.press(post, f"dg:ok:{flag.id}", user_id=ADMIN)
             [deleted] = await fake.wait_for("deleteMessage")
         assert "Flag #2" in notice["text"]

@@ -19,6 +19,7 @@ from tests.judges import DROPPED, dropped
 from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram_mod import GROUP, MEMBER, MODLOG, ModFake, isolated_mod_fake
 from tests.telegram.telegram_harness import bot_settings, running_bot
+from tests.telegram.telegram_payloads import Json, chat
 
 pytestmark = pytest.mark.slow
 
@@ -86,3 +87,50 @@ async def test_a_private_flood_is_still_refused_with_one_notice(
     texts = [message["text"] for message in fake.posted_to(MEMBER)]
     assert texts.count(replies.THROTTLED) == 1
     assert len(texts) == 3
+
+
+OTHER_GROUP = -1001111111111
+ANSWER_ONLY = ChatPolicy(mode=Mode.REPLY_ALL, actions=frozenset())  # refuses, never waits
+
+
+def channel(chat_id: int) -> Json:
+    return {"id": chat_id, "type": "channel", "title": f"Channel {chat_id}"}
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "speakers"),
+    [
+        # GroupAnonymousBot: an anonymous admin speaks as the group itself.
+        (1087968824, (chat(GROUP), chat(OTHER_GROUP))),
+        # Channel_Bot: members posting as one of their channels.
+        (136817688, (channel(-1002220001), channel(-1002220002))),
+        # Telegram: posts of each group's linked channel, forwarded into it.
+        (777000, (channel(-1002220003), channel(-1002220004))),
+    ],
+)
+async def test_posters_speaking_as_a_chat_are_throttled_by_that_chat(
+    fake: ModFake,
+    settings: Settings,
+    detector: Detector,
+    store: SqlStore,
+    placeholder: int,
+    speakers: tuple[Json, Json],
+) -> None:
+    """Telegram puts one placeholder user in `from` for all of them; the sender_chat is who
+    spends the tokens, so another group's poster is answered and the same poster throttled."""
+    for group in (GROUP, OTHER_GROUP):
+        await store.save_policy(ChatKey("telegram", str(group)), ANSWER_ONLY)
+    slow = throttled(settings, fake, burst=1, per_minute=0.01)
+    posts = [(GROUP, speakers[0]), (OTHER_GROUP, speakers[1]), (GROUP, speakers[0])]
+    async with running_bot(fake, slow, detector, store=store):
+        first, other, again = await fake.ask(
+            *[
+                fake.photo(
+                    image_bytes(430 + n), chat_id=group, user_id=placeholder, sender_chat=who
+                )
+                for n, (group, who) in enumerate(posts)
+            ]
+        )
+    assert replies.DISCLAIMER in first
+    assert replies.DISCLAIMER in other  # not the first poster's bucket
+    assert again == replies.THROTTLED  # the first poster's own bucket is empty

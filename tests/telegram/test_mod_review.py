@@ -6,6 +6,8 @@ threshold 0.0 makes every image a flag.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -25,6 +27,7 @@ from tests.telegram.fake_telegram_mod import (
     isolated_mod_fake,
 )
 from tests.telegram.telegram_harness import bot_settings, running_bot
+from tests.telegram.telegram_payloads import chat
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +112,25 @@ class TestReview:
         report = fake.posted_to(MODLOG)[1]["text"]
         assert report == replies.report_notice(1, f"User{MEMBER} ({MEMBER})")
 
+    async def test_a_report_without_a_modlog_is_recorded_counted_and_said_so_once(
+        self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
+    ) -> None:
+        """The poster is told honestly where the report went; a second press says it is known."""
+        await store.save_policy(KEY, replace(POLICY, modlog=None))
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(6)))
+            [warning] = await fake.wait_posted(GROUP)
+            fake.press(warning, "dg:rp:1", user_id=MEMBER)
+            await fake.wait_for("answerCallbackQuery")
+            fake.press(warning, "dg:rp:1", user_id=MEMBER)
+            await fake.wait_for("answerCallbackQuery", 2)
+        assert fake.callback_answers() == [
+            replies.report_without_modlog("group"),
+            replies.REPORT_ALREADY,
+        ]
+        stats = await store.stats(KEY, datetime(2000, 1, 1, tzinfo=UTC))
+        assert stats.reported == 1
+
 
 class TestRestartAndLeaving:
     async def test_settings_and_flags_survive_a_restart_and_nothing_is_handled_twice(
@@ -123,8 +145,11 @@ class TestRestartAndLeaving:
         ):
             threshold = fake.group_command("/settings threshold 0")
             await fake.ask(fake.group_command(f"/settings modlog {MODLOG}"), threshold)
+            [request] = fake.posted_to(MODLOG)
+            fake.press(request, f"dgm:{GROUP}", user_id=ADMIN)
+            await fake.wait_posted(GROUP, 3)  # asked, the settings, then the mod-log is set
             fake.push(photo)
-            [_, post] = await fake.wait_posted(MODLOG, 2)  # the hello, then the flag
+            [_, post] = await fake.wait_posted(MODLOG, 2)  # the request, then the flag
         async with SqlStore.open(store_url) as second:
             async with running_bot(fake, configured, detector, store=second):
                 fake.push(photo)  # Telegram redelivers it under a new update id
@@ -139,7 +164,7 @@ class TestRestartAndLeaving:
         flagged = [m for m in fake.posted_to(MODLOG) if m["text"].startswith("🚩")]
         assert len(flagged) == 2  # the first photo once, the new one once
         assert len(fake.sent("download")) == 2
-        assert len(fake.posted_to(GROUP)) == 2  # the redelivered /settings was not answered
+        assert len(fake.posted_to(GROUP)) == 3  # the redelivered /settings was not answered
 
     async def test_removing_the_bot_deletes_the_chats_data(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
@@ -153,3 +178,47 @@ class TestRestartAndLeaving:
             await fake.wait_until(lambda: removal not in fake.unconfirmed)  # the stop drains it
         assert await store.get_flag(1) is None
         assert await store.policy(KEY, private=False) != POLICY
+
+
+class TestForgedButtons:
+    async def test_forged_or_stale_presses_are_told_the_button_expired(
+        self,
+        fake: ModFake,
+        settings: Settings,
+        detector: Detector,
+        store: SqlStore,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """Data that does not parse, a flag id past the database's integers, a review button
+        pressed away from its flag's post, a report pressed in the mod-log, a mod-log Confirm
+        nobody asked for: each press is answered "expired", nothing is posted, deleted or
+        changed, and nothing is logged as a bug."""
+        await store.save_policy(KEY, POLICY)
+        async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+            fake.push(fake.group_photo(image_bytes(7)))
+            [post] = await fake.wait_posted(MODLOG)
+            flagged = list(fake.posted)  # the warning, then the mod-log post
+            elsewhere = {**post, "chat": chat(ADMIN), "message_id": 9999}  # the admin's own chat
+            presses = [
+                (post, "dg:ok:" + "9" * 60, ADMIN),
+                (post, "dg:ok:1x", ADMIN),
+                (post, "dg:ok", ADMIN),
+                (post, "dgs:mode:bogus", ADMIN),
+                (post, "dgs:act:everything", ADMIN),
+                (post, "something else entirely", ADMIN),
+                (post, "dgm:12abc", ADMIN),
+                (post, f"dgm:{GROUP}", ADMIN),  # no mod-log request is open
+                (elsewhere, "dg:ok:1", ADMIN),
+                (post, "dg:rp:1", MEMBER),
+            ]
+            for message, data, who in presses:
+                fake.press(message, data, user_id=who)
+            await fake.wait_for("answerCallbackQuery", len(presses))
+        assert fake.callback_answers() == [replies.BUTTON_EXPIRED] * len(presses)
+        assert fake.sent("deleteMessage") == []
+        assert fake.posted == flagged
+        flag = await store.get_flag(1)
+        assert flag is not None
+        assert flag.status is FlagStatus.OPEN
+        assert await store.policy(KEY, private=False) == POLICY
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
