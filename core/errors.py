@@ -10,7 +10,8 @@ The tree:
     ├── Overloaded              the queue is full; try again shortly
     ├── RequestTimeout          no answer within the request timeout
     ├── ShuttingDown            the service is stopping
-    └── ModelError              the model failed or cannot be used
+    ├── ModelError              the model failed or cannot be used
+    └── ExplanationUnavailable  this model and backend cannot say where it saw evidence
 
 Adapters catch `DeepGuardError` around a call into the core and reply with its wording;
 anything else is a bug and is logged once with its traceback.
@@ -62,3 +63,7 @@ class ShuttingDown(DeepGuardError):
 
 class ModelError(DeepGuardError):
     default_message = "the model failed on this image"
+
+
+class ExplanationUnavailable(DeepGuardError):
+    default_message = "explanations are not available for this model and backend"

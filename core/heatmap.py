@@ -1,0 +1,141 @@
+"""The picture of an explanation: the image with its patch map laid over it, and a legend.
+
+The map is scaled by its largest magnitude, so zero stays zero: AI-leaning patches turn warm,
+real-leaning ones cool, and patches that weigh little leave the photo as it is (mostly grey,
+so that its own colours are not read as the map's). It is upsampled
+smoothly (bicubic) from the patch grid onto the part of the picture the model was shown. The
+image's long side is at most 1024 px (small images are enlarged so the legend stays readable),
+and a strip under it shows the colour scale and the legend's words, which the caller supplies
+(`bots.replies` holds the wording). Deterministic: the same map gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont
+
+from core.explain import PatchMap
+
+MAX_SIDE: Final = 1024
+MIN_SIDE: Final = 512  # smaller images are enlarged to this long side
+MIN_WIDTH: Final = 360  # narrower pictures are centred on a canvas this wide, for the legend
+OPACITY: Final = 0.7  # of the colour where the map is at its strongest
+GREYING: Final = 0.8  # how far the photo is turned grey, so its own colours do not read as map
+PNG_LEVEL: Final = 1  # zlib level 1 with run-length matching: measured ~2.5x faster than the
+PNG_STRATEGY: Final = 3  # default (level 6) and no larger on photos (Z_RLE)
+BACKGROUND: Final = (255, 255, 255)
+INK: Final = (32, 32, 32)
+
+# Moreland's cool-warm diverging map: blue (-1), grey (0), red (+1).
+_STOPS: Final = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+_COLOURS: Final = np.array(
+    [[59, 76, 192], [124, 159, 249], [221, 221, 221], [244, 154, 123], [180, 4, 38]],
+    dtype=np.float32,
+)
+
+
+def explanation_png(picture: Image.Image, patches: PatchMap, legend: str) -> bytes:
+    """`draw` encoded as PNG."""
+    out = io.BytesIO()
+    draw(picture, patches, legend).save(
+        out, format="PNG", compress_level=PNG_LEVEL, compress_type=PNG_STRATEGY
+    )
+    return out.getvalue()
+
+
+def draw(picture: Image.Image, patches: PatchMap, legend: str) -> Image.Image:
+    """The picture (RGB) with the map blended in and a legend strip under it."""
+    photo = fit(picture)
+    base = Image.blend(photo, photo.convert("L").convert("RGB"), GREYING)
+    # 256 levels of the map through a palette: Pillow blends in C, ~10x faster than float maths.
+    levels = _levels(patches, base.size)
+    colours = Image.frombytes("P", levels.size, levels.tobytes())
+    colours.putpalette(_PALETTE)
+    blended = Image.composite(colours.convert("RGB"), base, levels.point(_OPACITIES))
+    strip = _legend(max(blended.width, MIN_WIDTH), legend)
+    canvas = Image.new("RGB", (strip.width, blended.height + strip.height), BACKGROUND)
+    canvas.paste(blended, ((strip.width - blended.width) // 2, 0))
+    canvas.paste(strip, (0, blended.height))
+    return canvas
+
+
+def fit(picture: Image.Image) -> Image.Image:
+    """RGB with the long side at most MAX_SIDE and at least MIN_SIDE, the aspect kept."""
+    rgb = picture if picture.mode == "RGB" else picture.convert("RGB")
+    long_side = max(rgb.size)
+    target = min(MAX_SIDE, max(MIN_SIDE, long_side))
+    if target == long_side:
+        return rgb
+    scale = target / long_side
+    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+    if scale < 1:
+        # Shrinking by a whole factor first (box filter) halves the time on 12 MP photos.
+        return rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=1.0)
+    return rgb.resize(size, Image.Resampling.BICUBIC)
+
+
+def diverging(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Colours (..., 3) in 0..255 for values in -1..1: cool below zero, warm above."""
+    flat = np.clip(values, -1.0, 1.0).reshape(-1)
+    channels = [np.interp(flat, _STOPS, _COLOURS[:, c]) for c in range(3)]
+    return np.stack(channels, axis=-1).astype(np.float32).reshape(*values.shape, 3)
+
+
+def _level_values() -> npt.NDArray[np.float32]:
+    """The map value each of the 256 levels stands for: level 128 is zero."""
+    return ((np.arange(256, dtype=np.float32) - 128) / 127).clip(-1, 1)
+
+
+_PALETTE: Final = np.rint(diverging(_level_values())).astype(np.uint8).reshape(-1).tolist()
+_OPACITIES: Final = np.rint(255 * OPACITY * np.abs(_level_values())).astype(int).tolist()
+
+
+def _levels(patches: PatchMap, size: tuple[int, int]) -> Image.Image:
+    """The map as levels (128 is zero) at `size`: smooth, and zero outside what the model saw."""
+    width, height = size
+    peak = float(np.abs(patches.grid).max(initial=0.0))
+    scaled = (patches.grid / peak if peak > 0 else patches.grid).astype(np.float32)
+    left, top, right, bottom = patches.box
+    x0, y0 = round(left * width), round(top * height)
+    x1, y1 = max(x0 + 1, round(right * width)), max(y0 + 1, round(bottom * height))
+    smooth = np.asarray(
+        Image.fromarray(scaled).resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC)
+    )
+    levels = np.full((height, width), 128, dtype=np.uint8)
+    levels[y0:y1, x0:x1] = np.rint(128 + 127 * smooth.clip(-1.0, 1.0)).astype(np.uint8)
+    return Image.fromarray(levels)
+
+
+def _legend(width: int, text: str) -> Image.Image:
+    """A strip `width` wide: the colour scale from cool to warm, then the words, wrapped."""
+    size = min(22, max(12, width // 48))
+    font = ImageFont.load_default(size=size)
+    pad = size // 2
+    bar_width = min(width // 4, 8 * size)
+    room = width - bar_width - 3 * pad
+    lines = _wrap(text, font, room)
+    line_height = size + size // 3
+    height = 2 * pad + max(size, line_height * len(lines))
+    strip = Image.new("RGB", (width, height), BACKGROUND)
+    ramp = diverging(np.linspace(-1.0, 1.0, bar_width, dtype=np.float32))
+    bar = np.broadcast_to(ramp[None], (size, bar_width, 3))
+    strip.paste(Image.fromarray(np.rint(bar).astype(np.uint8)), (pad, (height - size) // 2))
+    pen = ImageDraw.Draw(strip)
+    top = (height - line_height * len(lines)) // 2
+    for index, line in enumerate(lines):
+        pen.text((bar_width + 2 * pad, top + index * line_height), line, fill=INK, font=font)
+    return strip
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, room: int) -> list[str]:
+    """The fewest lines that fit `room` pixels (a word longer than that gets a line of its own)."""
+    for columns in range(len(text), 0, -1):
+        lines = textwrap.wrap(text, columns, break_on_hyphens=False) or [""]
+        if all(font.getlength(line) <= room for line in lines):
+            return lines
+    return textwrap.wrap(text, 1, break_on_hyphens=False)
