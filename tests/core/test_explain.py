@@ -13,6 +13,8 @@ from transformers import AutoImageProcessor, AutoModelForImageClassification
 
 from config import ModelSettings
 from core.backends import load_classifier
+from core.backends.cache import cache_folder
+from core.backends.export import FP32_FILE, GRAPH, HEAD_FILE, OPSET
 from core.classifier import HFClassifier
 from core.errors import ExplanationUnavailable
 from core.explain import WHOLE, Explainer, Method, PatchMap, contrast, covered_box
@@ -170,6 +172,26 @@ def vit(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def convnext(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_convnext_dir(tmp_path_factory.mktemp("convnext"))
+
+
+def test_exports_from_before_the_hidden_state_are_not_reused(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """A cache folder of the logits-only layout is left alone: the model is exported afresh."""
+    settings = ModelSettings(
+        name=str(model_dir), offline=True, threads=1, backend="onnx", onnx_cache_dir=tmp_path
+    )
+    old = cache_folder(settings, OPSET, GRAPH - 1)
+    old.mkdir(parents=True)
+    (old / FP32_FILE).write_bytes(b"an old export, without last_hidden_state")
+    classifier = load_classifier(settings)
+    assert isinstance(classifier, Explainer)
+    picture = _pictures()[0]
+    assert classifier.explain(classifier.prepare(picture), picture.size)[1].rows == 4
+    new = cache_folder(settings, OPSET, GRAPH)
+    assert new != old
+    assert (new / FP32_FILE).exists()
+    assert (new / HEAD_FILE).exists()
 
 
 class TestNaFlex:
