@@ -5,10 +5,10 @@
 
 Needs the `onnx` extra (and `bench` for the plot). Steps, each measured phase in its own child
 process (its own peak RSS, no shared cache): export the model to ONNX from scratch (timed); the
-card's usage loop; `core.Detector` over each backend (torch, torch-bf16, torch-int8, onnx, onnx-int8) with
-exact and fast (JPEG draft) decoding, at 1 and 16 requests in flight; a few thread variants at
-16 in flight (ONNX Runtime spinning, one decode or model thread, OpenMP spinning) to show
-oversubscription; the near-duplicate hash's false-match rate. Prints Markdown for
+card's usage loop; `core.Detector` over each backend (torch, torch-bf16, torch-int8, onnx,
+onnx-int8) with exact and fast (JPEG draft) decoding, at 1 and 16 requests in flight; a few
+thread variants at 16 in flight (ONNX Runtime spinning, one decode or model thread, OpenMP
+spinning) to show oversubscription; the near-duplicate hash's false-match rate. Prints Markdown for
 docs/benchmarks.md and writes raw JSON to the work directory.
 """
 

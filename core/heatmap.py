@@ -49,7 +49,11 @@ def explanation_png(picture: Image.Image, patches: PatchMap, legend: str) -> byt
 
 
 def draw(picture: Image.Image, patches: PatchMap, legend: str) -> Image.Image:
-    """The picture (RGB) with the map blended in and a legend strip under it."""
+    """The picture (RGB) with the map blended in and a legend strip under it.
+
+    The picture is `fit` first; one already fitted (the Detector shrinks it while the model
+    runs) is used as it is.
+    """
     photo = fit(picture)
     base = Image.blend(photo, photo.convert("L").convert("RGB"), GREYING)
     # 256 levels of the map through a palette: Pillow blends in C, ~10x faster than float maths.
