@@ -333,16 +333,21 @@ def _last_block(
 ) -> tuple[torch.Tensor, tuple[int, int]]:
     """The activations to weigh, and their grid of positions.
 
-    Feature maps (ConvNeXt; Swin's reshaped states) are the last block's output. Token models
-    read from a CLS token take the last block's input: its output tokens never reach the CLS.
+    Feature maps (ConvNeXt) and Swin's tokens, which are pooled, are the last block's output.
+    Token models read from a CLS token take the last block's input: its output tokens never
+    reach the CLS.
     """
-    reshaped = getattr(outputs, "reshaped_hidden_states", None)
-    states = reshaped or getattr(outputs, "hidden_states", None)
+    states = getattr(outputs, "hidden_states", None)
     if not states:
         raise ExplanationUnavailable()
-    if states[-1].dim() == 4:
-        return states[-1], (int(states[-1].shape[-2]), int(states[-1].shape[-1]))
-    if states[-1].dim() != 3 or len(states) < 2 or not _has_patch_size(model.config):
+    last = states[-1]
+    if last.dim() == 4:
+        return last, (int(last.shape[-2]), int(last.shape[-1]))
+    # Swin's reshaped copy names the grid; the gradient flows through the tokens themselves.
+    reshaped = getattr(outputs, "reshaped_hidden_states", None)
+    if reshaped and last.dim() == 3:
+        return last, (int(reshaped[-1].shape[-2]), int(reshaped[-1].shape[-1]))
+    if last.dim() != 3 or len(states) < 2 or not _has_patch_size(model.config):
         raise ExplanationUnavailable()
     rows, cols = patch_grid(model.config, int(pixel_shape[-2]), int(pixel_shape[-1]))
     if rows * cols > states[-2].shape[1]:

@@ -208,6 +208,7 @@ class TestNaFlex:
             _, patches = classifier.explain(prepared, picture.size)
             rows, cols = (int(n) for n in prepared["spatial_shapes"])
             assert (patches.rows, patches.cols) == (rows, cols)
+            assert patches.box == WHOLE  # NaFlex resizes the whole picture, never crops
             assert int(prepared["pixel_attention_mask"].sum()) == rows * cols
             with torch.no_grad():
                 logits = model(**processor(images=picture, return_tensors="pt")).logits
@@ -259,6 +260,36 @@ class TestGradientMap:
         assert (top, bottom) == pytest.approx((2 / 36, 34 / 36), abs=1e-6)
         again = classifier.explain(classifier.prepare(picture), picture.size)[1]
         np.testing.assert_array_equal(again.grid, patches.grid)
+
+    def test_swin_weighs_its_pooled_last_stage(self) -> None:
+        """Swin's map is its last stage's token grid, and adds up to the model's own gap."""
+        from transformers import SwinConfig, SwinForImageClassification, ViTImageProcessorPil
+
+        torch.manual_seed(0)
+        config = SwinConfig(
+            image_size=32,
+            patch_size=4,
+            embed_dim=8,
+            depths=[1, 1],
+            num_heads=[1, 2],
+            window_size=4,
+            id2label={0: "Real", 1: "Fake"},
+            label2id={"Real": 0, "Fake": 1},
+        )
+        model = SwinForImageClassification(config).eval()
+        processor = ViTImageProcessorPil(size={"height": 32, "width": 32})
+        classifier = HFClassifier(
+            processor, model, LabelMap.from_id2label(config.id2label), torch.device("cpu")
+        )
+        picture = _pictures()[3]
+        pixels = classifier.prepare(picture)
+        _, patches = classifier.explain(pixels, picture.size)
+        assert patches.method is Method.GRADIENT
+        assert (patches.rows, patches.cols) == (4, 4)  # 32 px / patch 4, merged once
+        assert np.abs(patches.grid).max() > 0
+        with torch.no_grad():
+            logits = model(pixel_values=torch.from_numpy(pixels[None])).logits
+        assert patches.gap == pytest.approx(_gap(logits, {0: "Real", 1: "Fake"}), abs=1e-5)
 
     @pytest.mark.parametrize("backend", ["onnx", "torch-int8"])
     def test_without_gradients_other_families_say_so(
