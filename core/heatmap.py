@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -39,29 +40,48 @@ _COLOURS: Final = np.array(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Backdrop:
+    """What the picture needs before its map is known: made while the model runs."""
+
+    photo: Image.Image  # fitted, and mostly grey
+    strip: Image.Image  # the legend, as wide as the canvas
+
+
 def explanation_png(picture: Image.Image, patches: PatchMap, legend: str) -> bytes:
     """`draw` encoded as PNG."""
+    return painted_png(backdrop(picture, legend), patches)
+
+
+def draw(picture: Image.Image, patches: PatchMap, legend: str) -> Image.Image:
+    """The picture (RGB) with the map blended in and a legend strip under it."""
+    return paint(backdrop(picture, legend), patches)
+
+
+def backdrop(picture: Image.Image, legend: str) -> Backdrop:
+    """The picture `fit` and greyed, and its legend strip."""
+    photo = fit(picture)
+    grey = Image.blend(photo, photo.convert("L").convert("RGB"), GREYING)
+    return Backdrop(grey, _legend(max(photo.width, MIN_WIDTH), legend))
+
+
+def painted_png(ground: Backdrop, patches: PatchMap) -> bytes:
+    """`paint` encoded as PNG."""
     out = io.BytesIO()
-    draw(picture, patches, legend).save(
+    paint(ground, patches).save(
         out, format="PNG", compress_level=PNG_LEVEL, compress_type=PNG_STRATEGY
     )
     return out.getvalue()
 
 
-def draw(picture: Image.Image, patches: PatchMap, legend: str) -> Image.Image:
-    """The picture (RGB) with the map blended in and a legend strip under it.
-
-    The picture is `fit` first; one already fitted (the Detector shrinks it while the model
-    runs) is used as it is.
-    """
-    photo = fit(picture)
-    base = Image.blend(photo, photo.convert("L").convert("RGB"), GREYING)
+def paint(ground: Backdrop, patches: PatchMap) -> Image.Image:
+    """The map blended into the backdrop's photo, above its legend strip."""
+    base, strip = ground.photo, ground.strip
     # 256 levels of the map through a palette: Pillow blends in C, ~10x faster than float maths.
     levels = _levels(patches, base.size)
     colours = Image.frombytes("P", levels.size, levels.tobytes())
     colours.putpalette(_PALETTE)
     blended = Image.composite(colours.convert("RGB"), base, levels.point(_OPACITIES))
-    strip = _legend(max(blended.width, MIN_WIDTH), legend)
     canvas = Image.new("RGB", (strip.width, blended.height + strip.height), BACKGROUND)
     canvas.paste(blended, ((strip.width - blended.width) // 2, 0))
     canvas.paste(strip, (0, blended.height))
