@@ -11,8 +11,9 @@ and a strip under it shows the colour scale and the legend's words, which the ca
 
 from __future__ import annotations
 
-import io
+import struct
 import textwrap
+import zlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,8 +28,6 @@ MIN_SIDE: Final = 512  # smaller images are enlarged to this long side
 MIN_WIDTH: Final = 360  # narrower pictures are centred on a canvas this wide, for the legend
 OPACITY: Final = 0.7  # of the colour where the map is at its strongest
 GREYING: Final = 0.8  # how far the photo is turned grey, so its own colours do not read as map
-PNG_LEVEL: Final = 1  # zlib level 1 with run-length matching: measured ~2.5x faster than the
-PNG_STRATEGY: Final = 3  # default (level 6) and no larger on photos (Z_RLE)
 BACKGROUND: Final = (255, 255, 255)
 INK: Final = (32, 32, 32)
 
@@ -46,6 +45,34 @@ class Backdrop:
 
     photo: Image.Image  # fitted, and mostly grey
     strip: Image.Image  # the legend, as wide as the canvas
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """An RGB image as PNG: every row "Up"-filtered, then run-length deflate at level 1.
+
+    Pillow's encoder tries five filters on every row: ~50 ms for a 1024x768 picture, where this
+    takes ~17 ms for ~5 % more bytes (measured in `bench.explain`'s run, docs/benchmarks.md).
+    """
+    pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    height, width = pixels.shape[:2]
+    flat = pixels.reshape(height, width * 3)
+    rows = np.empty((height, 1 + width * 3), dtype=np.uint8)
+    rows[:, 0] = 2  # the Up filter: each byte minus the one above it, modulo 256
+    rows[0, 1:] = flat[0]
+    rows[1:, 1:] = flat[1:] - flat[:-1]  # uint8 arithmetic wraps, as the filter does
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    data = deflate.compress(rows.tobytes()) + deflate.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", data)
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def explanation_png(picture: Image.Image, patches: PatchMap, legend: str) -> bytes:
@@ -67,11 +94,7 @@ def backdrop(picture: Image.Image, legend: str) -> Backdrop:
 
 def painted_png(ground: Backdrop, patches: PatchMap) -> bytes:
     """`paint` encoded as PNG."""
-    out = io.BytesIO()
-    paint(ground, patches).save(
-        out, format="PNG", compress_level=PNG_LEVEL, compress_type=PNG_STRATEGY
-    )
-    return out.getvalue()
+    return encode_png(paint(ground, patches))
 
 
 def paint(ground: Backdrop, patches: PatchMap) -> Image.Image:

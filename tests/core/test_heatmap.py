@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from core.explain import Method, PatchMap
-from core.heatmap import MIN_WIDTH, diverging, draw, explanation_png, fit
+from core.heatmap import MIN_WIDTH, diverging, draw, encode_png, explanation_png, fit
 
 LEGEND = "Where the model saw AI-like (warm) and real-like (cool) evidence."
 GREY = (128, 128, 128)
@@ -118,3 +118,15 @@ def test_same_map_same_bytes() -> None:
     photo = _noise((900, 700), seed=5)
     patches = PatchMap(np.random.default_rng(1).normal(size=(14, 14)), 0.2, Method.EXACT)
     assert explanation_png(photo, patches, LEGEND) == explanation_png(photo, patches, LEGEND)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 3), (1024, 768)])
+def test_png_is_lossless(size: tuple[int, int]) -> None:
+    """The PNG passes Pillow's checks (CRCs) and decodes to exactly the pixels drawn."""
+    picture = _noise(size, seed=size[0])
+    with Image.open(io.BytesIO(encode_png(picture))) as checked:
+        checked.verify()
+    with Image.open(io.BytesIO(encode_png(picture))) as decoded:
+        decoded.load()
+        assert (decoded.format, decoded.mode, decoded.size) == ("PNG", "RGB", size)
+        assert np.array_equal(np.asarray(decoded), np.asarray(picture))
