@@ -41,27 +41,27 @@ _COLOURS: Final = np.array(
 
 @dataclass(frozen=True, slots=True)
 class Backdrop:
-    """What the picture needs before its map is known: made while the model runs."""
+    """The picture before its map is known (made while the model runs): never drawn on."""
 
-    photo: Image.Image  # fitted, and mostly grey
-    strip: Image.Image  # the legend, as wide as the canvas
+    canvas: Image.Image  # the photo, fitted and mostly grey, above the legend strip
+    photo: tuple[int, int, int, int]  # where the photo lies on it: left, top, right, bottom
 
 
 def encode_png(image: Image.Image) -> bytes:
-    """An RGB image as PNG: every row "Up"-filtered, then run-length deflate at level 1.
+    """An RGB image as PNG: every row "Up"-filtered, then Huffman-coded (deflate, level 1).
 
     Pillow's encoder tries five filters on every row: ~50 ms for a 1024x768 picture, where this
-    takes ~17 ms for ~5 % more bytes (measured in `bench.explain`'s run, docs/benchmarks.md).
+    takes ~15 ms for ~5 % more bytes (docs/benchmarks.md).
     """
-    pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    pixels = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
     height, width = pixels.shape[:2]
     flat = pixels.reshape(height, width * 3)
     rows = np.empty((height, 1 + width * 3), dtype=np.uint8)
     rows[:, 0] = 2  # the Up filter: each byte minus the one above it, modulo 256
     rows[0, 1:] = flat[0]
     rows[1:, 1:] = flat[1:] - flat[:-1]  # uint8 arithmetic wraps, as the filter does
-    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
-    data = deflate.compress(rows.tobytes()) + deflate.flush()
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    data = deflate.compress(rows) + deflate.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -86,10 +86,15 @@ def draw(picture: Image.Image, patches: PatchMap, legend: str) -> Image.Image:
 
 
 def backdrop(picture: Image.Image, legend: str) -> Backdrop:
-    """The picture `fit` and greyed, and its legend strip."""
+    """The picture `fit` and greyed, above its legend strip."""
     photo = fit(picture)
     grey = Image.blend(photo, photo.convert("L").convert("RGB"), GREYING)
-    return Backdrop(grey, _legend(max(photo.width, MIN_WIDTH), legend))
+    strip = _legend(max(photo.width, MIN_WIDTH), legend)
+    canvas = Image.new("RGB", (strip.width, photo.height + strip.height), BACKGROUND)
+    left = (strip.width - photo.width) // 2
+    canvas.paste(grey, (left, 0))
+    canvas.paste(strip, (0, photo.height))
+    return Backdrop(canvas, (left, 0, left + photo.width, photo.height))
 
 
 def painted_png(ground: Backdrop, patches: PatchMap) -> bytes:
@@ -98,16 +103,14 @@ def painted_png(ground: Backdrop, patches: PatchMap) -> bytes:
 
 
 def paint(ground: Backdrop, patches: PatchMap) -> Image.Image:
-    """The map blended into the backdrop's photo, above its legend strip."""
-    base, strip = ground.photo, ground.strip
+    """The map blended into a copy of the backdrop's photo."""
+    left, top, right, bottom = ground.photo
     # 256 levels of the map through a palette: Pillow blends in C, ~10x faster than float maths.
-    levels = _levels(patches, base.size)
+    levels = _levels(patches, (right - left, bottom - top))
     colours = Image.frombytes("P", levels.size, levels.tobytes())
     colours.putpalette(_PALETTE)
-    blended = Image.composite(colours.convert("RGB"), base, levels.point(_OPACITIES))
-    canvas = Image.new("RGB", (strip.width, blended.height + strip.height), BACKGROUND)
-    canvas.paste(blended, ((strip.width - blended.width) // 2, 0))
-    canvas.paste(strip, (0, blended.height))
+    canvas = ground.canvas.copy()
+    canvas.paste(colours.convert("RGB"), (left, top), mask=levels.point(_OPACITIES))
     return canvas
 
 
