@@ -61,7 +61,7 @@ def encode_png(image: Image.Image) -> bytes:
     rows[0, 1:] = flat[0]
     rows[1:, 1:] = flat[1:] - flat[:-1]  # uint8 arithmetic wraps, as the filter does
     deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
-    data = deflate.compress(memoryview(rows)) + deflate.flush()
+    data = deflate.compress(rows.data) + deflate.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
     return (
         b"\x89PNG\r\n\x1a\n"
