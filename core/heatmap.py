@@ -12,7 +12,6 @@ and a strip under it shows the colour scale and the legend's words, which the ca
 from __future__ import annotations
 
 import struct
-import textwrap
 import zlib
 from dataclasses import dataclass
 from typing import Final
@@ -183,9 +182,12 @@ def _legend(width: int, text: str) -> Image.Image:
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, room: int) -> list[str]:
-    """The fewest lines that fit `room` pixels (a word longer than that gets a line of its own)."""
-    for columns in range(len(text), 0, -1):
-        lines = textwrap.wrap(text, columns, break_on_hyphens=False) or [""]
-        if all(font.getlength(line) <= room for line in lines):
-            return lines
-    return textwrap.wrap(text, 1, break_on_hyphens=False)
+    """Words filled into lines that fit `room` pixels; a longer word gets a line of its own."""
+    lines: list[str] = []
+    for word in text.split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and font.getlength(joined) <= room:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return lines or [""]
