@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bots import backend_survey, batch_commands, run
+from bots import backend_survey, batch_commands, explain_command, run
 from config import Settings, SettingsError, load_settings
 from core.errors import ModelError
 
@@ -29,6 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="judge image files")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _model_options(check)
+
+    explain = commands.add_parser(
+        "explain", help="show where the model saw AI-like and real-like evidence in an image"
+    )
+    explain.add_argument("file", type=Path, metavar="FILE")
+    explain.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT.png",
+        help="where to write the picture (default: FILE's name + .explain.png, beside it)",
+    )
+    explain.add_argument(
+        "--json", action="store_true", help="print the map as JSON (the picture only with -o)"
+    )
+    explain.add_argument("--model", help="hub id or local directory (overrides the setting)")
 
     evaluate = commands.add_parser("eval", help="measure the model on DIR/real and DIR/fake")
     evaluate.add_argument("directory", type=Path, metavar="DIR")
@@ -110,6 +126,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await asyncio.to_thread(backend_survey.run, settings.model, args.images)
     if args.command == "check":
         return await batch_commands.check(settings, args.files, as_json=args.json)
+    if args.command == "explain":
+        return await explain_command.explain(
+            settings, args.file, output=args.output, as_json=args.json
+        )
     return await batch_commands.evaluate(
         settings, args.directory, target_fpr=args.target_fpr, as_json=args.json
     )

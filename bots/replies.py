@@ -175,6 +175,14 @@ LINK_UNAVAILABLE_REASON = (
 NO_IMAGE_FOUND = "I couldn't find an image in that message."
 
 
+# Under the picture that answers "why?" (`core.heatmap`): it shows where the model looked, and
+# must never read as where the image "is fake".
+EXPLAIN_LEGEND = (
+    "Where the model saw AI-like (warm) and real-like (cool) evidence. "
+    "It shows where the model looked, not which parts are fake."
+)
+
+
 UNEXPECTED = "Something went wrong on my side; please try again later."
 
 

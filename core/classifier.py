@@ -6,7 +6,8 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 # Set before torch loads libgomp, which reads it once: idle OpenMP threads then sleep instead
@@ -16,12 +17,14 @@ from typing import Any, Protocol
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from PIL import Image
 
 from config import ModelSettings
 from core.backends.cpu import CpuFeatures, cpu_features
 from core.errors import ModelError
+from core.explain import PatchMap, covered_box, model_inputs, torch_map
 from core.labels import LabelMap
 from core.preprocess import PixelArray, Preprocessing, Preprocessor
 from core.result import Scores
@@ -50,6 +53,7 @@ class HFClassifier(Preprocessing):
         per_image: bool = False,
     ) -> None:
         self._preprocess = Preprocessor(processor)
+        self._processor = processor
         self._model = model
         self._device = device
         self._dtype = next(model.parameters()).dtype
@@ -105,6 +109,23 @@ class HFClassifier(Preprocessing):
             probabilities = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         return [self.labels.scores(row.tolist()) for row in probabilities]
 
+    def explain(
+        self,
+        prepared: PixelArray | Mapping[str, npt.NDArray[Any]],
+        size: tuple[int, int],
+    ) -> tuple[Scores, PatchMap]:
+        """The scores of one prepared picture of `size` and where the model saw evidence.
+
+        One forward pass (`core.explain`); run it on the model thread. Int8 layers have no
+        gradients, so there only the linear-head families (SigLIP, SigLIP2) explain.
+        """
+        inputs = model_inputs(prepared, self._device, self._dtype)
+        quantized = self._per_image  # only int8 runs image by image
+        logits, patches = torch_map(self._model, inputs, self.labels, gradients=not quantized)
+        probabilities = torch.softmax(logits.float(), dim=-1)[0].tolist()
+        box = covered_box(self._processor, size)
+        return self.labels.scores(probabilities), replace(patches, box=box)
+
     def _logits(self, group: list[PixelArray]) -> torch.Tensor:
         pixels = torch.from_numpy(np.stack(group)).to(self._device, self._dtype)
         logits: torch.Tensor = self._model(pixel_values=pixels).logits
@@ -159,7 +180,15 @@ def _quantize(model: Any, device: torch.device) -> Any:
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         quantize: Any = torch.ao.quantization.quantize_dynamic  # untyped in torch
-        return quantize(model, {torch.nn.Linear}, dtype=torch.qint8)
+        # The head stays float: it is tiny, and exact it keeps explanations exact. By name,
+        # so exactly the plain Linear layers a `{torch.nn.Linear}` spec would pick (not the
+        # attention pooling's NonDynamicallyQuantizableLinear subclass).
+        layers = {
+            name
+            for name, module in model.named_modules()
+            if type(module) is torch.nn.Linear and name != "classifier"
+        }
+        return quantize(model, layers, dtype=torch.qint8)
 
 
 def resolve_device(choice: str) -> torch.device:

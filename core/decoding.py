@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PIL import Image
+
 from config import ImageLimits
 from core.errors import ModelError
 from core.images import decode_image
@@ -58,16 +60,28 @@ class Decoder:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._decode, data)
 
+    async def decode_picture(self, data: bytes) -> tuple[Image.Image, PixelArray]:
+        """The decoded picture and its model input, decoded as for judging (for explanations)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._decode_picture, data)
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _decode(self, data: bytes) -> Decoded:
-        """Run in a decode thread; a failing processor is the model's failure, not the user's."""
+        """Run in a decode thread: what the bytes declare, then the model input and its hash."""
         provenance = self._provenance.read(data)
+        pixels = self._prepare(decode_image(data, self._limits, self._draft))
+        return Decoded(pixels, perceptual_hash(pixels) if self._hashes else None, provenance)
+
+    def _decode_picture(self, data: bytes) -> tuple[Image.Image, PixelArray]:
         image = decode_image(data, self._limits, self._draft)
+        return image, self._prepare(image)
+
+    def _prepare(self, image: Image.Image) -> PixelArray:
+        """A failing processor is the model's failure, not the user's."""
         try:
-            pixels = self._classifier.prepare(image)
-            return Decoded(pixels, perceptual_hash(pixels) if self._hashes else None, provenance)
+            return self._classifier.prepare(image)
         except Exception as exc:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc

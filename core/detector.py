@@ -9,6 +9,11 @@ metadata) is read in the same decode thread and joins the model's scores in the 
 copies hit too), and identical requests that arrive together share one inference. Outcomes
 are counted once per caller.
 
+`explain` answers "why?" for one image: decoded and refused as `judge` would, then one model
+run alone on the model thread (between batches), giving the map of `core.explain` and, when
+asked, its picture (`core.heatmap`). Explaining is rare and never cached; identical requests in
+flight share one run.
+
 Shutdown, in order: refuse new requests; let accepted ones (decoding or queued) finish within
 `drain_timeout_s`; then fail whatever is left with `ShuttingDown`, so no caller hangs and no
 task outlives `close()`.
@@ -30,7 +35,15 @@ from config import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings
 from core.backends import load_classifier
 from core.batching import MicroBatcher
 from core.decoding import Decoder
-from core.errors import DeepGuardError, RequestTimeout, ShuttingDown
+from core.errors import (
+    DeepGuardError,
+    ExplanationUnavailable,
+    ModelError,
+    RequestTimeout,
+    ShuttingDown,
+)
+from core.explain import Explainer, Explanation, PatchMap
+from core.heatmap import backdrop, painted_png
 from core.images import check_byte_size, refuse_decompression_bombs
 from core.preprocess import PixelArray
 from core.provenance.reader import ProvenanceReader
@@ -93,6 +106,7 @@ class Detector:
             counters=self.counters,
         )
         self._flights: SingleFlight[str, Judgement] = SingleFlight()
+        self._explanations: SingleFlight[tuple[str, str | None], Explanation] = SingleFlight()
         self._closing = False
 
     @classmethod
@@ -132,17 +146,20 @@ class Detector:
         self._closing = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._queue.drain_timeout_s
-        if self._flights.tasks:
-            await asyncio.wait(set(self._flights.tasks), timeout=self._queue.drain_timeout_s)
+        if self._flights.tasks or self._explanations.tasks:
+            await asyncio.wait(self._in_flight(), timeout=self._queue.drain_timeout_s)
         await self._batcher.close(max(0.0, deadline - loop.time()))
         # Still decoding: their callers get ShuttingDown (see `core.sharing`).
-        leftovers = set(self._flights.tasks)
+        leftovers = self._in_flight()
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
         self._decoder.shutdown()
         self._model_thread.shutdown(wait=False, cancel_futures=True)
         log.info("detector closed: %s", self.counters.snapshot())
+
+    def _in_flight(self) -> set[asyncio.Task[Judgement] | asyncio.Task[Explanation]]:
+        return {*self._flights.tasks, *self._explanations.tasks}
 
     @property
     def depth(self) -> int:
@@ -217,3 +234,71 @@ class Detector:
 
     def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         return self._classifier.predict(batch)
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        """Where the model saw AI-like and real-like evidence in one image.
+
+        With `legend`, the explanation carries its picture: a PNG with that legend under it.
+        Raises a `DeepGuardError` subclass for every expected failure, `ExplanationUnavailable`
+        when this model and backend cannot explain.
+        """
+        if self._closing:
+            raise ShuttingDown()
+        check_byte_size(len(data), self._limits)
+        explainer = self._classifier
+        if not isinstance(explainer, Explainer):
+            raise ExplanationUnavailable()
+        digest = hashlib.sha256(data).hexdigest()
+        flight, _ = self._explanations.join(
+            (digest, legend), lambda: self._explain(explainer, digest, data, legend)
+        )
+        try:
+            async with asyncio.timeout(self._queue.request_timeout_s):
+                return await flight.wait()
+        except TimeoutError:
+            raise RequestTimeout() from None
+
+    async def _explain(
+        self, explainer: Explainer, digest: str, data: bytes, legend: str | None
+    ) -> Explanation:
+        image, pixels = await self._decoder.decode_picture(data)
+        loop = asyncio.get_running_loop()
+        # The picture's backdrop (the photo shrunk and greyed, the legend) is made while the
+        # model runs: ~30 ms of a 12 MP photo off the explanation's time.
+        ground = None if legend is None else loop.run_in_executor(None, backdrop, image, legend)
+        started = loop.time()
+        try:
+            scores, patches = await loop.run_in_executor(
+                self._model_thread, _explained, explainer, pixels, image.size
+            )
+        except BaseException:
+            if ground is not None:
+                ground.cancel()
+            raise
+        model_ms = (loop.time() - started) * 1000
+        png = (
+            None if ground is None else await asyncio.to_thread(painted_png, await ground, patches)
+        )
+        log.debug(
+            "explained %s: fake=%.3f %s map %dx%d model=%.1fms",
+            digest[:12],
+            scores.fake_probability,
+            patches.method.value,
+            patches.rows,
+            patches.cols,
+            model_ms,
+        )
+        return Explanation(digest, scores, patches, png)
+
+
+def _explained(
+    explainer: Explainer, pixels: PixelArray, size: tuple[int, int]
+) -> tuple[Scores, PatchMap]:
+    """Run in the model thread; an unexpected failure is logged once and is the model's."""
+    try:
+        return explainer.explain(pixels, size)
+    except DeepGuardError:
+        raise
+    except Exception as exc:
+        log.exception("explaining a %dx%d image failed", *size)
+        raise ModelError() from exc

@@ -11,7 +11,8 @@ The tree:
     ├── RequestTimeout          no answer within the request timeout
     ├── ShuttingDown            the service is stopping
     ├── ModelError              the model failed or cannot be used
-    └── StoreUnavailable        the moderation database cannot be reached (an outage)
+    ├── StoreUnavailable        the moderation database cannot be reached (an outage)
+    └── ExplanationUnavailable  this model and backend cannot say where it saw evidence
 
 Adapters catch `DeepGuardError` around a call into the core and reply with its wording;
 anything else is a bug and is logged once with its traceback.
@@ -67,3 +68,7 @@ class ModelError(DeepGuardError):
 
 class StoreUnavailable(DeepGuardError):
     default_message = "my database cannot be reached right now"
+
+
+class ExplanationUnavailable(DeepGuardError):
+    default_message = "explanations are not available for this model and backend"

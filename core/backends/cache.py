@@ -3,7 +3,7 @@
 The cache root is `onnx_cache_dir` when set, else beside the weights (a local model directory's
 `onnx/` folder, or `deepguard-onnx/<model>` in the hub cache). The folder name hashes the config
 and weights files and the exporting library versions, so changed weights (or a new torch) make
-a new export instead of serving a stale one.
+a new export instead of serving a stale one; so does a new layout of the exported graph.
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ _INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def cache_folder(settings: ModelSettings, opset: int) -> Path:
-    """The folder for this model's exports (not created here)."""
+def cache_folder(settings: ModelSettings, opset: int, graph: int) -> Path:
+    """The folder for this model's exports (not created here).
+
+    `graph` numbers the exported graph's layout (its outputs): a new layout is a new folder,
+    so a cache made before it is exported again rather than served without them.
+    """
     files = _model_files(settings)
-    return _cache_root(settings) / _cache_key(files, opset)
+    return _cache_root(settings) / _cache_key(files, opset, graph)
 
 
 def hub_options(settings: ModelSettings) -> dict[str, Any]:
@@ -78,13 +82,14 @@ def _cache_root(settings: ModelSettings) -> Path:
     return Path(hub) / "deepguard-onnx" / re.sub(r"[^A-Za-z0-9._-]+", "--", settings.name)
 
 
-def _cache_key(files: list[Path], opset: int) -> str:
+def _cache_key(files: list[Path], opset: int, graph: int) -> str:
     """Hash of the files' contents and of the exporter's versions, 16 hex digits."""
     import torch
     import transformers
 
     parts = [f"torch={torch.__version__}", f"transformers={transformers.__version__}"]
-    parts += [f"opset={opset}", *(f"{path.name}={file_digest(path)}" for path in files)]
+    parts += [f"opset={opset}", f"graph={graph}"]
+    parts += [f"{path.name}={file_digest(path)}" for path in files]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 

@@ -1,5 +1,10 @@
 """Export a hub classifier to ONNX once (and quantize it to int8), into the weights' cache folder.
 
+The graph's output is `logits`; for the linear-head families (SigLIP, SigLIP2) also the vision
+tower's `last_hidden_state`, and their head's weights are saved beside it (`HEAD_FILE`), so
+the ONNX backends explain exactly too (`core.explain`). Int8 quantization leaves that head in
+float32, which keeps it exact.
+
 An export of the base model takes ~20 s and its int8 quantization a few more, so both are kept
 in the folder `core.backends.cache` names after the weights. Files are written under a
 temporary name and renamed, so a crash or a second process exporting at the same time never
@@ -17,16 +22,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from config import ModelSettings
 from core.backends.cache import cache_folder, hub_options
 from core.errors import ModelError
+from core.explain import LINEAR_HEAD_FAMILIES, last_hidden_state
 
 log = logging.getLogger(__name__)
 
 OPSET = 18
+# The exported graph's layout, part of the cache key: 1 had `logits` only; 2 adds
+# `last_hidden_state` (and HEAD_FILE) for the linear-head families.
+GRAPH = 2
 FP32_FILE = "model.onnx"
+HEAD_FILE = "head.npz"  # the linear head's `weight` (classes, width) and `bias` (classes,)
+HIDDEN_OUTPUT = "last_hidden_state"
 # The quantization range is part of the file's name: a cache made on a CPU with VNNI and then
 # served on one without (or the other way round) is quantized again for the CPU serving it.
 INT8_FILES = {False: "model-int8-full.onnx", True: "model-int8-7bit.onnx"}
@@ -39,7 +51,7 @@ def onnx_model(
 
     `int8_reduce_range` is None for the float32 graph, else the int8 range to quantize to.
     """
-    folder = cache_folder(settings, OPSET)
+    folder = cache_folder(settings, OPSET, GRAPH)
     fp32 = folder / FP32_FILE
     if not fp32.exists():
         _export(settings, fp32, input_size)
@@ -57,19 +69,25 @@ def _export(settings: ModelSettings, path: Path, input_size: tuple[int, int]) ->
     started = time.perf_counter()
     log.info("exporting %s to ONNX at %s (once; ~20 s for a base model)", settings.name, path)
     model = AutoModelForImageClassification.from_pretrained(settings.name, **hub_options(settings))
+    model = model.float().eval()
     width, height = input_size
     example = torch.zeros(2, 3, height, width)
     batch = torch.export.Dim("batch", min=1, max=1024)
     failure = f"exporting {settings.name!r} to ONNX failed"
+    linear_head = type(model).__name__ in LINEAR_HEAD_FAMILIES
+    if linear_head:  # written first: the graph's file is what says the export is complete
+        with _replacing(path.with_name(HEAD_FILE), failure) as temporary:
+            _save_head(model.classifier, temporary)
+    wrapper = _LogitsAndHidden(model) if linear_head else _Logits(model)
     with _replacing(path, failure) as temporary, warnings.catch_warnings():
         # The exporter's own deprecation chatter; start-up only, before any serving thread.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _Logits(model.float().eval()),
+            wrapper,
             (example,),
             str(temporary),
             input_names=["pixel_values"],
-            output_names=["logits"],
+            output_names=["logits", HIDDEN_OUTPUT] if linear_head else ["logits"],
             dynamic_shapes={"pixel_values": {0: batch}},
             opset_version=OPSET,
             dynamo=True,
@@ -90,6 +108,7 @@ def _quantize(source: Path, path: Path, *, reduce_range: bool) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     started = time.perf_counter()
+    head = _head_nodes(source)
     hush = _Hush("Please consider to run pre-processing")  # static quantization advice
     logging.getLogger().addFilter(hush)
     try:
@@ -100,6 +119,7 @@ def _quantize(source: Path, path: Path, *, reduce_range: bool) -> None:
                 weight_type=QuantType.QInt8,
                 per_channel=True,
                 reduce_range=reduce_range,
+                nodes_to_exclude=head,
             )
     finally:
         logging.getLogger().removeFilter(hush)
@@ -109,6 +129,33 @@ def _quantize(source: Path, path: Path, *, reduce_range: bool) -> None:
         time.perf_counter() - started,
         _mb(path),
     )
+
+
+def _save_head(head: Any, path: Path) -> None:
+    weight = head.weight.detach().float().numpy()
+    bias = getattr(head, "bias", None)
+    offsets = np.zeros(len(weight), np.float32) if bias is None else bias.detach().float().numpy()
+    with path.open("wb") as file:
+        np.savez(file, weight=weight, bias=offsets)
+
+
+def _head_nodes(source: Path) -> list[str]:
+    """The graph's nodes that apply the classifier head, which int8 quantization leaves alone.
+
+    Only a graph with `last_hidden_state` needs that; if its head cannot be found, it is
+    quantized like the rest and the onnx-int8 backend will not explain.
+    """
+    import onnx
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    if HIDDEN_OUTPUT not in {output.name for output in graph.output}:
+        return []
+    weights = {w.name for w in graph.initializer if w.name.startswith("model.classifier.")}
+    nodes = [node.name for node in graph.node if weights & set(node.input)]
+    if not nodes:
+        log.warning("the classifier head was not found in %s: onnx-int8 will not explain", source)
+    # The quantizer first rewrites a Gemm as a MatMul (+ Add) named after it.
+    return [name + suffix for name in nodes for suffix in ("", "_MatMul", "_Add")]
 
 
 @contextmanager
@@ -160,3 +207,16 @@ class _Logits(torch.nn.Module):
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.model(pixel_values=pixel_values).logits
         return logits
+
+
+class _LogitsAndHidden(torch.nn.Module):
+    """A linear-head classifier with its vision tower's last hidden state as a second output."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with last_hidden_state(self.model) as hidden:
+            logits: torch.Tensor = self.model(pixel_values=pixel_values).logits
+        return logits, hidden[-1]

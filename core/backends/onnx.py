@@ -4,6 +4,10 @@ On a small CPU, ONNX Runtime's fused kernels run the base model ~1.3x faster tha
 PyTorch at fp32, and its dynamic int8 about twice as fast again (docs/benchmarks.md). The
 exported graph is cached (`core.backends.export`), so after the first start loading costs
 less than loading the PyTorch model.
+
+For the linear-head families (SigLIP, SigLIP2) the graph also gives the last hidden state, and
+the head's weights are cached beside it, so `explain` maps the same run exactly; ONNX has no
+gradients, so other families do not explain here.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +24,10 @@ import numpy as np
 from config import ModelSettings
 from core.backends.cache import hub_options
 from core.backends.cpu import CpuFeatures, cpu_features, int8_reduce_range
-from core.backends.export import onnx_model
+from core.backends.export import HEAD_FILE, HIDDEN_OUTPUT, onnx_model
 from core.classifier import intra_op_threads, resolve_device
-from core.errors import ModelError
+from core.errors import ExplanationUnavailable, ModelError
+from core.explain import PatchMap, covered_box, linear_head_map, patch_grid
 from core.labels import LabelMap
 from core.preprocess import PixelArray, Preprocessing, Preprocessor
 from core.result import Scores
@@ -32,12 +39,19 @@ class OnnxClassifier(Preprocessing):
     """A `Classifier` over an `onnxruntime.InferenceSession` of the exported model."""
 
     def __init__(
-        self, session: Any, preprocess: Preprocessor, labels: LabelMap, *, per_image: bool
+        self,
+        session: Any,
+        preprocess: Preprocessor,
+        labels: LabelMap,
+        *,
+        per_image: bool,
+        explaining: _Explaining | None = None,
     ) -> None:
         self._session = session
         self._preprocess = preprocess
         self._input = session.get_inputs()[0].name
         self._per_image = per_image
+        self._explaining = explaining
         self.labels = labels
 
     @classmethod
@@ -98,15 +112,70 @@ class OnnxClassifier(Preprocessing):
         )
         # Dynamic int8 scales activations by the whole batch's range, so an image's answer
         # would depend on the images it happens to share a batch with: run those one by one.
-        return cls(session, preprocess, labels, per_image=settings.backend == "onnx-int8")
+        explaining = _Explaining.find(session, path, processor, config)
+        return cls(
+            session,
+            preprocess,
+            labels,
+            per_image=settings.backend == "onnx-int8",
+            explaining=explaining,
+        )
 
     def predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         groups = [[pixels] for pixels in batch] if self._per_image else [list(batch)]
         logits = np.concatenate([self._run(group) for group in groups])
         return [self.labels.scores(row.tolist()) for row in _softmax(logits)]
 
+    def explain(self, prepared: PixelArray, size: tuple[int, int]) -> tuple[Scores, PatchMap]:
+        """The scores of one prepared picture of `size` and its exact map, from one run."""
+        if self._explaining is None:
+            raise ExplanationUnavailable()
+        logits, hidden = self._session.run(
+            ["logits", HIDDEN_OUTPUT], {self._input: prepared[None]}
+        )
+        return self._explaining.explain(logits[0], hidden[0], self.labels, prepared.shape, size)
+
     def _run(self, group: list[PixelArray]) -> Any:
         return self._session.run(["logits"], {self._input: np.stack(group)})[0]
+
+
+class _Explaining:
+    """What an exported linear-head model needs to explain: its head, patch size and processor."""
+
+    def __init__(self, weight: Any, bias: Any, config: Any, processor: Any) -> None:
+        self._weight = weight
+        self._bias = bias
+        self._config = config
+        self._processor = processor
+
+    @classmethod
+    def find(cls, session: Any, path: Path, processor: Any, config: Any) -> _Explaining | None:
+        """None unless the graph gives the last hidden state and the head was saved beside it."""
+        outputs = {output.name for output in session.get_outputs()}
+        head = path.with_name(HEAD_FILE)
+        if HIDDEN_OUTPUT not in outputs or not head.exists():
+            return None
+        with np.load(head) as saved:
+            return cls(saved["weight"], saved["bias"], config, processor)
+
+    def explain(
+        self,
+        logits: Any,
+        hidden: Any,
+        labels: LabelMap,
+        shape: tuple[int, ...],
+        size: tuple[int, int],
+    ) -> tuple[Scores, PatchMap]:
+        patches = linear_head_map(
+            hidden,
+            self._weight,
+            self._bias,
+            logits.tolist(),
+            labels,
+            shape=patch_grid(self._config, shape[-2], shape[-1]),
+        )
+        scores = labels.scores(_softmax(logits).tolist())
+        return scores, replace(patches, box=covered_box(self._processor, size))
 
 
 def _softmax(logits: Any) -> Any:
