@@ -35,16 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from enum import Enum
-from typing import Generic, Protocol, TypeVar
 
-from bots import replies
+from bots import moderation_replies, replies
 from bots.delivery import SeenMessages
+from bots.moderation_replies import reply_bands
 from bots.outage import Outage
-from bots.replies import Outcome, reply_bands
+from bots.port import Event, Failure, Image, M, Port, Post, R
+from bots.replies import Outcome
 from bots.throttle import Admission, Throttle
 from config import ReplySettings
 from core.detector import Judge
@@ -67,105 +67,13 @@ from core.moderation.types import (
     Mode,
     ModerationStore,
     NewFlag,
-    UploadContext,
 )
 from core.result import Judgement
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M")  # a platform's message, which actions are taken on
-R = TypeVar("R")  # what a platform needs to fetch one image
-M_contra = TypeVar("M_contra", contravariant=True)
-R_contra = TypeVar("R_contra", contravariant=True)
-
 # Deleting last: the reaction and the warning need the message, the mod-log post links to it.
 ACTION_ORDER = (Action.REACT, Action.WARN, Action.MODLOG, Action.TIMEOUT, Action.DELETE)
-
-
-@dataclass(frozen=True, slots=True)
-class Image(Generic[R]):
-    """One image of a message: `key` is stable across replays and edits, `ref` fetches it."""
-
-    key: str
-    ref: R
-    sniff: bool = False  # not labelled as an image: skipped quietly unless its bytes are one
-
-
-@dataclass(frozen=True, slots=True)
-class Post(Generic[M, R]):
-    """One platform message: its images are judged, and it is flagged as one."""
-
-    id: str  # the message's id in its chat
-    channel: str  # where the message is (a thread's own id), to find it again
-    context: UploadContext  # who posted it where, as the policy sees it
-    images: Sequence[Image[R]]
-    message: M | None = None  # what actions are taken on; None: nothing to flag (an attachment)
-    sent: datetime | None = None  # when it was posted, by the platform's clock
-
-
-@dataclass(frozen=True, slots=True)
-class Event(Generic[M, R]):
-    """What an adapter collected from one platform event: a message, an album or a request."""
-
-    chat: ChatKey
-    sender: Hashable  # whose rate the images spend
-    context: UploadContext  # the answer's: a request's is `requested`
-    posts: Sequence[Post[M, R]]
-
-    @property
-    def requested(self) -> bool:
-        return self.context.requested
-
-
-class Failure(Enum):
-    """What a platform error from an action means."""
-
-    REFUSED = "refused"  # not allowed there (a missing right): switch it off, tell once
-    GONE = "gone"  # the message, member or channel went away meanwhile
-    FAILED = "failed"  # anything else the platform said: the next flag may well work
-
-
-class Port(Protocol[M_contra, R_contra]):
-    """The platform calls of one event; each adapter implements it on its real client.
-
-    The actions (react, warn, delete, time out, post the flag) raise their library's errors,
-    which `failure` classifies; `reply` and `tell` log their own platform errors and raise only
-    for a bug.
-    """
-
-    async def fetch(self, ref: R_contra) -> bytes:
-        """An image's bytes; a `DeepGuardError` says politely why they could not be had."""
-        ...
-
-    async def reply(self, text: str, flag: Flag | None) -> None:
-        """Answer the event; `flag` is the upload's, for a platform that offers reporting it."""
-        ...
-
-    async def react(self, message: M_contra) -> None: ...
-
-    async def warn(self, message: M_contra, text: str, flag: Flag) -> None:
-        """Reply to the flagged message with a warning the poster can report as a mistake."""
-        ...
-
-    async def delete(self, message: M_contra) -> None: ...
-
-    async def time_out(self, message: M_contra, minutes: int) -> None: ...
-
-    async def post_flag(self, message: M_contra, flag: Flag, modlog: str) -> str:
-        """Post the flag with its review buttons to the mod-log; the post's id, to edit it."""
-        ...
-
-    async def tell(self, message: M_contra, text: str, modlog: str | None) -> None:
-        """Tell the moderators: in `modlog`, or where the platform reaches them without one."""
-        ...
-
-    def place(self, message: M_contra, channel: str) -> str:
-        """How a notice names `channel`, where an action was refused."""
-        ...
-
-    def failure(self, error: Exception, action: Action) -> Failure | None:
-        """What a platform error from `action` means; None when it is not one (a bug)."""
-        ...
 
 
 class Pipeline:
@@ -406,7 +314,9 @@ class Pipeline:
         if action is Action.REACT:
             await port.react(message)
         elif action is Action.WARN:
-            await port.warn(message, replies.warning_text(flag.flag.fake_probability), flag)
+            await port.warn(
+                message, moderation_replies.warning_text(flag.flag.fake_probability), flag
+            )
         elif action is Action.MODLOG and policy.modlog is not None:
             posted = await port.post_flag(message, flag, policy.modlog)
             await self.outage.attempt(self._store.set_modlog_message(flag.id, posted), None)
@@ -445,7 +355,7 @@ class Pipeline:
         log.warning(
             "%s refused %s in %s (%s); switched off there", chat.platform, action, places[0], error
         )
-        notice = replies.permission_missing(action, port.place(message, places[0]))
+        notice = moderation_replies.permission_missing(action, port.place(message, places[0]))
         await port.tell(message, notice, usable_modlog(policy))
 
     async def _answer(

@@ -22,8 +22,9 @@ from cachetools import TTLCache
 from bots.discord.inputs import DiscordImage
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
-from bots.pipeline import Failure
-from bots.replies import DISCLAIMER, MARKER_EMOJI, cut_short, flag_notice
+from bots.moderation_replies import MARKER_EMOJI, flag_notice
+from bots.port import Failure
+from bots.replies import DISCLAIMER, cut_short
 from config import DiscordSettings
 from core.errors import ImageTooLarge
 from core.moderation.types import Action, Flag

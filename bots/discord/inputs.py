@@ -16,7 +16,7 @@ from typing import Final
 
 import discord
 
-from bots.pipeline import Event, Image, Post
+from bots.port import Event, Image, Post
 from config import DiscordSettings
 from core.moderation.types import ChatKey, UploadContext
 

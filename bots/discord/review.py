@@ -16,7 +16,7 @@ from contextlib import suppress
 import discord
 
 from bots.delivery import SeenMessages
-from bots.replies import (
+from bots.moderation_replies import (
     ALREADY_REVIEWED,
     BUTTON_EXPIRED,
     CONFIRM_BUTTON,
@@ -28,13 +28,13 @@ from bots.replies import (
     REPORT_NOT_YOURS,
     REPORT_THANKS,
     REVIEW_ADMINS_ONLY,
-    UNEXPECTED,
     UNKNOWN_FLAG,
     report_after_review,
     report_notice,
     report_without_modlog,
     review_line,
 )
+from bots.replies import UNEXPECTED
 from core.moderation.policy import usable_modlog
 from core.moderation.types import FLAG_ID_MAX, Action, ChatKey, Flag, FlagStatus, ModerationStore
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from bots.replies import (
+from bots.moderation_replies import (
     ADMINS_ONLY,
     FORGOTTEN,
     SERVERS_ONLY,

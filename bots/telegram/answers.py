@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from telegram import Bot, ChatPermissions, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
-from bots import replies
-from bots.pipeline import Failure
+from bots import moderation_replies
+from bots.port import Failure
 from bots.telegram.chats import chat_key, chat_name, poster_name
 from bots.telegram.media import Media, fetch
 from bots.telegram.review import report_button, review_buttons
@@ -51,7 +51,7 @@ class TelegramPort:
 
     async def react(self, message: Message) -> None:
         await self._bot.set_message_reaction(
-            message.chat_id, message.message_id, replies.MARKER_EMOJI
+            message.chat_id, message.message_id, moderation_replies.MARKER_EMOJI
         )
 
     async def warn(self, message: Message, text: str, flag: Flag) -> None:
@@ -72,7 +72,7 @@ class TelegramPort:
         )
 
     async def post_flag(self, message: Message, flag: Flag, modlog: str) -> str:
-        text = replies.flag_notice(
+        text = moderation_replies.flag_notice(
             flag.id,
             poster_name(message),
             chat_name(message.chat),

@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bots import replies
+from bots import moderation_replies, replies
 from bots.delivery import InFlight, SeenMessages
 from bots.pipeline import Pipeline
 from bots.run import install_redaction
@@ -202,7 +202,7 @@ async def initialize(app: TelegramApp) -> None:
 async def announce_commands(app: TelegramApp) -> None:
     """Fill Telegram's command menus (administrators also see moderation); failures cost a menu."""
     commands = [BotCommand(name, text) for name, text in replies.COMMAND_DESCRIPTIONS.items()]
-    admin = [BotCommand(n, t) for n, t in replies.ADMIN_COMMAND_DESCRIPTIONS.items()]
+    admin = [BotCommand(n, t) for n, t in moderation_replies.ADMIN_COMMAND_DESCRIPTIONS.items()]
     try:
         await app.bot.set_my_commands(commands)
         await app.bot.set_my_commands(commands + admin, BotCommandScopeAllChatAdministrators())

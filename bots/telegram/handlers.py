@@ -17,7 +17,8 @@ from telegram.ext import ContextTypes
 
 from bots import replies
 from bots.delivery import InFlight
-from bots.pipeline import Event, Image, Pipeline, Post
+from bots.pipeline import Pipeline
+from bots.port import Event, Image, Post
 from bots.telegram.answers import TelegramPort, reply
 from bots.telegram.chats import chat_key, upload_context
 from bots.telegram.media import Albums, Media, media_of

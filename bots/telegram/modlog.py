@@ -21,7 +21,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bots import replies
+from bots import moderation_replies
 from bots.telegram.chats import chat_key, chat_name, display_name, is_admin
 from bots.telegram.review import expired
 from core.moderation.policy import with_modlog
@@ -35,7 +35,9 @@ _DATA = re.compile(r"dgm:(-?[0-9]{1,20})", re.ASCII)
 
 def request_button(group: int) -> InlineKeyboardMarkup:
     """Confirm; the data names the asking group, the chat it is pressed in is the mod-log."""
-    button = InlineKeyboardButton(replies.MODLOG_CONFIRM_BUTTON, callback_data=f"dgm:{group}")
+    button = InlineKeyboardButton(
+        moderation_replies.MODLOG_CONFIRM_BUTTON, callback_data=f"dgm:{group}"
+    )
     return InlineKeyboardMarkup([[button]])
 
 
@@ -67,14 +69,14 @@ class ModlogHandshake:
         try:
             await bot.send_message(
                 int(target),
-                replies.modlog_request(chat_name(message.chat)),
+                moderation_replies.modlog_request(chat_name(message.chat)),
                 reply_markup=request_button(message.chat_id),
             )
         except TelegramError as exc:
             log.info("mod-log %s refused the request of %s: %s", target, message.chat_id, exc)
             await self._store.change_policy(key, not_asked)
-            return replies.MODLOG_UNREACHABLE
-        return replies.MODLOG_ASKED
+            return moderation_replies.MODLOG_UNREACHABLE
+        return moderation_replies.MODLOG_ASKED
 
     async def on_confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Confirm pressed in the chat asked: its administrator makes it the group's mod-log."""
@@ -91,7 +93,7 @@ class ModlogHandshake:
             await expired(query)
             return
         if not await _administers(context.bot, post.chat.id, query.from_user.id):
-            await query.answer(replies.MODLOG_CONFIRM_ADMINS_ONLY, show_alert=True)
+            await query.answer(moderation_replies.MODLOG_CONFIRM_ADMINS_ONLY, show_alert=True)
             return
 
         def confirmed(policy: ChatPolicy) -> ChatPolicy | None:
@@ -103,13 +105,13 @@ class ModlogHandshake:
             await expired(query)
             return
         log.info("telegram chat %s is now the mod-log of %s", target, group.chat)
-        await query.answer(replies.SETTINGS_SAVED)
+        await query.answer(moderation_replies.SETTINGS_SAVED)
         where = chat_name(post.chat)
         try:
             if isinstance(post, Message) and post.text:
                 line = f"✅ Confirmed by {display_name(query.from_user)}."
                 await post.edit_text(f"{post.text}\n\n{line}", reply_markup=None)
-            await context.bot.send_message(int(group.chat), replies.modlog_set(where))
+            await context.bot.send_message(int(group.chat), moderation_replies.modlog_set(where))
         except TelegramError as exc:  # the mod-log is set; these are courtesies
             log.warning("could not announce the mod-log %s of %s: %s", target, group.chat, exc)
 

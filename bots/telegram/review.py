@@ -28,7 +28,7 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bots import replies
+from bots import moderation_replies
 from bots.telegram.chats import display_name, is_admin
 from core.moderation.policy import usable_modlog
 from core.moderation.types import FLAG_ID_MAX, Flag, FlagStatus, ModerationStore
@@ -44,15 +44,21 @@ def review_buttons(flag_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(replies.CONFIRM_BUTTON, callback_data=f"dg:ok:{flag_id}"),
-                InlineKeyboardButton(replies.DISMISS_BUTTON, callback_data=f"dg:no:{flag_id}"),
+                InlineKeyboardButton(
+                    moderation_replies.CONFIRM_BUTTON, callback_data=f"dg:ok:{flag_id}"
+                ),
+                InlineKeyboardButton(
+                    moderation_replies.DISMISS_BUTTON, callback_data=f"dg:no:{flag_id}"
+                ),
             ]
         ]
     )
 
 
 def report_button(flag_id: int) -> InlineKeyboardMarkup:
-    button = InlineKeyboardButton(replies.REPORT_BUTTON, callback_data=f"dg:rp:{flag_id}")
+    button = InlineKeyboardButton(
+        moderation_replies.REPORT_BUTTON, callback_data=f"dg:rp:{flag_id}"
+    )
     return InlineKeyboardMarkup([[button]])
 
 
@@ -69,7 +75,7 @@ class ReviewButtons:
         pressed = _parsed(query.data)
         flag = await self._store.get_flag(pressed[1]) if pressed else None
         if pressed is not None and flag is None:
-            await query.answer(replies.UNKNOWN_FLAG)
+            await query.answer(moderation_replies.UNKNOWN_FLAG)
         elif pressed is None or flag is None or not _in_place(query.message, pressed[0], flag):
             await expired(query)
         elif pressed[0] == "rp":
@@ -85,11 +91,11 @@ class ReviewButtons:
         group, where = int(flag.flag.chat.chat), int(flag.flag.channel)
         message_id = int(flag.flag.message)
         if not await is_admin(bot, group, query.from_user.id):
-            await query.answer(replies.REVIEW_ADMINS_ONLY, show_alert=True)
+            await query.answer(moderation_replies.REVIEW_ADMINS_ONLY, show_alert=True)
             return
         reviewed = await self._store.review(flag.id, status, str(query.from_user.id))
         if reviewed is None:
-            await query.answer(replies.ALREADY_REVIEWED)
+            await query.answer(moderation_replies.ALREADY_REVIEWED)
             return
         deleted: bool | None = None
         if status is FlagStatus.CONFIRMED:
@@ -97,32 +103,36 @@ class ReviewButtons:
         else:
             with contextlib.suppress(TelegramError):  # the marker is a courtesy
                 await bot.set_message_reaction(where, message_id, [])
-        line = replies.review_line(status, display_name(query.from_user), deleted=deleted)
+        line = moderation_replies.review_line(
+            status, display_name(query.from_user), deleted=deleted
+        )
         await query.answer(line)
         await _close_post(query.message, line)
 
     async def _report(self, bot: Bot, query: CallbackQuery, flag: Flag) -> None:
         if str(query.from_user.id) != flag.flag.author:
-            await query.answer(replies.REPORT_NOT_YOURS, show_alert=True)
+            await query.answer(moderation_replies.REPORT_NOT_YOURS, show_alert=True)
             return
         if flag.status is not FlagStatus.OPEN:
-            await query.answer(replies.report_after_review(flag.status), show_alert=True)
+            await query.answer(
+                moderation_replies.report_after_review(flag.status), show_alert=True
+            )
             return
         if not await self._store.report(flag.id):
-            await query.answer(replies.REPORT_ALREADY)
+            await query.answer(moderation_replies.REPORT_ALREADY)
             return
         modlog = usable_modlog(await self._store.policy(flag.flag.chat, private=False))
         if modlog is None:
-            await query.answer(replies.report_without_modlog("group"), show_alert=True)
+            await query.answer(moderation_replies.report_without_modlog("group"), show_alert=True)
             return
-        notice = replies.report_notice(flag.id, display_name(query.from_user))
+        notice = moderation_replies.report_notice(flag.id, display_name(query.from_user))
         try:
             await bot.send_message(modlog, notice)
         except TelegramError as exc:
             log.warning("flag %d: report not posted to the mod-log: %s", flag.id, exc)
-            await query.answer(replies.REPORT_MODLOG_FAILED, show_alert=True)
+            await query.answer(moderation_replies.REPORT_MODLOG_FAILED, show_alert=True)
             return
-        await query.answer(replies.REPORT_THANKS)
+        await query.answer(moderation_replies.REPORT_THANKS)
 
 
 def _parsed(data: str | None) -> tuple[str, int] | None:
@@ -145,7 +155,7 @@ def _in_place(post: MaybeInaccessibleMessage | None, kind: str, flag: Flag) -> b
 async def expired(query: CallbackQuery) -> None:
     """Answer a press that is no longer (or never was) one of ours; nothing else happens."""
     log.info("button %r pressed by %s: expired", query.data, query.from_user.id)
-    await query.answer(replies.BUTTON_EXPIRED)
+    await query.answer(moderation_replies.BUTTON_EXPIRED)
 
 
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -33,8 +33,8 @@ from telegram.ext import (
     filters,
 )
 
-from bots import replies
-from bots.replies import crossing
+from bots import moderation_replies
+from bots.moderation_replies import crossing
 from bots.telegram.chats import (
     author_id,
     chat_key,
@@ -104,7 +104,7 @@ class SettingsCommand:
             if changed is None:
                 return
             policy = changed
-        text = replies.settings_text(policy)
+        text = moderation_replies.settings_text(policy)
         await message.reply_text(text, reply_markup=keyboard(policy, chat))
 
     async def _change(self, key: ChatKey, args: list[str], message: Message) -> ChatPolicy | None:
@@ -128,10 +128,10 @@ class SettingsCommand:
         if not await first_time(self._store, message):
             return False
         if is_private(message):
-            await message.reply_text(replies.SETTINGS_GROUPS_ONLY)
+            await message.reply_text(moderation_replies.SETTINGS_GROUPS_ONLY)
             return False
         if not await sender_is_admin(bot, message):
-            await message.reply_text(replies.ADMINS_ONLY)
+            await message.reply_text(moderation_replies.ADMINS_ONLY)
             return False
         return True
 
@@ -148,7 +148,7 @@ class SettingsCommand:
             await expired(query)
             return
         if not await is_admin(context.bot, post.chat_id, query.from_user.id):
-            await query.answer(replies.ADMINS_ONLY, show_alert=True)
+            await query.answer(moderation_replies.ADMINS_ONLY, show_alert=True)
             return
         key, chat = chat_key(post.chat_id), str(post.chat_id)
 
@@ -160,9 +160,9 @@ class SettingsCommand:
         policy = await self._store.change_policy(key, change)
         if policy is None:
             raise RuntimeError("a settings button's change saved nothing; this is a bug")
-        await query.answer(replies.SETTINGS_SAVED)
+        await query.answer(moderation_replies.SETTINGS_SAVED)
         try:
-            text = replies.settings_text(policy)
+            text = moderation_replies.settings_text(policy)
             await query.edit_message_text(text, reply_markup=keyboard(policy, chat))
         except BadRequest as exc:
             if "not modified" not in exc.message:  # the current mode pressed again
@@ -225,7 +225,7 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
     if name in BANDS:
         share = parse_fraction(value)
         if share is None:
-            return replies.percent_refused(name)
+            return moderation_replies.percent_refused(name)
         if name == "threshold":
             return with_threshold(policy, share)
         banded = replace(policy, uncertain_from=share)
@@ -243,7 +243,7 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
             return replace(policy, exempt_users=frozenset(changed))
     except ValueError:
         pass
-    return replies.SETTINGS_USAGE
+    return moderation_replies.SETTINGS_USAGE
 
 
 class ChatCommands:
@@ -260,7 +260,7 @@ class ChatCommands:
         now, key = datetime.now(UTC), chat_key(message.chat_id)
         week = await self._store.stats(key, now - timedelta(days=7))
         month = await self._store.stats(key, now - timedelta(days=30))
-        await message.reply_text(replies.stats_text(week, month))
+        await message.reply_text(moderation_replies.stats_text(week, month))
 
     async def on_forget(self, update: Update, context: Context) -> None:
         """Delete everything stored about this chat, at an administrator's request."""
@@ -269,7 +269,7 @@ class ChatCommands:
             return
         await self._store.forget(chat_key(message.chat_id))
         log.info("telegram chat %s: data deleted on request", message.chat_id)
-        await message.reply_text(replies.FORGOTTEN)
+        await message.reply_text(moderation_replies.FORGOTTEN)
 
     async def _from_admin(self, update: Update, context: Context) -> Message | None:
         """The command's message when it is new and an administrator sent it (else refused)."""
@@ -277,7 +277,7 @@ class ChatCommands:
         if message is None or not await first_time(self._store, message):
             return None
         if not await sender_is_admin(context.bot, message):
-            await message.reply_text(replies.ADMINS_ONLY_COMMAND)
+            await message.reply_text(moderation_replies.ADMINS_ONLY_COMMAND)
             return None
         return message
 

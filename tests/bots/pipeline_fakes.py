@@ -11,7 +11,7 @@ import hashlib
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from bots.pipeline import Event, Failure, Image, Post
+from bots.port import Event, Failure, Image, Post
 from core.errors import DeepGuardError
 from core.moderation.types import Action, ChatKey, Flag, UploadContext
 from core.result import Judgement, Scores, judge_scores

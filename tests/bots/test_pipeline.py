@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from bots import replies
+from bots import moderation_replies, replies
 from bots.delivery import SeenMessages
+from bots.moderation_replies import reply_bands
 from bots.pipeline import Pipeline
-from bots.replies import reply_bands
 from bots.throttle import Throttle
 from config import ReplySettings, ThrottleSettings
 from core.errors import CorruptImage, DeepGuardError, ImageTooLarge, Overloaded
@@ -102,7 +102,7 @@ class TestOrder:
         rig.script(a=0.9)
         fake = port()
         await rig.pipeline.run(event(), fake)
-        warning = replies.warning_text(0.9)
+        warning = moderation_replies.warning_text(0.9)
         assert fake.calls == [
             ("fetch", "a"),
             ("react", "m1"),
@@ -417,7 +417,7 @@ class TestFailures:
             rig.pipeline.run(event(post("m1", "a")), fakes[0]),
             rig.pipeline.run(event(post("m2", "b")), fakes[1]),
         )
-        told = replies.permission_missing(A.REACT, "#general")
+        told = moderation_replies.permission_missing(A.REACT, "#general")
         tells = [call for fake in fakes for call in fake.calls if call[0] == "tell"]
         assert tells == [("tell", told, "modlog")]
         assert [fake.names().count("react") for fake in fakes] == [1, 1]
@@ -435,7 +435,7 @@ class TestFailures:
         fake = port()
         fake.fail("post_flag", PlatformRefused("HTTP 403"))
         await rig.pipeline.run(event(), fake)
-        told = replies.permission_missing(A.MODLOG, "#modlog")
+        told = moderation_replies.permission_missing(A.MODLOG, "#modlog")
         assert fake.calls[-1] == ("tell", told, "(owner)")
         policy = await rig.store.policy(CHAT, private=False)
         assert policy.disabled == frozenset({("modlog", A.MODLOG)})

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from bots.delivery import SeenMessages
-from bots.pipeline import Event, Pipeline
+from bots.pipeline import Pipeline
+from bots.port import Event
 from bots.throttle import Throttle
 from config import ReplySettings, ThrottleSettings
 from core.moderation.types import Action, ChatPolicy, Mode

@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.errors import StoreUnavailable
 from core.moderation import schema
+from core.moderation.codec import policy_from_json, policy_to_json
 from core.moderation.policy import default_policy, with_mode, with_threshold, without_action
-from core.moderation.store import SqlStore, policy_from_json, policy_to_json
+from core.moderation.store import SqlStore
 from core.moderation.types import Action, ChatKey, ChatPolicy, ChatStats, FlagStatus, Mode, NewFlag
 
 POSTGRES_VARIABLE = "DEEPGUARD_TEST_POSTGRES_URL"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bots.replies import MARKER_EMOJI, permission_missing
+from bots.moderation_replies import MARKER_EMOJI, permission_missing
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore

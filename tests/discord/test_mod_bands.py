@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bots.replies import MARKER_EMOJI, bands_refused
+from bots.moderation_replies import MARKER_EMOJI, bands_refused
 from bots.run import open_store
 from config import ReplySettings, Settings
 from core.detector import Detector

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from bots.replies import BUTTON_EXPIRED, REVIEW_ADMINS_ONLY
+from bots.moderation_replies import BUTTON_EXPIRED, REVIEW_ADMINS_ONLY
 from config import Settings
 from core.detector import Detector
 from core.moderation.types import ChatKey, FlagStatus, ModerationStore

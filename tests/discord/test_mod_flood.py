@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bots import replies
-from bots.replies import MARKER_EMOJI
+from bots.moderation_replies import MARKER_EMOJI
 from config import Settings, ThrottleSettings
 from core.detector import Detector
 from core.moderation.types import Action, ModerationStore

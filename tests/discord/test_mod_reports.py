@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.replies import (
+from bots.moderation_replies import (
     REPORT_MODLOG_FAILED,
     REPORT_THANKS,
     report_after_review,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.replies import (
+from bots.moderation_replies import (
     ADMINS_ONLY,
     FORGOTTEN,
     MARKER_EMOJI,
@@ -16,9 +16,9 @@ from bots.replies import (
     REPORT_NOT_YOURS,
     REPORT_THANKS,
     REVIEW_ADMINS_ONLY,
-    UNEXPECTED,
     UNKNOWN_FLAG,
 )
+from bots.replies import UNEXPECTED
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore

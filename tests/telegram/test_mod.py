@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bots import replies
+from bots import moderation_replies
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore
@@ -67,12 +67,14 @@ class TestFlagging:
             [post] = await fake.wait_posted(MODLOG)
             [reaction] = await fake.wait_for("setMessageReaction")
         assert reaction["message_id"] == photo["message_id"]
-        assert reaction["reaction"] == [{"type": "emoji", "emoji": replies.MARKER_EMOJI}]
+        assert reaction["reaction"] == [
+            {"type": "emoji", "emoji": moderation_replies.MARKER_EMOJI}
+        ]
         assert f"https://t.me/c/{str(GROUP)[4:]}/{photo['message_id']}" in post["text"]
         assert "Test group" in post["text"]
         assert buttons(post) == {
-            replies.CONFIRM_BUTTON: "dg:ok:1",
-            replies.DISMISS_BUTTON: "dg:no:1",
+            moderation_replies.CONFIRM_BUTTON: "dg:ok:1",
+            moderation_replies.DISMISS_BUTTON: "dg:no:1",
         }
         flag = await store.get_flag(1)
         assert flag is not None
@@ -93,7 +95,7 @@ class TestFlagging:
         [sent] = fake.sent()
         assert sent["reply_parameters"]["message_id"] == photo["message_id"]
         assert warning["text"].startswith("⚠️")
-        assert buttons(warning) == {replies.REPORT_BUTTON: "dg:rp:1"}
+        assert buttons(warning) == {moderation_replies.REPORT_BUTTON: "dg:rp:1"}
         assert deleted == {"chat_id": GROUP, "message_id": photo["message_id"]}
         assert fake.posted_to(MODLOG) == []
 

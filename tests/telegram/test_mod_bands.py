@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bots import replies
+from bots import moderation_replies
 from bots.run import open_store
 from config import ReplySettings, Settings
 from core.detector import Detector
@@ -96,7 +96,7 @@ class TestBands:
             )
         assert "• uncertain from: 50% (below it: likely real)" in saved
         assert "• flag at or above: 70% probability of AI" in saved
-        assert too_high == replies.bands_refused(0.7, 0.9)
+        assert too_high == moderation_replies.bands_refused(0.7, 0.9)
         assert "• uncertain from: 40% (below it: likely real)" in lowered
         policy = await store.policy(KEY, private=False)
         assert (policy.threshold, policy.uncertain_from) == (0.4, 0.4)

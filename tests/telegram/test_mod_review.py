@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bots import replies
+from bots import moderation_replies
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore
@@ -61,7 +61,7 @@ class TestReview:
             [deleted] = await fake.wait_for("deleteMessage")
             [edit] = await fake.wait_for("editMessageText")
         assert deleted == {"chat_id": GROUP, "message_id": photo["message_id"]}
-        assert fake.callback_answers()[0] == replies.REVIEW_ADMINS_ONLY
+        assert fake.callback_answers()[0] == moderation_replies.REVIEW_ADMINS_ONLY
         assert edit["message_id"] == post["message_id"]
         assert "Confirmed by" in edit["text"]
         assert "reply_markup" not in edit  # the buttons are gone
@@ -87,7 +87,7 @@ class TestReview:
         _, cleared = fake.sent("setMessageReaction")
         assert cleared["message_id"] == photo["message_id"]
         assert cleared.get("reaction", []) == []
-        assert fake.callback_answers()[1] == replies.ALREADY_REVIEWED
+        assert fake.callback_answers()[1] == moderation_replies.ALREADY_REVIEWED
         assert fake.sent("deleteMessage") == []
         flag = await store.get_flag(1)
         assert flag is not None
@@ -108,9 +108,12 @@ class TestReview:
             fake.press(warning, "dg:rp:1", user_id=MEMBER)
             await fake.wait_posted(MODLOG, 2)
             await fake.wait_for("answerCallbackQuery", 2)
-        assert fake.callback_answers() == [replies.REPORT_NOT_YOURS, replies.REPORT_THANKS]
+        assert fake.callback_answers() == [
+            moderation_replies.REPORT_NOT_YOURS,
+            moderation_replies.REPORT_THANKS,
+        ]
         report = fake.posted_to(MODLOG)[1]["text"]
-        assert report == replies.report_notice(1, f"User{MEMBER} ({MEMBER})")
+        assert report == moderation_replies.report_notice(1, f"User{MEMBER} ({MEMBER})")
 
     async def test_a_report_without_a_modlog_is_recorded_counted_and_said_so_once(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
@@ -125,8 +128,8 @@ class TestReview:
             fake.press(warning, "dg:rp:1", user_id=MEMBER)
             await fake.wait_for("answerCallbackQuery", 2)
         assert fake.callback_answers() == [
-            replies.report_without_modlog("group"),
-            replies.REPORT_ALREADY,
+            moderation_replies.report_without_modlog("group"),
+            moderation_replies.REPORT_ALREADY,
         ]
         stats = await store.stats(KEY, datetime(2000, 1, 1, tzinfo=UTC))
         assert stats.reported == 1
@@ -214,7 +217,7 @@ class TestForgedButtons:
             for message, data, who in presses:
                 fake.press(message, data, user_id=who)
             await fake.wait_for("answerCallbackQuery", len(presses))
-        assert fake.callback_answers() == [replies.BUTTON_EXPIRED] * len(presses)
+        assert fake.callback_answers() == [moderation_replies.BUTTON_EXPIRED] * len(presses)
         assert fake.sent("deleteMessage") == []
         assert fake.posted == flagged
         flag = await store.get_flag(1)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bots import replies
+from bots import moderation_replies
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore
@@ -81,7 +81,7 @@ class TestSettings:
                 fake.group_command("/settings threshold 0.8"),
                 fake.anonymous_command("/settings exempt 77"),
             )
-        assert refusal == replies.ADMINS_ONLY
+        assert refusal == moderation_replies.ADMINS_ONLY
         assert "80%" in by_admin
         assert "exempt users: 1" in by_anonymous
         policy = await store.policy(KEY, private=False)
@@ -101,7 +101,7 @@ class TestSettings:
             fake.press(panel, "dgs:act:delete", user_id=ADMIN)
             await fake.wait_for("editMessageText", 2)
         assert buttons(panel)["• reply-all"] == "dgs:mode:reply-all"
-        assert fake.callback_answers()[0] == replies.ADMINS_ONLY
+        assert fake.callback_answers()[0] == moderation_replies.ADMINS_ONLY
         policy = await store.policy(KEY, private=False)
         assert policy.mode is Mode.FLAG_ONLY
         assert policy.explicit_mode
@@ -119,7 +119,7 @@ class TestSettings:
                 fake.group_command("/settings colour blue"),
                 fake.group_command("/settings modlog somewhere"),
             )
-        assert answers == [replies.SETTINGS_USAGE] * 2
+        assert answers == [moderation_replies.SETTINGS_USAGE] * 2
 
     async def test_a_percent_sign_always_means_percent(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
@@ -136,8 +136,8 @@ class TestSettings:
             )
         assert thresholds == pytest.approx([0.01, 0.01, 0.8, 0.5, 0.8])
         assert refusals == [
-            replies.percent_refused("threshold"),
-            replies.percent_refused("uncertain"),
+            moderation_replies.percent_refused("threshold"),
+            moderation_replies.percent_refused("uncertain"),
         ]
         assert "80%" in refusals[0]
         assert (await store.policy(KEY, private=False)).threshold == pytest.approx(0.8)
@@ -148,12 +148,16 @@ class TestSettings:
         """/settings in a private chat says settings are for groups."""
         async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
             answers = await fake.ask(fake.command("/settings"))
-        assert answers == [replies.SETTINGS_GROUPS_ONLY]
+        assert answers == [moderation_replies.SETTINGS_GROUPS_ONLY]
 
 
 def modlog_request(fake: ModFake, chat_id: int = MODLOG) -> Json:
     """The last request the bot posted in `chat_id` to become a mod-log."""
-    return [m for m in fake.posted_to(chat_id) if replies.MODLOG_CONFIRM_BUTTON in buttons(m)][-1]
+    return [
+        m
+        for m in fake.posted_to(chat_id)
+        if moderation_replies.MODLOG_CONFIRM_BUTTON in buttons(m)
+    ][-1]
 
 
 class TestModlogHandshake:
@@ -169,7 +173,9 @@ class TestModlogHandshake:
             request = modlog_request(fake)
             pending = await store.policy(KEY, private=False)
             await fake.ask(fake.group_photo(image_bytes(1)))  # flagged: a verdict, no post
-            fake.press(request, buttons(request)[replies.MODLOG_CONFIRM_BUTTON], user_id=ADMIN)
+            fake.press(
+                request, buttons(request)[moderation_replies.MODLOG_CONFIRM_BUTTON], user_id=ADMIN
+            )
             await fake.wait_for("answerCallbackQuery")
             refused = await store.policy(KEY, private=False)
             fake.press(request, f"dgm:{GROUP}", user_id=MEMBER)
@@ -177,17 +183,17 @@ class TestModlogHandshake:
             [edited] = await fake.wait_for("editMessageText")
             fake.push(fake.group_photo(image_bytes(2)))
             await fake.wait_posted(MODLOG, 2)
-        assert asked == replies.MODLOG_ASKED
-        assert request["text"] == replies.modlog_request("Test group")
-        assert buttons(request) == {replies.MODLOG_CONFIRM_BUTTON: f"dgm:{GROUP}"}
+        assert asked == moderation_replies.MODLOG_ASKED
+        assert request["text"] == moderation_replies.modlog_request("Test group")
+        assert buttons(request) == {moderation_replies.MODLOG_CONFIRM_BUTTON: f"dgm:{GROUP}"}
         assert (pending.modlog, pending.pending_modlog) == (None, str(MODLOG))
-        assert "waiting for confirmation" in replies.settings_text(pending)
+        assert "waiting for confirmation" in moderation_replies.settings_text(pending)
         assert fake.callback_answers() == [
-            replies.MODLOG_CONFIRM_ADMINS_ONLY,
-            replies.SETTINGS_SAVED,
+            moderation_replies.MODLOG_CONFIRM_ADMINS_ONLY,
+            moderation_replies.SETTINGS_SAVED,
         ]
         assert refused == pending
-        assert told["text"] == replies.modlog_set("Test group")
+        assert told["text"] == moderation_replies.modlog_set("Test group")
         assert edited["message_id"] == request["message_id"]
         assert "reply_markup" not in edited
         policy = await store.policy(KEY, private=False)
@@ -212,10 +218,10 @@ class TestModlogHandshake:
             await fake.wait_for("answerCallbackQuery")
             fake.press(request, f"dgm:{GROUP}", user_id=STRANGER)  # the chat's own user
             await fake.wait_for("answerCallbackQuery", 2)
-        assert asked == replies.MODLOG_ASKED
+        assert asked == moderation_replies.MODLOG_ASKED
         assert fake.callback_answers() == [
-            replies.MODLOG_CONFIRM_ADMINS_ONLY,
-            replies.SETTINGS_SAVED,
+            moderation_replies.MODLOG_CONFIRM_ADMINS_ONLY,
+            moderation_replies.SETTINGS_SAVED,
         ]
         assert (await store.policy(KEY, private=False)).modlog == str(STRANGER)
 
@@ -237,9 +243,9 @@ class TestModlogHandshake:
             second = modlog_request(fake, OTHER_CHAT)
             fake.press(second, f"dgm:{GROUP}", user_id=ADMIN)
             await fake.wait_for("answerCallbackQuery", 2)
-        assert unreachable == replies.MODLOG_UNREACHABLE
+        assert unreachable == moderation_replies.MODLOG_UNREACHABLE
         assert unreachable_policy.pending_modlog is None
-        assert fake.callback_answers() == [replies.BUTTON_EXPIRED] * 2
+        assert fake.callback_answers() == [moderation_replies.BUTTON_EXPIRED] * 2
         policy = await store.policy(KEY, private=False)
         assert (policy.modlog, policy.pending_modlog) == (None, None)
 
@@ -283,7 +289,7 @@ class TestStatsAndForget:
         week, month = [await store.stats(KEY, now - timedelta(days=d)) for d in (7, 30)]
         assert texts(fake, GROUP) == [stats, refusal, forgotten]  # flag-only: no verdict reply
         assert stats.startswith("Last 7 days: 1 images scanned, 1 flagged")
-        assert refusal == replies.ADMINS_ONLY_COMMAND
-        assert forgotten == replies.FORGOTTEN
+        assert refusal == moderation_replies.ADMINS_ONLY_COMMAND
+        assert forgotten == moderation_replies.FORGOTTEN
         assert (week.scanned, month.flagged) == (0, 0)
         assert await store.get_flag(1) is None
