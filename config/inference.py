@@ -1,4 +1,4 @@
-"""Settings of the inference core: the model, the micro-batching queue and image limits."""
+"""Settings of the inference core: the model, the micro-batching queue, image and clip limits."""
 
 from __future__ import annotations
 
@@ -82,4 +82,25 @@ class ImageLimits(BaseModel):
         False,
         description="Decode JPEGs at a reduced scale (at least twice the model's input "
         "size): several times faster, pixels change slightly.",
+    )
+
+
+class VideoSettings(BaseModel):
+    """Animations (GIF, WebP, APNG) and videos (MP4/MOV, WebM/MKV): sampling and caps.
+
+    Frames keep the image limits' pixel and side caps; animations keep the image byte cap.
+    """
+
+    frames: int = Field(
+        8, ge=1, le=64, description="Frames judged per clip, evenly spaced in time."
+    )
+    max_bytes: int = Field(50 * MiB, ge=1, description="Largest video upload, in bytes.")
+    max_duration_s: float = Field(
+        600.0, gt=0.0, description="Longest clip, in seconds (read from its header)."
+    )
+    decode_budget_s: float = Field(
+        4.0,
+        gt=0.0,
+        description="Decoding time one clip may take; past it, the clip is judged on the "
+        "frames decoded so far.",
     )

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.chat import DiscordSettings, ReplySettings, TelegramSettings, ThrottleSettings
-from config.inference import ImageLimits, ModelSettings, QueueSettings
+from config.inference import ImageLimits, ModelSettings, QueueSettings, VideoSettings
 from config.service import ModerationSettings, RemoteSettings, ServeSettings
 
 __all__ = [
@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     queue: QueueSettings = QueueSettings()
     images: ImageLimits = ImageLimits()
+    video: VideoSettings = VideoSettings()
     replies: ReplySettings = ReplySettings()
     throttle: ThrottleSettings = ThrottleSettings()
     discord: DiscordSettings = DiscordSettings()
