@@ -1,20 +1,31 @@
 """Upload bytes to model input, in a thread pool of its own, before a request is queued.
 
-A bad upload is refused here at once and never reaches a batch.
+A still image becomes one `Picture`; an animation or a video becomes a `DecodedClip` of
+sampled frames (`core.kinds` tells which, from the bytes). A bad upload is refused here at
+once and never reaches a batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from config import ImageLimits
+from PIL import Image
+
+from config import ImageLimits, VideoSettings
+from core.animation import decode_animation
 from core.errors import ModelError
 from core.images import decode_image
+from core.kinds import kind_of
 from core.near_duplicates import perceptual_hash
 from core.preprocess import PixelArray
+from core.result import Media
+from core.sampling import Budget, Clock, DecodedClip
+from core.video import decode_video
 
 if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
     from core.classifier import Classifier
@@ -22,35 +33,64 @@ if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A still image as model input, and its perceptual hash when near-duplicates are on."""
+
+    pixels: PixelArray
+    key: int | None
+
+
+Decoded = Picture | DecodedClip
+
+
 class Decoder:
-    """Decodes and prepares images off the event loop for one classifier."""
+    """Decodes and prepares images and clips off the event loop for one classifier."""
 
     def __init__(
-        self, classifier: Classifier, limits: ImageLimits, workers: int, *, hashes: bool
+        self,
+        classifier: Classifier,
+        limits: ImageLimits,
+        workers: int,
+        *,
+        hashes: bool,
+        video: VideoSettings | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._classifier = classifier
         self._limits = limits
+        self._video = video or VideoSettings()
         self._hashes = hashes
+        self._clock = clock
         self._draft = draft_size(classifier) if limits.fast_decode else None
         self._pool = ThreadPoolExecutor(workers, "deepguard-decode")
 
-    async def decode(self, data: bytes) -> tuple[PixelArray, int | None]:
-        """The model input, and its perceptual hash when near-duplicates are on."""
+    async def decode(self, data: bytes) -> Decoded:
+        """The model input of a still image, or the sampled frames of a clip."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._decode, data)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _decode(self, data: bytes) -> tuple[PixelArray, int | None]:
-        """Run in a decode thread; a failing processor is the model's failure, not the user's.
+    def _decode(self, data: bytes) -> Decoded:
+        """Run in a decode thread; the clip's budget starts when the thread takes it up."""
+        kind = kind_of(data)
+        if kind is None or kind.media is Media.IMAGE:
+            # Unknown bytes too: the image decoder says whether they are cut short or foreign.
+            pixels = self._prepare(decode_image(data, self._limits, self._draft))
+            return Picture(pixels, perceptual_hash(pixels) if self._hashes else None)
+        budget = Budget(self._video.decode_budget_s, self._clock)
+        if kind.media is Media.ANIMATION:
+            return decode_animation(
+                data, kind.decoder, self._limits, self._video, self._prepare, budget
+            )
+        return decode_video(data, kind.decoder, self._limits, self._video, self._prepare, budget)
 
-        Also returns the perceptual hash of the model input when near-duplicates are on.
-        """
-        image = decode_image(data, self._limits, self._draft)
+    def _prepare(self, image: Image.Image) -> PixelArray:
+        """A failing processor is the model's failure, not the user's."""
         try:
-            pixels = self._classifier.prepare(image)
-            return pixels, perceptual_hash(pixels) if self._hashes else None
+            return self._classifier.prepare(image)
         except Exception as exc:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc

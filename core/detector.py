@@ -1,4 +1,4 @@
-"""The shared service: `await detector.judge(image_bytes)` -> `Judgement`.
+"""The shared service: `await detector.judge(upload_bytes)` -> `Judgement`.
 
 Adapters call it from the event loop. Decoding runs in a small thread pool before a request is
 queued, so a bad upload is refused at once and never reaches a batch; the model runs in its own
@@ -6,6 +6,10 @@ thread behind the micro-batcher. Results are cached by SHA-256 of the bytes (and
 `near_duplicate_distance` is set, by a perceptual hash of the model's input, so re-encoded
 copies hit too), and identical requests that arrive together share one inference. Outcomes
 are counted once per caller.
+
+An animation or a video is one request: its sampled frames go through the same batcher as
+images (sharing batches with other requests), identical frames, in a clip or across clips in
+flight, are judged once, and `core.clips` makes the clip's answer from theirs.
 
 Shutdown, in order: refuse new requests; let accepted ones (decoding or queued) finish within
 `drain_timeout_s`; then fail whatever is left with `ShuttingDown`, so no caller hangs and no
@@ -24,16 +28,20 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
-from config import ImageLimits, ModelSettings, QueueSettings
+from config import ImageLimits, ModelSettings, QueueSettings, VideoSettings
 from core.backends import load_classifier
 from core.batching import MicroBatcher
-from core.decoding import Decoder, draft_size
+from core.clips import clip_judgement
+from core.decoding import Decoder, Picture, draft_size
 from core.errors import DeepGuardError, RequestTimeout, ShuttingDown
-from core.images import check_byte_size, refuse_decompression_bombs
+from core.images import refuse_decompression_bombs
+from core.kinds import HEAD_BYTES, check_upload_size
 from core.memory import ScoreMemory
+from core.pending import Batched
 from core.preprocess import PixelArray
 from core.result import Judgement, Scores, judge_scores
-from core.sharing import SingleFlight
+from core.sampling import DecodedClip, SampledFrame
+from core.sharing import LRU, SingleFlight
 from core.stats import Counters
 
 if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
@@ -54,7 +62,7 @@ class Judge(Protocol):
 
 
 class Detector:
-    """Judges images with one classifier, batching concurrent requests."""
+    """Judges images and clips with one classifier, batching concurrent requests."""
 
     def __init__(
         self,
@@ -63,16 +71,24 @@ class Detector:
         queue: QueueSettings,
         limits: ImageLimits,
         threshold: float = 0.5,
+        video: VideoSettings | None = None,
     ) -> None:
         refuse_decompression_bombs()
         self._classifier = classifier
         self._queue = queue
         self._limits = limits
+        self._video = video or VideoSettings()
         self.threshold = threshold
         self.counters = Counters()
         self._memory = ScoreMemory(queue.cache_size, queue.near_duplicate_distance)
+        # A clip's answer holds its frames too; kept apart so images keep ScoreMemory's shape.
+        self._clips: LRU[str, Judgement] = LRU(queue.cache_size)
         self._decoder = Decoder(
-            classifier, limits, queue.decode_workers, hashes=self._memory.hashes
+            classifier,
+            limits,
+            queue.decode_workers,
+            hashes=self._memory.hashes,
+            video=self._video,
         )
         self._model_thread = ThreadPoolExecutor(1, "deepguard-model")
         self._batcher: MicroBatcher[PixelArray, Scores] = MicroBatcher(
@@ -84,17 +100,22 @@ class Detector:
             counters=self.counters,
         )
         self._flights: SingleFlight[str, Judgement] = SingleFlight()
+        self._frame_flights: SingleFlight[str, Batched[Scores]] = SingleFlight()
         self._closing = False
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, model: ModelSettings, queue: QueueSettings, limits: ImageLimits
+        cls,
+        model: ModelSettings,
+        queue: QueueSettings,
+        limits: ImageLimits,
+        video: VideoSettings | None = None,
     ) -> AsyncIterator[Detector]:
         """Load the model off the event loop and serve until the block exits."""
         classifier = await asyncio.to_thread(load_classifier, model)
         async with cls(
-            classifier, queue=queue, limits=limits, threshold=model.threshold
+            classifier, queue=queue, limits=limits, threshold=model.threshold, video=video
         ) as detector:
             yield detector
 
@@ -119,7 +140,7 @@ class Detector:
             await asyncio.wait(set(self._flights.tasks), timeout=self._queue.drain_timeout_s)
         await self._batcher.close(max(0.0, deadline - loop.time()))
         # Still decoding: their callers get ShuttingDown (see `core.sharing`).
-        leftovers = set(self._flights.tasks)
+        leftovers = set(self._flights.tasks) | set(self._frame_flights.tasks)
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
@@ -133,7 +154,7 @@ class Detector:
         return self._batcher.depth
 
     async def judge(self, data: bytes) -> Judgement:
-        """Judge one image; raises a `DeepGuardError` subclass for every expected failure."""
+        """Judge one upload; raises a `DeepGuardError` subclass for every expected failure."""
         self.counters.requests += 1
         try:
             return await self._judge(data)
@@ -144,12 +165,17 @@ class Detector:
     async def _judge(self, data: bytes) -> Judgement:
         if self._closing:
             raise ShuttingDown()
-        check_byte_size(len(data), self._limits)
+        check_upload_size(len(data), data[:HEAD_BYTES], self._limits, self._video)
         digest = hashlib.sha256(data).hexdigest()
         scores = self._memory.get(digest)
         if scores is not None:
             self.counters.cache_hits += 1
             return replace(judge_scores(scores, self.threshold, digest), cached=True)
+        clip = self._clips.get(digest)
+        if clip is not None:
+            self.counters.cache_hits += 1
+            again = judge_scores(clip.scores, self.threshold, digest, clip=clip.clip)
+            return replace(again, cached=True)
         flight, joined = self._flights.join(digest, lambda: self._infer(digest, data))
         if joined:
             self.counters.shared += 1
@@ -160,7 +186,13 @@ class Detector:
             raise RequestTimeout() from None
 
     async def _infer(self, digest: str, data: bytes) -> Judgement:
-        pixels, key = await self._decoder.decode(data)
+        decoded = await self._decoder.decode(data)
+        if isinstance(decoded, DecodedClip):
+            return await self._infer_clip(digest, decoded)
+        return await self._infer_picture(digest, decoded)
+
+    async def _infer_picture(self, digest: str, picture: Picture) -> Judgement:
+        pixels, key = picture.pixels, picture.key
         seen = self._memory.find_near(digest, key)
         if seen is not None:
             self.counters.cache_hits += 1
@@ -178,6 +210,34 @@ class Detector:
         return judge_scores(
             batched.value, self.threshold, digest, batched.queue_ms, batched.model_ms
         )
+
+    async def _infer_clip(self, digest: str, decoded: DecodedClip) -> Judgement:
+        try:
+            async with asyncio.TaskGroup() as group:
+                waits = [group.create_task(self._frame(frame)) for frame in decoded.frames]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # e.g. Overloaded: the clip's one reason
+        judgement = clip_judgement(
+            decoded, [wait.result() for wait in waits], self.threshold, digest
+        )
+        self._clips.put(digest, judgement)
+        log.debug(
+            "judged %s: %s of %d frames (%d planned), fake=%.3f",
+            digest[:12],
+            decoded.media.value,
+            len(decoded.frames),
+            decoded.planned,
+            judgement.fake_probability,
+        )
+        return judgement
+
+    async def _frame(self, frame: SampledFrame) -> Batched[Scores]:
+        """One sampled frame through the batcher, shared with identical frames in flight."""
+        flight, _ = self._frame_flights.join(
+            frame.digest,
+            lambda: self._batcher.submit(frame.pixels, self._queue.request_timeout_s),
+        )
+        return await flight.wait()
 
     def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
         return self._classifier.predict(batch)

@@ -1,0 +1,55 @@
+"""A clip's answer from its frames' answers: the mean of its most suspicious quarter.
+
+Why that and not the mean or the maximum of the frame probabilities:
+- a face swapped into a few seconds of a clip shows in only some sampled frames, and the mean
+  of all of them would dilute it below the threshold: two suspicious frames of eight are the
+  top quarter, and count in full;
+- the model is wrong on about one image in five, so over eight frames one frame scored high
+  by chance is likely; the maximum would let that one noisy frame decide, while in the top
+  quarter it is averaged with the next most suspicious frame and counts half.
+The quarter is rounded up and is at least one frame (a one-frame clip is that frame). Every
+class's probability is averaged over the same frames, so the classes keep summing to one and
+agree with the fake probability; the verdict then follows at the threshold, as for a photo.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from core.pending import Batched
+from core.result import Clip, FrameScore, Judgement, Scores, judge_scores
+from core.sampling import DecodedClip
+
+
+def top_quarter(frames: Sequence[Scores]) -> Scores:
+    """The clip's scores: each class averaged over its most suspicious quarter of frames."""
+    if not frames:
+        raise ValueError("a clip needs at least one scored frame; this is a bug")
+    count = max(1, math.ceil(len(frames) / 4))
+    top = sorted(frames, key=lambda scores: scores.fake_probability, reverse=True)[:count]
+    classes = {name: sum(s.classes[name] for s in top) / count for name in top[0].classes}
+    return Scores(sum(s.fake_probability for s in top) / count, classes)
+
+
+def clip_judgement(
+    decoded: DecodedClip, scored: Sequence[Batched[Scores]], threshold: float, sha256: str
+) -> Judgement:
+    """The whole clip's `Judgement`, its frames in time order.
+
+    The frames were judged concurrently, so the clip waited as long as its slowest frame:
+    its queue and model times are the largest of its frames'.
+    """
+    frames = tuple(
+        FrameScore(frame.index, frame.time_s, result.value.fake_probability)
+        for frame, result in zip(decoded.frames, scored, strict=True)
+    )
+    clip = Clip(decoded.media, frames, decoded.duration_s, frames_decoded=len(frames))
+    return judge_scores(
+        top_quarter([result.value for result in scored]),
+        threshold,
+        sha256,
+        queue_ms=max(result.queue_ms for result in scored),
+        model_ms=max(result.model_ms for result in scored),
+        clip=clip,
+    )
