@@ -19,14 +19,7 @@ from config import ImageLimits, VideoSettings
 from core.errors import DamagedClip, ImageTooLarge
 from core.images import check_dimensions, to_rgb
 from core.result import Media
-from core.sampling import (
-    Budget,
-    DecodedClip,
-    Prepare,
-    SampledFrame,
-    check_duration,
-    sample_frames,
-)
+from core.sampling import Budget, DecodedClip, FrameSink, check_duration, sample_frames
 from core.timeline import Timeline, read_timeline
 
 # Pillow's ways of saying "these bytes are not a whole, valid frame".
@@ -38,7 +31,7 @@ def decode_animation(
     fmt: str,
     limits: ImageLimits,
     video: VideoSettings,
-    prepare: Prepare,
+    sink: FrameSink,
     budget: Budget,
 ) -> DecodedClip:
     """The sampled frames of an animation, or a refusal (too large, too long, damaged)."""
@@ -50,12 +43,12 @@ def decode_animation(
     check_duration(timeline.duration_s, video)
     wanted = sample_frames(timeline.starts_us, timeline.end_us, video.frames)
     try:
-        frames = _step(data, fmt, timeline, wanted, limits, prepare, budget)
+        _step(data, fmt, timeline, wanted, limits, sink, budget)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge("the animation has too many pixels") from None
-    if not frames:
+    if not sink.frames:
         raise DamagedClip()
-    return DecodedClip(Media.ANIMATION, timeline.duration_s, tuple(frames), len(wanted))
+    return DecodedClip(Media.ANIMATION, timeline.duration_s, sink.frames, len(wanted))
 
 
 def _step(
@@ -64,23 +57,22 @@ def _step(
     timeline: Timeline,
     wanted: list[int],
     limits: ImageLimits,
-    prepare: Prepare,
+    sink: FrameSink,
     budget: Budget,
-) -> list[SampledFrame]:
+) -> None:
     """Decode frame after frame up to each wanted one; stop at the budget or a broken frame."""
-    frames: list[SampledFrame] = []
     try:
         opened = Image.open(io.BytesIO(data), formats=[fmt])
     except _BROKEN:
-        return frames
+        return
     with opened as image:
         check_dimensions(image.size, limits)
         for index in wanted:
-            if not _advance(image, index + timeline.first_index, budget, started=bool(frames)):
+            started = sink.last_index is not None
+            if not _advance(image, index + timeline.first_index, budget, started=started):
                 break
             time_s = (timeline.starts_us[index] - timeline.starts_us[0]) / 1e6
-            frames.append(SampledFrame.of(index, time_s, prepare(to_rgb(image))))
-    return frames
+            sink.add(index, time_s, to_rgb(image))
 
 
 def _advance(image: Image.Image, target: int, budget: Budget, *, started: bool) -> bool:

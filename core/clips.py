@@ -1,4 +1,8 @@
-"""A clip's answer from its frames' answers: the mean of its most suspicious quarter.
+"""A clip's frames on their way through the model, and its answer from theirs.
+
+Each sampled frame is queued for the model as soon as it is decoded (`FrameWaits`), so the
+model works on a clip's first frames while its later ones decode. The clip's answer is the mean
+of its most suspicious quarter of frames.
 
 Why that and not the mean or the maximum of the frame probabilities:
 - a face swapped into a few seconds of a clip shows in only some sampled frames, and the mean
@@ -14,12 +18,65 @@ agree with the fake probability; the verdict then follows at the threshold, as f
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from core.pending import Batched
 from core.result import Clip, FrameScore, Judgement, Scores, judge_scores
-from core.sampling import DecodedClip
+from core.sampling import DecodedClip, SampledFrame
+
+Score = Callable[[SampledFrame], Coroutine[Any, Any, Batched[Scores]]]
+
+
+class FrameWaits:
+    """A task per sampled frame, started on the loop as the decoder hands each one over.
+
+    A frame identical to one already started in this clip (a still scene) shares its task:
+    the first may be answered before the second decodes, past what single-flight can join.
+    """
+
+    def __init__(self, score: Score) -> None:
+        self._score = score
+        self._tasks: list[asyncio.Task[Batched[Scores]]] = []
+        self._by_digest: dict[str, asyncio.Task[Batched[Scores]]] = {}
+        self._closed = False
+
+    def start(self, frame: SampledFrame) -> None:
+        """Queue one frame; after `abandon` (the decoder may still be running) none is."""
+        if self._closed:
+            return
+        task = self._by_digest.get(frame.digest)
+        if task is None:
+            task = self._by_digest[frame.digest] = asyncio.create_task(self._score(frame))
+        self._tasks.append(task)
+
+    async def results(self, expected: int) -> list[Batched[Scores]]:
+        """Every frame's answer, in order; the first failure stops the others and is raised."""
+        if len(self._tasks) != expected:
+            self.abandon()
+            raise RuntimeError(f"{len(self._tasks)} of {expected} frames queued; this is a bug")
+        try:
+            await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:
+            self.abandon()
+            raise
+        for task in self._tasks:
+            error = None if not task.done() or task.cancelled() else task.exception()
+            if error is not None:
+                self.abandon()
+                raise error  # e.g. Overloaded: the clip's one reason
+        return [task.result() for task in self._tasks]
+
+    def abandon(self) -> None:
+        """Stop every frame still waiting: the clip failed, or its caller left."""
+        self._closed = True
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: the clip reports one failure, not one per frame
 
 
 def top_quarter(frames: Sequence[Scores]) -> Scores:

@@ -8,10 +8,13 @@ once and never reaches a batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -24,7 +27,7 @@ from core.kinds import kind_of
 from core.near_duplicates import perceptual_hash
 from core.preprocess import PixelArray
 from core.result import Media
-from core.sampling import Budget, Clock, DecodedClip
+from core.sampling import Budget, Clock, DecodedClip, FrameSink, SampledFrame
 from core.video import decode_video
 
 if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
@@ -42,6 +45,7 @@ class Picture:
 
 
 Decoded = Picture | DecodedClip
+OnFrame = Callable[[SampledFrame], None]
 
 
 class Decoder:
@@ -65,15 +69,20 @@ class Decoder:
         self._draft = draft_size(classifier) if limits.fast_decode else None
         self._pool = ThreadPoolExecutor(workers, "deepguard-decode")
 
-    async def decode(self, data: bytes) -> Decoded:
-        """The model input of a still image, or the sampled frames of a clip."""
+    async def decode(self, data: bytes, on_frame: OnFrame | None = None) -> Decoded:
+        """The model input of a still image, or the sampled frames of a clip.
+
+        `on_frame` is called on the event loop with each sampled frame of a clip as soon as it
+        is ready, before the next one decodes, and always before this returns.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._decode, data)
+        emit = None if on_frame is None else partial(_hand_over, loop, on_frame)
+        return await loop.run_in_executor(self._pool, self._decode, data, emit)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _decode(self, data: bytes) -> Decoded:
+    def _decode(self, data: bytes, emit: OnFrame | None) -> Decoded:
         """Run in a decode thread; the clip's budget starts when the thread takes it up."""
         kind = kind_of(data)
         if kind is None or kind.media is Media.IMAGE:
@@ -81,11 +90,9 @@ class Decoder:
             pixels = self._prepare(decode_image(data, self._limits, self._draft))
             return Picture(pixels, perceptual_hash(pixels) if self._hashes else None)
         budget = Budget(self._video.decode_budget_s, self._clock)
-        if kind.media is Media.ANIMATION:
-            return decode_animation(
-                data, kind.decoder, self._limits, self._video, self._prepare, budget
-            )
-        return decode_video(data, kind.decoder, self._limits, self._video, self._prepare, budget)
+        sink = FrameSink(self._prepare, emit)
+        decode = decode_animation if kind.media is Media.ANIMATION else decode_video
+        return decode(data, kind.decoder, self._limits, self._video, sink, budget)
 
     def _prepare(self, image: Image.Image) -> PixelArray:
         """A failing processor is the model's failure, not the user's."""
@@ -94,6 +101,12 @@ class Decoder:
         except Exception as exc:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, on_frame: OnFrame, frame: SampledFrame) -> None:
+    """From the decode thread to the loop; a loop already closed (shutdown) needs no frames."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(on_frame, frame)
 
 
 def draft_size(classifier: Classifier) -> tuple[int, int] | None:

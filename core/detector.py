@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 from config import ImageLimits, ModelSettings, QueueSettings, VideoSettings
 from core.backends import load_classifier
 from core.batching import MicroBatcher
-from core.clips import clip_judgement
+from core.clips import FrameWaits, clip_judgement
 from core.decoding import Decoder, Picture, draft_size
 from core.errors import DeepGuardError, RequestTimeout, ShuttingDown
 from core.images import refuse_decompression_bombs
@@ -186,9 +186,14 @@ class Detector:
             raise RequestTimeout() from None
 
     async def _infer(self, digest: str, data: bytes) -> Judgement:
-        decoded = await self._decoder.decode(data)
+        waits = FrameWaits(self._frame)  # a clip's frames start as they decode
+        try:
+            decoded = await self._decoder.decode(data, waits.start)
+        except BaseException:
+            waits.abandon()
+            raise
         if isinstance(decoded, DecodedClip):
-            return await self._infer_clip(digest, decoded)
+            return await self._infer_clip(digest, decoded, waits)
         return await self._infer_picture(digest, decoded)
 
     async def _infer_picture(self, digest: str, picture: Picture) -> Judgement:
@@ -211,15 +216,9 @@ class Detector:
             batched.value, self.threshold, digest, batched.queue_ms, batched.model_ms
         )
 
-    async def _infer_clip(self, digest: str, decoded: DecodedClip) -> Judgement:
-        try:
-            async with asyncio.TaskGroup() as group:
-                waits = [group.create_task(self._frame(frame)) for frame in decoded.frames]
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None  # e.g. Overloaded: the clip's one reason
-        judgement = clip_judgement(
-            decoded, [wait.result() for wait in waits], self.threshold, digest
-        )
+    async def _infer_clip(self, digest: str, decoded: DecodedClip, waits: FrameWaits) -> Judgement:
+        scored = await waits.results(len(decoded.frames))
+        judgement = clip_judgement(decoded, scored, self.threshold, digest)
         self._clips.put(digest, judgement)
         log.debug(
             "judged %s: %s of %d frames (%d planned), fake=%.3f",

@@ -70,6 +70,35 @@ class SampledFrame:
         return cls(index, time_s, pixels, hashlib.sha256(pixels.tobytes()).hexdigest())
 
 
+class FrameSink:
+    """Where a sampler puts each frame it decodes: prepared, hashed, kept and passed on at once.
+
+    `emit` hands each frame over as soon as it is ready (the Detector queues it for the model
+    while the next one decodes); called in the decode thread.
+    """
+
+    def __init__(
+        self, prepare: Prepare, emit: Callable[[SampledFrame], None] | None = None
+    ) -> None:
+        self._prepare = prepare
+        self._emit = emit
+        self._frames: list[SampledFrame] = []
+
+    @property
+    def frames(self) -> tuple[SampledFrame, ...]:
+        return tuple(self._frames)
+
+    @property
+    def last_index(self) -> int | None:
+        return self._frames[-1].index if self._frames else None
+
+    def add(self, index: int, time_s: float, image: Image.Image) -> None:
+        frame = SampledFrame.of(index, time_s, self._prepare(image))
+        self._frames.append(frame)
+        if self._emit is not None:
+            self._emit(frame)
+
+
 @dataclass(frozen=True, slots=True)
 class DecodedClip:
     """A clip's sampled frames as model input, in time order, and how it was sampled."""

@@ -34,14 +34,7 @@ from config import ImageLimits, VideoSettings
 from core.errors import ClipTooLarge, DamagedClip, ImageTooLarge, NoPicture
 from core.images import check_dimensions
 from core.result import Media
-from core.sampling import (
-    Budget,
-    DecodedClip,
-    Prepare,
-    SampledFrame,
-    check_duration,
-    sample_frames,
-)
+from core.sampling import Budget, DecodedClip, FrameSink, check_duration, sample_frames
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +62,7 @@ def decode_video(
     demuxer: str,
     limits: ImageLimits,
     video: VideoSettings,
-    prepare: Prepare,
+    sink: FrameSink,
     budget: Budget,
 ) -> DecodedClip:
     """The sampled frames of a video, or a refusal (too large, too long, no picture, damaged)."""
@@ -93,10 +86,10 @@ def decode_video(
         duration_s = float((index.end - index.pts[0]) * time_base)
         check_duration(duration_s, video)
         wanted = sample_frames(index.pts, index.end, video.frames)
-        frames = _sample(container, stream, index, wanted, limits, prepare, budget)
-    if not frames:
+        _sample(container, stream, index, wanted, limits, sink, budget)
+    if not sink.frames:
         raise DamagedClip("the video is damaged: not one frame could be decoded")
-    return DecodedClip(Media.VIDEO, duration_s, tuple(frames), len(wanted))
+    return DecodedClip(Media.VIDEO, duration_s, sink.frames, len(wanted))
 
 
 def _picture_stream(container: InputContainer) -> VideoStream:
@@ -161,30 +154,29 @@ def _sample(
     index: _Index,
     wanted: list[int],
     limits: ImageLimits,
-    prepare: Prepare,
+    sink: FrameSink,
     budget: Budget,
-) -> list[SampledFrame]:
+) -> None:
     """Decode the wanted frames in order; a target that fails to decode is skipped."""
-    frames: list[SampledFrame] = []
     cursor = _Cursor(container, stream)
     first, time_base = index.pts[0], stream.time_base or Fraction(1, 1)
     for wanted_index in wanted:
-        if frames and budget.spent:
+        last = sink.last_index
+        if last is not None and budget.spent:
             break
         try:
-            frame = cursor.frame_at(index, index.pts[wanted_index], budget, started=bool(frames))
+            target = index.pts[wanted_index]
+            frame = cursor.frame_at(index, target, budget, started=last is not None)
         except av.FFmpegError:
             cursor.lost()
             continue
         if frame is None or frame.pts is None:
             continue
         found = _frame_index(index, frame.pts)
-        if frames and found <= frames[-1].index:
+        if last is not None and found <= last:
             continue  # the wanted frame was missing and the next one was taken already
-        image = _upright(_checked(frame, limits))
         time_s = float((index.pts[found] - first) * time_base)
-        frames.append(SampledFrame.of(found, time_s, prepare(image)))
-    return frames
+        sink.add(found, time_s, _upright(_checked(frame, limits)))
 
 
 class _Cursor:

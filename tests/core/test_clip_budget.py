@@ -12,7 +12,7 @@ from PIL import Image
 from config import ImageLimits, VideoSettings
 from core.animation import decode_animation
 from core.preprocess import PixelArray
-from core.sampling import Budget
+from core.sampling import Budget, FrameSink
 from core.video import decode_video
 from tests.sample_clips import LOSSLESS_MP4, animation_bytes, red_frames, video_bytes
 
@@ -43,7 +43,12 @@ class TestAnimationBudget:
         """Each step through a GIF is one budget check: 4 s of 1/32 s steps reach frame 128."""
         clock = TickingClock(1 / 32)
         clip = decode_animation(
-            self.GIF, "GIF", ImageLimits(), VideoSettings(), top_left, Budget(4.0, clock)
+            self.GIF,
+            "GIF",
+            ImageLimits(),
+            VideoSettings(),
+            FrameSink(top_left),
+            Budget(4.0, clock),
         )
         assert [frame.index for frame in clip.frames] == [0, 37, 75, 112]
         assert clip.planned == 8
@@ -52,7 +57,7 @@ class TestAnimationBudget:
     def test_the_first_frame_is_always_judged(self) -> None:
         """With no budget at all, a clip is still answered, on its first frame."""
         clip = decode_animation(
-            self.GIF, "GIF", ImageLimits(), VideoSettings(), top_left, Budget(0.0)
+            self.GIF, "GIF", ImageLimits(), VideoSettings(), FrameSink(top_left), Budget(0.0)
         )
         assert [frame.index for frame in clip.frames] == [0]
 
@@ -60,7 +65,12 @@ class TestAnimationBudget:
         """The same clip with time to spare gives all eight frames."""
         clock = TickingClock(1 / 32)
         clip = decode_animation(
-            self.GIF, "GIF", ImageLimits(), VideoSettings(), top_left, Budget(60.0, clock)
+            self.GIF,
+            "GIF",
+            ImageLimits(),
+            VideoSettings(),
+            FrameSink(top_left),
+            Budget(60.0, clock),
         )
         assert len(clip.frames) == clip.planned == 8
 
@@ -73,7 +83,12 @@ class TestVideoBudget:
         """The budget is checked as frames decode, so a long run of them is cut short."""
         clock = TickingClock(1.0)
         clip = decode_video(
-            self.VIDEO, "mov", ImageLimits(), VideoSettings(), top_left, Budget(30.0, clock)
+            self.VIDEO,
+            "mov",
+            ImageLimits(),
+            VideoSettings(),
+            FrameSink(top_left),
+            Budget(30.0, clock),
         )
         indices = [frame.index for frame in clip.frames]
         assert 1 < len(indices) < 8
@@ -82,6 +97,6 @@ class TestVideoBudget:
     def test_the_first_frame_is_always_judged(self) -> None:
         """Even an exhausted budget answers on the first frame."""
         clip = decode_video(
-            self.VIDEO, "mov", ImageLimits(), VideoSettings(), top_left, Budget(0.0)
+            self.VIDEO, "mov", ImageLimits(), VideoSettings(), FrameSink(top_left), Budget(0.0)
         )
         assert [frame.index for frame in clip.frames] == [0]

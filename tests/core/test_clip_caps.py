@@ -26,7 +26,7 @@ from core.errors import (
 from core.kinds import kind_of
 from core.preprocess import PixelArray
 from core.result import Media
-from core.sampling import Budget, DecodedClip
+from core.sampling import Budget, DecodedClip, FrameSink
 from core.video import decode_video
 from tests.sample_clips import (
     H264_MP4,
@@ -66,7 +66,12 @@ def decode(
     decoder = decode_video if kind.media is Media.VIDEO else decode_animation
     caps = video or VideoSettings()
     return decoder(
-        data, kind.decoder, limits or ImageLimits(), caps, prepare or Counting(), Budget(60)
+        data,
+        kind.decoder,
+        limits or ImageLimits(),
+        caps,
+        FrameSink(prepare or Counting()),
+        Budget(60),
     )
 
 

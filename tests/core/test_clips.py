@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from config import ImageLimits, QueueSettings, VideoSettings
 from core.clips import top_quarter
 from core.detector import Detector
 from core.errors import DamagedClip, NoPicture, Overloaded, ShuttingDown
+from core.preprocess import PixelArray
 from core.result import Judgement, Media, Scores, Verdict
 from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
 from tests.sample_clips import (
@@ -101,6 +103,21 @@ class TestTopQuarter:
         assert sum(clip.classes.values()) == pytest.approx(1.0)
 
 
+class HeldAtSecondFrame(FakeClassifier):
+    """Holds the decode thread as it prepares a clip's second frame, until the test lets go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.second = Gate(opened=False)
+        self._prepared = 0
+
+    def prepare(self, image: Image.Image) -> PixelArray:
+        self._prepared += 1
+        if self._prepared == 2:
+            self.second.pass_through()
+        return super().prepare(image)
+
+
 class TestDetectorClips:
     REDS = (20, 40, 60, 80, 100, 120, 220, 240)  # an 8-frame animation: each frame sampled
 
@@ -154,6 +171,30 @@ class TestDetectorClips:
         await answered(asyncio.gather(holder, clip, photo))  # type: ignore[arg-type]
         assert model.batches[0] == [1]
         assert sorted(model.batches[1]) == [30, 60, 90, 200]
+
+    async def test_frames_reach_the_model_while_the_clip_decodes(
+        self, make_detector: DetectorFactory
+    ) -> None:
+        """The first frame is judged before the second has finished decoding."""
+        model = HeldAtSecondFrame()
+        detector = await make_detector(model)
+        clip = asyncio.create_task(
+            detector.judge(animation_bytes(red_frames([10, 20, 30]), "GIF"))
+        )
+        await model.second.arrived()
+        for _ in range(500):
+            if model.batches:
+                break
+            await asyncio.sleep(0.01)
+        assert model.batches == [[10]]
+        model.second.open()
+        judgement = await answered(clip)
+        assert judgement.clip is not None
+        assert [f.fake_probability for f in judgement.clip.frames] == [
+            10 / 255,
+            20 / 255,
+            30 / 255,
+        ]
 
     async def test_identical_frames_are_judged_once(self, make_detector: DetectorFactory) -> None:
         """A still video's eight sampled frames are one model input, each still reported."""

@@ -16,7 +16,7 @@ from config import ImageLimits, VideoSettings
 from core.animation import decode_animation
 from core.kinds import kind_of
 from core.preprocess import PixelArray
-from core.sampling import Budget, DecodedClip, clock_text, sample_frames
+from core.sampling import Budget, DecodedClip, FrameSink, clock_text, sample_frames
 from core.timeline import read_timeline
 from core.video import decode_video
 from tests.sample_clips import (
@@ -48,7 +48,7 @@ def sampled(data: bytes, frames: int = 8, limits: ImageLimits | None = None) -> 
     video = VideoSettings(frames=frames)
     budget = Budget(60.0)
     decode = decode_video if kind.media.value == "video" else decode_animation
-    return decode(data, kind.decoder, limits or ImageLimits(), video, keep, budget)
+    return decode(data, kind.decoder, limits or ImageLimits(), video, FrameSink(keep), budget)
 
 
 def as_source(pixels: PixelArray) -> Frame:
