@@ -8,6 +8,7 @@ The tree:
     │   │   ├── ClipTooLarge    a video over its byte cap, or frames over the pixel or side cap
     │   │   └── ClipTooLong     an animation or video over the duration cap
     │   ├── UnsupportedImage    not one of the decoded formats (JPEG, PNG, WebP, GIF, MP4, ...)
+    │   │   └── UnsupportedClip a video whose codec is not one of the decoded ones
     │   ├── CorruptImage        truncated or undecodable bytes
     │   │   └── DamagedClip     an animation or video without one decodable frame
     │   └── NoPicture           a video container without a video stream (sound only)
@@ -59,6 +60,11 @@ class ClipTooLong(ImageTooLarge):
 
 class UnsupportedImage(InvalidImage):
     default_message = "that format is not supported (use JPEG, PNG, WebP, GIF, MP4, MOV or WebM)"
+
+
+class UnsupportedClip(UnsupportedImage):
+    default_message = "that video's codec is not supported (use H.264, HEVC, VP8, VP9 or AV1)"
+    subject = "file"
 
 
 class CorruptImage(InvalidImage):

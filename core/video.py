@@ -1,9 +1,12 @@
 """Sample a video (MP4/MOV, WebM/MKV) with PyAV: caps from the header, then seek and decode.
 
 Order of work, cheapest refusal first:
-1. open with the one demuxer `core.kinds` named; FFmpeg's own `max_pixels` guard is set on
-   every decoder, so not even its stream probe allocates a frame over the pixel cap;
-2. the first video stream that is not cover art, else "no picture in this file";
+1. open with the one demuxer `core.kinds` named; FFmpeg's stream probe may open only the
+   allowed decoders (`codec_whitelist`), each with FFmpeg's own `max_pixels` guard set, so not
+   even the probe allocates a frame over the pixel cap;
+2. the first video stream that is not cover art, else "no picture in this file"; its codec
+   must be one of the allowed (H.264, HEVC, VP8, VP9, AV1, MPEG-4 Part 2, H.263, MJPEG, FFV1):
+   FFmpeg carries hundreds of decoders, and an upload chooses which one runs;
 3. its frame size and its duration, from the header, against the caps;
 4. one pass over the packets (no decoding) for every frame's timestamp and the keyframes,
    so that each sampled frame has its exact index and the duration is known when the header
@@ -31,7 +34,7 @@ from av.video.stream import VideoStream
 from PIL import Image
 
 from config import ImageLimits, VideoSettings
-from core.errors import ClipTooLarge, DamagedClip, ImageTooLarge, NoPicture
+from core.errors import ClipTooLarge, DamagedClip, ImageTooLarge, NoPicture, UnsupportedClip
 from core.images import check_dimensions
 from core.result import Media
 from core.sampling import Budget, DecodedClip, FrameSink, check_duration, sample_frames
@@ -39,6 +42,9 @@ from core.sampling import Budget, DecodedClip, FrameSink, check_duration, sample
 log = logging.getLogger(__name__)
 
 _SCAN_CHECK_EVERY: Final = 1024  # packets between two looks at the budget while indexing
+# Video codecs decoded (FFmpeg's codec names), and every FFmpeg decoder of them.
+_CODECS: Final = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h263", "mjpeg", "ffv1"})
+_DECODERS: Final = "h264,hevc,vp8,vp9,av1,libdav1d,mpeg4,h263,mjpeg,ffv1"
 _ROTATIONS: Final = {
     90: Image.Transpose.ROTATE_90,
     -90: Image.Transpose.ROTATE_270,
@@ -66,7 +72,8 @@ def decode_video(
     budget: Budget,
 ) -> DecodedClip:
     """The sampled frames of a video, or a refusal (too large, too long, no picture, damaged)."""
-    options = {"max_pixels": str(limits.max_pixels)}
+    guard = {"max_pixels": str(limits.max_pixels)}
+    options = {**guard, "codec_whitelist": _DECODERS}
     try:
         container = av.open(io.BytesIO(data), mode="r", format=demuxer, options=options)
     except (av.FFmpegError, UnicodeDecodeError):
@@ -77,7 +84,7 @@ def decode_video(
         declared = _declared_duration(container, stream)
         if declared is not None:
             check_duration(declared, video)
-        stream.codec_context.options = options
+        stream.codec_context.options = guard
         stream.thread_type = ThreadType.AUTO
         index = _scan(container, stream, budget)
         if not index.pts:
@@ -93,9 +100,14 @@ def decode_video(
 
 
 def _picture_stream(container: InputContainer) -> VideoStream:
+    """The first video stream that is not cover art, if FFmpeg may decode its codec here."""
     for stream in container.streams.video:
-        if not stream.disposition & Disposition.attached_pic and stream.codec_context:
-            return stream
+        if stream.disposition & Disposition.attached_pic:
+            continue
+        context = stream.codec_context
+        if context is None or context.codec.canonical_name not in _CODECS:
+            raise UnsupportedClip()
+        return stream
     raise NoPicture()
 
 

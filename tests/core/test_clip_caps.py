@@ -22,6 +22,8 @@ from core.errors import (
     DeepGuardError,
     ImageTooLarge,
     NoPicture,
+    UnsupportedClip,
+    UnsupportedImage,
 )
 from core.kinds import kind_of
 from core.preprocess import PixelArray
@@ -148,6 +150,23 @@ class TestNoPicture:
         error = refused(audio_only(container), NoPicture)
         assert error.message == "there is no picture in this file"
         assert error.subject == "file"
+
+
+class TestCodecs:
+    def test_a_codec_outside_the_list_is_refused(self) -> None:
+        """QuickTime's PNG codec is a video FFmpeg can decode, but not one DeepGuard allows."""
+        png_in_mov: Codec = ("png", "mov", "rgb24", {})
+        error = refused(video_bytes(red_frames([1, 2]), png_in_mov), UnsupportedClip)
+        assert error.message.startswith("that video's codec is not supported")
+        assert isinstance(error, UnsupportedImage)
+
+    @pytest.mark.parametrize(
+        "codec", [("mpeg4", "mp4", "yuv420p", {}), ("mjpeg", "matroska", "yuvj420p", {})]
+    )
+    def test_older_camera_codecs_are_decoded(self, codec: Codec) -> None:
+        """MPEG-4 Part 2 and Motion JPEG, as older cameras and phones record, are allowed."""
+        clip = decode(video_bytes(red_frames([40, 80, 120], distinct=True), codec))
+        assert [frame.index for frame in clip.frames] == [0, 1, 2]
 
 
 class TestDamaged:
