@@ -101,6 +101,6 @@ class VideoSettings(BaseModel):
     decode_budget_s: float = Field(
         4.0,
         gt=0.0,
-        description="Decoding time one clip may take; past it, the clip is judged on the "
-        "frames decoded so far.",
+        description="Seconds (wall clock) one clip's decoding may take; past it, the clip is "
+        "judged on the frames decoded so far.",
     )

@@ -6,7 +6,9 @@ picked twice is judged once. Timestamps stay integers (a container's ticks, or m
 so that a frame boundary falls on the same side every time.
 
 A clip has a decode budget: the first sampled frame is always decoded, and once the budget is
-spent no further frame is, so a slow clip is answered on the frames it gave so far.
+spent no further frame is, so a slow clip is answered on the frames it gave so far. It is wall
+clock time, contention included: it bounds what a user waits for, not the CPU spent (FFmpeg
+decodes in threads of its own, which the decode thread's CPU time would not see).
 """
 
 from __future__ import annotations
