@@ -48,7 +48,7 @@ class Replica:
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         settings = self._settings
         async with Detector.open(
-            settings.model, settings.queue, settings.images, settings.provenance
+            settings.model, settings.queue, settings.images, settings.provenance, settings.video
         ) as detector:
             self._api.attach(detector, detector.counters)
             try:

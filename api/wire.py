@@ -28,9 +28,12 @@ from core.errors import (
     UnsupportedImage,
 )
 from core.result import (
+    Clip,
     Declares,
     Evidence,
+    FrameScore,
     Judgement,
+    Media,
     Scores,
     Source,
     State,
@@ -154,6 +157,20 @@ class EvidenceAnswer(BaseModel):
         )
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class FrameAnswer(BaseModel):
+    """One sampled frame of an animation or a video."""
+
+    model_config = ConfigDict(strict=True)
+
+    index: int = Field(ge=0, description="The frame's index in presentation order, from 0.")
+    time_s: float = Field(ge=0.0, description="Seconds from the clip's first frame.")
+    fake_probability: Probability
+
+
 class JudgementAnswer(BaseModel):
     """The judgement: the fields of `deepguard check --json`."""
 
@@ -176,6 +193,24 @@ class JudgementAnswer(BaseModel):
     verdict_reason: Literal["model", "declared"] = Field(
         "model", description="declared: the verdict follows the image's own AI declaration."
     )
+    media: Literal["image", "animation", "video"] = Field(
+        "image", description="What the upload was, from its bytes."
+    )
+    # Only for animations and videos: a still image answers without them.
+    frames: list[FrameAnswer] | None = Field(
+        None,
+        exclude_if=_absent,
+        description="Animations and videos: the sampled frames, in time order.",
+    )
+    duration_s: float | None = Field(
+        None, ge=0.0, exclude_if=_absent, description="Animations and videos: their length."
+    )
+    frames_decoded: int | None = Field(
+        None,
+        ge=1,
+        exclude_if=_absent,
+        description="Frames judged; fewer than asked when the decode budget ran out.",
+    )
 
     @classmethod
     def of(cls, judgement: Judgement) -> JudgementAnswer:
@@ -192,6 +227,18 @@ class JudgementAnswer(BaseModel):
             cached=self.cached,
             provenance=tuple(item.evidence() for item in self.provenance),
             verdict_reason=VerdictReason(self.verdict_reason),
+            clip=self._clip(),
+        )
+
+    def _clip(self) -> Clip | None:
+        if self.media == "image" or self.frames is None:
+            return None
+        frames = tuple(FrameScore(f.index, f.time_s, f.fake_probability) for f in self.frames)
+        return Clip(
+            Media(self.media),
+            frames,
+            self.duration_s or 0.0,
+            frames_decoded=self.frames_decoded or len(frames),
         )
 
 

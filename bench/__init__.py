@@ -30,6 +30,11 @@ torch-int8, onnx, onnx-int8) and decode mode (exact, fast JPEG draft) with the c
 and 16 requests in flight, plus thread variants and the near-duplicate hash's match rates; its
 child is `backend_phase`, its tables and plot `backend_report`, the hash measurement `near_dup`.
 
+`bench_video` (`python -m bench.bench_video`) measures clips: 30 s 1080p H.264 MP4s through the
+Detector at 1 and 4 clips in flight against the card's loop on the same sampled frames saved as
+PNG, and a 2000-frame 1024x1024 GIF against a photo; its child is `video_phase`, its inputs
+`video_assets`.
+
 Modules: `assets` makes the model and the images, `phases` (and `breakdown`) run one
 measurement in a child process with the tools in `measure`, `child` starts it and measures it
 from outside, `report` and `machine` format the results, `bench_core` is the command line.

@@ -1,9 +1,14 @@
-"""`deepguard check` and `deepguard eval`: many files through the same batched Detector."""
+"""`deepguard check` and `deepguard eval`: many files through the same batched Detector.
+
+A file may be a still image, an animation or a video: each is one line, describing the whole
+file (`Judgement.as_dict()`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -12,12 +17,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bots.replies import provenance_line
-from config import ImageLimits, Settings
+from config import ImageLimits, Settings, VideoSettings
 from core.detector import Detector, Judge
-from core.errors import DeepGuardError, ImageTooLarge
+from core.errors import DeepGuardError
 from core.evaluation import Report
 from core.evaluation import evaluate as evaluate_scores
+from core.kinds import HEAD_BYTES, check_upload_size
 from core.result import Judgement, VerdictReason
+from core.sampling import clock_text
 
 Outcome = Judgement | str  # a verdict, or the user-safe reason there is none
 
@@ -25,7 +32,7 @@ Outcome = Judgement | str  # a verdict, or the user-safe reason there is none
 async def check(settings: Settings, files: Sequence[Path], *, as_json: bool) -> int:
     """Print one line per file in input order; exit status 2 if any file was not judged."""
     async with _open(settings) as detector:
-        outcomes = judge_files(detector, files, settings.images, settings.queue.max_pending)
+        outcomes = judge_files(detector, files, settings)
         failed = False
         if not as_json:
             print(f"{'VERDICT':<8}{'FAKE %':>7}  FILE")
@@ -37,23 +44,32 @@ async def check(settings: Settings, files: Sequence[Path], *, as_json: bool) -> 
 
 
 def _open(settings: Settings) -> AbstractAsyncContextManager[Detector]:
-    return Detector.open(settings.model, settings.queue, settings.images, settings.provenance)
+    return Detector.open(
+        settings.model, settings.queue, settings.images, settings.provenance, settings.video
+    )
 
 
 def judge_files(
-    judge: Judge, files: Iterable[Path], limits: ImageLimits, concurrency: int
+    judge: Judge, files: Iterable[Path], settings: Settings
 ) -> list[asyncio.Task[Outcome]]:
-    """Start judging every file at once, at most `concurrency` in the queue at a time."""
-    gate = asyncio.Semaphore(concurrency)
-    return [asyncio.create_task(_judge_file(judge, path, limits, gate)) for path in files]
+    """Start judging every file at once, at most `max_pending` in the queue at a time."""
+    gate = asyncio.Semaphore(settings.queue.max_pending)
+    return [
+        asyncio.create_task(_judge_file(judge, path, settings.images, settings.video, gate))
+        for path in files
+    ]
 
 
 async def _judge_file(
-    judge: Judge, path: Path, limits: ImageLimits, gate: asyncio.Semaphore
+    judge: Judge,
+    path: Path,
+    limits: ImageLimits,
+    video: VideoSettings,
+    gate: asyncio.Semaphore,
 ) -> Outcome:
     async with gate:
         try:
-            data = await asyncio.to_thread(_read, path, limits)
+            data = await asyncio.to_thread(_read, path, limits, video)
             return await judge.judge(data)
         except DeepGuardError as exc:
             return exc.message
@@ -65,10 +81,12 @@ async def _judge_file(
             return f"cannot read the file ({exc.strerror or exc.__class__.__name__})"
 
 
-def _read(path: Path, limits: ImageLimits) -> bytes:
-    if path.stat().st_size > limits.max_bytes:  # don't read a huge file just to refuse it
-        raise ImageTooLarge(f"the file is too large (limit {limits.max_bytes // 2**20} MB)")
-    return path.read_bytes()
+def _read(path: Path, limits: ImageLimits, video: VideoSettings) -> bytes:
+    """The file's bytes; one over its kind's byte cap is refused without reading it all."""
+    with path.open("rb") as file:
+        head = file.read(HEAD_BYTES)
+        check_upload_size(os.fstat(file.fileno()).st_size, head, limits, video)
+        return head + file.read()
 
 
 def _json_line(path: Path, outcome: Outcome) -> str:
@@ -81,13 +99,20 @@ def _table_line(path: Path, outcome: Outcome) -> str:
     """A row; under it, indented, what the image declares about itself (if anything)."""
     if isinstance(outcome, str):
         return f"{'ERROR':<8}{'-':>7}  {path}: {outcome}"
-    row = f"{outcome.verdict.value:<8}{outcome.fake_probability * 100:>6.1f}%  {path}"
+    line = f"{outcome.verdict.value:<8}{outcome.fake_probability * 100:>6.1f}%  {path}"
+    clip = outcome.clip
+    if clip is not None:
+        worst = clip.most_suspicious
+        line += (
+            f" ({clip.media.value}, {clip.frames_decoded} frames, "
+            f"most suspicious at {clock_text(worst.time_s)})"
+        )
     declared = provenance_line(outcome)
     if declared is None:
-        return row
+        return line
     if outcome.verdict_reason is VerdictReason.DECLARED:
         declared += " [verdict: declared]"
-    return f"{row}\n{'':<17}{declared}"
+    return f"{line}\n{'':<17}{declared}"
 
 
 async def evaluate(
@@ -100,7 +125,7 @@ async def evaluate(
         return 2
     async with _open(settings) as detector:
         files = real_files + fake_files
-        tasks = judge_files(detector, files, settings.images, settings.queue.max_pending)
+        tasks = judge_files(detector, files, settings)
         outcomes = [await task for task in tqdm(tasks, desc="judging", unit="img", disable=None)]
     scores: dict[Path, float] = {}
     for path, outcome in zip(files, outcomes, strict=True):

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP inference API (DEEPGUARD_SERVE__*)")
     serve.add_argument("--ray", action="store_true", help="deploy on Ray Serve (deepguard[ray])")
 
-    check = commands.add_parser("check", help="judge image files")
+    check = commands.add_parser("check", help="judge image, animation and video files")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _model_options(check)
 

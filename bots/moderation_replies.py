@@ -60,18 +60,24 @@ def percent(fake_probability: float) -> str:
     return f"{round(fake_probability * 100)}% probability of AI"
 
 
-def warning_text(fake_probability: float) -> str:
-    """The reply under a flagged upload when the chat does not answer every image."""
+def warning_text(fake_probability: float, what: str = "image") -> str:
+    """The reply under a flagged upload when the chat does not answer every image.
+
+    `what` is `noun(judgement)`: a flagged clip is one upload, called a video or animation.
+    """
     return (
-        f"⚠️ This image looks AI-generated ({percent(fake_probability)}). "
+        f"⚠️ This {what} looks AI-generated ({percent(fake_probability)}). "
         "It's an automated estimate, not proof; the moderators can have a look."
     )
 
 
-def flag_notice(flag_id: int, who: str, where: str, fake_probability: float, link: str) -> str:
+def flag_notice(
+    flag_id: int, who: str, where: str, fake_probability: float, link: str, what: str = "image"
+) -> str:
     """The mod-log post for a flag; `link` may be empty where the platform has none."""
+    article = "an" if what[0] in "aeiou" else "a"
     lines = [
-        f"🚩 Flag #{flag_id}: an image by {who} in {where} looks AI-generated "
+        f"🚩 Flag #{flag_id}: {article} {what} by {who} in {where} looks AI-generated "
         f"({percent(fake_probability)}).",
         link,
         "An automated estimate (about 4 in 5 right): please check before confirming.",

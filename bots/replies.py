@@ -1,6 +1,8 @@
-"""Every word the bots say about an image, shared so Discord and Telegram say the same thing.
+"""Every word the bots say about an upload, shared so Discord and Telegram say the same thing.
 
-The model is right about four times in five, so replies speak of likelihood, never proof.
+The model is right about four times in five, so replies speak of likelihood, never proof. An
+animation or a video is one upload: one verdict line for the whole clip, with how many frames
+were judged and the most suspicious moment.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from collections.abc import Sequence
 
 from config import ReplySettings
 from core.errors import DeepGuardError, Overloaded
-from core.result import Declares, Evidence, Judgement, Source, State
+from core.result import Declares, Evidence, Judgement, Media, Source, State
+from core.sampling import clock_text
 
 DISCLAIMER = "An automated estimate (about 4 in 5 right), not proof."
 
@@ -48,15 +51,27 @@ _ICONS = {"likely AI-generated": "🤖", "uncertain": "❔", "likely real": "�
 
 
 def verdict_line(judgement: Judgement, bands: ReplySettings) -> str:
-    """One line: icon, band, and the fake probability in percent."""
+    """One line: icon, band, and the fake probability in percent; a clip's frames after it."""
     wording = band(judgement.fake_probability, bands)
     percent = round(judgement.fake_probability * 100)
-    return f"{_ICONS[wording]} {wording[0].upper()}{wording[1:]} ({percent}% probability of AI)"
+    line = f"{_ICONS[wording]} {wording[0].upper()}{wording[1:]} ({percent}% probability of AI)"
+    clip = judgement.clip
+    if clip is None:
+        return line
+    frames = f"{clip.frames_decoded} frame{'' if clip.frames_decoded == 1 else 's'}"
+    if clip.frames_decoded == 1:
+        return f"{line}, {frames}"
+    return f"{line}, {frames}, most suspicious at {clock_text(clip.most_suspicious.time_s)}"
+
+
+def noun(judgement: Judgement) -> str:
+    """What the upload was: image, animation or video."""
+    return judgement.media.value
 
 
 def error_line(error: DeepGuardError) -> str:
-    """A polite refusal that names the reason."""
-    return f"⚠️ I couldn't check this image: {error.message}."
+    """A polite refusal that names the reason (a clip's refusals say "this file")."""
+    return f"⚠️ I couldn't check this {error.subject}: {error.message}."
 
 
 def verdict_text(judgement: Judgement, bands: ReplySettings) -> str:
@@ -78,7 +93,8 @@ def outcomes_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str:
         only = outcomes[0]
         return verdict_text(only, bands) if isinstance(only, Judgement) else error_text(only)
     lines = [
-        f"Image {index}: " + _line(outcome, bands) for index, outcome in enumerate(outcomes, 1)
+        f"{_label(outcome)} {index}: " + _line(outcome, bands)
+        for index, outcome in enumerate(outcomes, 1)
     ]
     if any(isinstance(outcome, Judgement) for outcome in outcomes):
         lines.append(DISCLAIMER)
@@ -101,6 +117,12 @@ def answer_text(outcomes: Sequence[Outcome], bands: ReplySettings) -> str | None
     if not judged and any(isinstance(outcome, Overloaded) for outcome in outcomes):
         return BUSY
     return outcomes_text(outcomes, bands)
+
+
+def _label(outcome: Outcome) -> str:
+    if isinstance(outcome, Judgement) and outcome.media is not Media.IMAGE:
+        return noun(outcome).capitalize()
+    return "Image"
 
 
 def _line(outcome: Outcome, bands: ReplySettings) -> str:

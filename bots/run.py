@@ -100,7 +100,11 @@ async def serve_api(settings: Settings) -> None:
             settings,
             stop,
             lambda: Detector.open(
-                settings.model, settings.queue, settings.images, settings.provenance
+                settings.model,
+                settings.queue,
+                settings.images,
+                settings.provenance,
+                settings.video,
             ),
         )
 
@@ -129,7 +133,9 @@ def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
 
         token = settings.core_token.get_secret_value() if settings.core_token else None
         return RemoteDetector(settings.core_url, settings.remote, token=token)
-    return Detector.open(settings.model, settings.queue, settings.images, settings.provenance)
+    return Detector.open(
+        settings.model, settings.queue, settings.images, settings.provenance, settings.video
+    )
 
 
 async def serve(

@@ -4,7 +4,14 @@ This package's one face: `Settings`, `load_settings` and every settings group.
 """
 
 from config.chat import DiscordSettings, ReplySettings, TelegramSettings, ThrottleSettings
-from config.inference import ImageLimits, MiB, ModelSettings, ProvenanceSettings, QueueSettings
+from config.inference import (
+    ImageLimits,
+    MiB,
+    ModelSettings,
+    ProvenanceSettings,
+    QueueSettings,
+    VideoSettings,
+)
 from config.service import ModerationSettings, RemoteSettings, ServeSettings
 from config.settings import ENV_PREFIX, Settings, SettingsError, env_name, load_settings
 
@@ -24,6 +31,7 @@ __all__ = [
     "SettingsError",
     "TelegramSettings",
     "ThrottleSettings",
+    "VideoSettings",
     "env_name",
     "load_settings",
 ]

@@ -1,5 +1,5 @@
-"""Settings of the inference core: the model, the micro-batching queue, image limits and what
-an image's own declarations (Content Credentials, metadata) count for."""
+"""Settings of the inference core: the model, the micro-batching queue, image and clip
+limits, and what an image's own declarations (Content Credentials, metadata) count for."""
 
 from __future__ import annotations
 
@@ -107,3 +107,24 @@ class ProvenanceSettings(BaseModel):
         if path is not None and b"-----BEGIN CERTIFICATE-----" not in path.read_bytes():
             raise ValueError("must be a PEM file of CA certificates")
         return path
+
+
+class VideoSettings(BaseModel):
+    """Animations (GIF, WebP, APNG) and videos (MP4/MOV, WebM/MKV): sampling and caps.
+
+    Frames keep the image limits' pixel and side caps; animations keep the image byte cap.
+    """
+
+    frames: int = Field(
+        8, ge=1, le=64, description="Frames judged per clip, evenly spaced in time."
+    )
+    max_bytes: int = Field(50 * MiB, ge=1, description="Largest video upload, in bytes.")
+    max_duration_s: float = Field(
+        600.0, gt=0.0, description="Longest clip, in seconds (read from its header)."
+    )
+    decode_budget_s: float = Field(
+        4.0,
+        gt=0.0,
+        description="Seconds (wall clock) one clip's decoding may take; past it, the clip is "
+        "judged on the frames decoded so far.",
+    )

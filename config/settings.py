@@ -16,7 +16,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.chat import DiscordSettings, ReplySettings, TelegramSettings, ThrottleSettings
-from config.inference import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings
+from config.inference import (
+    ImageLimits,
+    ModelSettings,
+    ProvenanceSettings,
+    QueueSettings,
+    VideoSettings,
+)
 from config.service import ModerationSettings, RemoteSettings, ServeSettings
 
 __all__ = [
@@ -55,6 +61,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     images: ImageLimits = ImageLimits()
     provenance: ProvenanceSettings = ProvenanceSettings()
+    video: VideoSettings = VideoSettings()
     replies: ReplySettings = ReplySettings()
     throttle: ThrottleSettings = ThrottleSettings()
     discord: DiscordSettings = DiscordSettings()

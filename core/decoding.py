@@ -1,27 +1,37 @@
 """Upload bytes to model input, in a thread pool of its own, before a request is queued.
 
-A bad upload is refused here at once and never reaches a batch. The same thread first reads
-what the original bytes declare about themselves (`core.provenance`), before any pixel is
-decoded: the cheap part of the job, and the one that needs the bytes exactly as sent.
+A still image becomes one `Picture`; an animation or a video becomes a `DecodedClip` of
+sampled frames (`core.kinds` tells which, from the bytes). A bad upload is refused here at
+once and never reaches a batch. The same thread first reads what the original bytes declare
+about themselves (`core.provenance`), before any pixel is decoded: the cheap part of the job,
+and the one that needs the bytes exactly as sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from config import ImageLimits
+from config import ImageLimits, VideoSettings
+from core.animation import decode_animation
 from core.errors import ModelError
 from core.images import decode_image
+from core.kinds import kind_of
 from core.near_duplicates import perceptual_hash
 from core.preprocess import PixelArray
 from core.provenance.reader import ProvenanceReader
-from core.result import Evidence
+from core.result import Evidence, Media
+from core.sampling import Budget, Clock, DecodedClip, FrameSink, SampledFrame
+from core.video import decode_video
 
 if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
     from core.classifier import Classifier
@@ -30,14 +40,19 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Decoded:
+class Picture:
+    """A still image as model input, and its perceptual hash when near-duplicates are on."""
+
     pixels: PixelArray
-    key: int | None  # perceptual hash of `pixels`, when near-duplicates are on
-    provenance: tuple[Evidence, ...]
+    key: int | None
+
+
+Decoded = Picture | DecodedClip
+OnFrame = Callable[[SampledFrame], None]
 
 
 class Decoder:
-    """Decodes and prepares images off the event loop for one classifier."""
+    """Decodes and prepares images and clips off the event loop for one classifier."""
 
     def __init__(
         self,
@@ -47,18 +62,29 @@ class Decoder:
         *,
         hashes: bool,
         provenance: ProvenanceReader,
+        video: VideoSettings | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._classifier = classifier
         self._limits = limits
+        self._video = video or VideoSettings()
         self._hashes = hashes
         self._provenance = provenance
+        self._clock = clock
         self._draft = draft_size(classifier) if limits.fast_decode else None
         self._pool = ThreadPoolExecutor(workers, "deepguard-decode")
 
-    async def decode(self, data: bytes) -> Decoded:
-        """The model input, its perceptual hash, and what the bytes declare."""
+    async def decode(
+        self, data: bytes, on_frame: OnFrame | None = None
+    ) -> tuple[Decoded, tuple[Evidence, ...]]:
+        """What the bytes declare, and the model input of a still image or a clip's frames.
+
+        `on_frame` is called on the event loop with each sampled frame of a clip as soon as it
+        is ready, before the next one decodes, and always before this returns.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._decode, data)
+        emit = None if on_frame is None else partial(_hand_over, loop, on_frame)
+        return await loop.run_in_executor(self._pool, self._decode, data, emit)
 
     async def decode_picture(self, data: bytes) -> tuple[Image.Image, PixelArray]:
         """The decoded picture and its model input, decoded as for judging (for explanations)."""
@@ -68,11 +94,18 @@ class Decoder:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _decode(self, data: bytes) -> Decoded:
-        """Run in a decode thread: what the bytes declare, then the model input and its hash."""
+    def _decode(self, data: bytes, emit: OnFrame | None) -> tuple[Decoded, tuple[Evidence, ...]]:
+        """Run in a decode thread; the clip's budget starts when the thread takes it up."""
         provenance = self._provenance.read(data)
-        pixels = self._prepare(decode_image(data, self._limits, self._draft))
-        return Decoded(pixels, perceptual_hash(pixels) if self._hashes else None, provenance)
+        kind = kind_of(data)
+        if kind is None or kind.media is Media.IMAGE:
+            # Unknown bytes too: the image decoder says whether they are cut short or foreign.
+            pixels = self._prepare(decode_image(data, self._limits, self._draft))
+            return Picture(pixels, perceptual_hash(pixels) if self._hashes else None), provenance
+        budget = Budget(self._video.decode_budget_s, self._clock)
+        sink = FrameSink(self._prepare, emit)
+        decode = decode_animation if kind.media is Media.ANIMATION else decode_video
+        return decode(data, kind.decoder, self._limits, self._video, sink, budget), provenance
 
     def _decode_picture(self, data: bytes) -> tuple[Image.Image, PixelArray]:
         image = decode_image(data, self._limits, self._draft)
@@ -85,6 +118,12 @@ class Decoder:
         except Exception as exc:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, on_frame: OnFrame, frame: SampledFrame) -> None:
+    """From the decode thread to the loop; a loop already closed (shutdown) needs no frames."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(on_frame, frame)
 
 
 def draft_size(classifier: Classifier) -> tuple[int, int] | None:

@@ -1,4 +1,4 @@
-"""The shared service: `await detector.judge(image_bytes)` -> `Judgement`.
+"""The shared service: `await detector.judge(upload_bytes)` -> `Judgement`.
 
 Adapters call it from the event loop. Decoding runs in a small thread pool before a request is
 queued, so a bad upload is refused at once and never reaches a batch; the model runs in its own
@@ -8,6 +8,10 @@ metadata) is read in the same decode thread and joins the model's scores in the 
 `near_duplicate_distance` is set, by a perceptual hash of the model's input, so re-encoded
 copies hit too), and identical requests that arrive together share one inference. Outcomes
 are counted once per caller.
+
+An animation or a video is one request: its sampled frames go through the same batcher as
+images (sharing batches with other requests), identical frames, in a clip or across clips in
+flight, are judged once, and `core.clips` makes the clip's answer from theirs.
 
 `explain` answers "why?" for one image: decoded and refused as `judge` would, then one model
 run alone on the model thread (between batches), giving the map of `core.explain` and, when
@@ -31,10 +35,13 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
-from config import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings
+from cachetools import LRUCache
+
+from config import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings, VideoSettings
 from core.backends import load_classifier
-from core.batching import MicroBatcher
-from core.decoding import Decoder
+from core.batching import Batched, MicroBatcher
+from core.clips import FrameWaits, clip_judgement
+from core.decoding import Decoder, Picture
 from core.errors import (
     DeepGuardError,
     ExplanationUnavailable,
@@ -45,9 +52,11 @@ from core.errors import (
 from core.explain import Explainer, Explanation, PatchMap
 from core.heatmap import backdrop, painted_png
 from core.images import check_byte_size, refuse_decompression_bombs
+from core.kinds import HEAD_BYTES, check_upload_size
 from core.preprocess import PixelArray
 from core.provenance.reader import ProvenanceReader
-from core.result import Evidence, Judgement, Scores, judge_scores
+from core.result import Clip, Evidence, Judgement, Scores, judge_scores
+from core.sampling import DecodedClip, SampledFrame
 from core.sharing import ScoreMemory, SingleFlight
 from core.stats import Counters
 
@@ -69,7 +78,7 @@ class Judge(Protocol):
 
 
 class Detector:
-    """Judges images with one classifier, batching concurrent requests."""
+    """Judges images and clips with one classifier, batching concurrent requests."""
 
     def __init__(
         self,
@@ -79,22 +88,29 @@ class Detector:
         limits: ImageLimits,
         threshold: float = 0.5,
         provenance: ProvenanceSettings | None = None,
+        video: VideoSettings | None = None,
     ) -> None:
         refuse_decompression_bombs()
         provenance = provenance or ProvenanceSettings()
         self._classifier = classifier
         self._queue = queue
         self._limits = limits
+        self._video = video or VideoSettings()
         self.threshold = threshold
         self.declared_ai_is_fake = provenance.declared_ai_is_fake
         self.counters = Counters()
         self._memory = ScoreMemory(queue.cache_size, queue.near_duplicate_distance)
+        # A clip's answer holds its frames too; kept apart so images keep ScoreMemory's shape.
+        self._clips: LRUCache[str, Judgement] | None = (
+            LRUCache(queue.cache_size) if queue.cache_size else None
+        )
         self._decoder = Decoder(
             classifier,
             limits,
             queue.decode_workers,
             hashes=self._memory.hashes,
             provenance=ProvenanceReader(provenance),
+            video=self._video,
         )
         self._model_thread = ThreadPoolExecutor(1, "deepguard-model")
         self._batcher: MicroBatcher[PixelArray, Scores] = MicroBatcher(
@@ -106,6 +122,7 @@ class Detector:
             counters=self.counters,
         )
         self._flights: SingleFlight[str, Judgement] = SingleFlight()
+        self._frame_flights: SingleFlight[str, Batched[Scores]] = SingleFlight()
         self._explanations: SingleFlight[tuple[str, str | None], Explanation] = SingleFlight()
         self._closing = False
 
@@ -117,6 +134,7 @@ class Detector:
         queue: QueueSettings,
         limits: ImageLimits,
         provenance: ProvenanceSettings,
+        video: VideoSettings | None = None,
     ) -> AsyncIterator[Detector]:
         """Load the model off the event loop and serve until the block exits."""
         classifier = await asyncio.to_thread(load_classifier, model)
@@ -126,6 +144,7 @@ class Detector:
             limits=limits,
             threshold=model.threshold,
             provenance=provenance,
+            video=video,
         ) as detector:
             yield detector
 
@@ -150,7 +169,10 @@ class Detector:
             await asyncio.wait(self._in_flight(), timeout=self._queue.drain_timeout_s)
         await self._batcher.close(max(0.0, deadline - loop.time()))
         # Still decoding: their callers get ShuttingDown (see `core.sharing`).
-        leftovers = self._in_flight()
+        leftovers: set[asyncio.Task[Judgement | Explanation | Batched[Scores]]] = {
+            *self._in_flight(),
+            *self._frame_flights.tasks,
+        }
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
@@ -159,6 +181,7 @@ class Detector:
         log.info("detector closed: %s", self.counters.snapshot())
 
     def _in_flight(self) -> set[asyncio.Task[Judgement] | asyncio.Task[Explanation]]:
+        """Every task still running: judgements, explanations (a clip's frames belong to one)."""
         return {*self._flights.tasks, *self._explanations.tasks}
 
     @property
@@ -167,7 +190,7 @@ class Detector:
         return self._batcher.depth
 
     async def judge(self, data: bytes) -> Judgement:
-        """Judge one image; raises a `DeepGuardError` subclass for every expected failure."""
+        """Judge one upload; raises a `DeepGuardError` subclass for every expected failure."""
         self.counters.requests += 1
         try:
             return await self._judge(data)
@@ -178,13 +201,18 @@ class Detector:
     async def _judge(self, data: bytes) -> Judgement:
         if self._closing:
             raise ShuttingDown()
-        check_byte_size(len(data), self._limits)
+        check_upload_size(len(data), data[:HEAD_BYTES], self._limits, self._video)
         digest = hashlib.sha256(data).hexdigest()
         remembered = self._memory.get(digest)
         if remembered is not None:
             self.counters.cache_hits += 1
             judgement = self._judgement(remembered.scores, digest, remembered.provenance)
             return replace(judgement, cached=True)
+        clip = None if self._clips is None else self._clips.get(digest)
+        if clip is not None:
+            self.counters.cache_hits += 1
+            again = self._judgement(clip.scores, digest, clip.provenance, clip=clip.clip)
+            return replace(again, cached=True)
         flight, joined = self._flights.join(digest, lambda: self._infer(digest, data))
         if joined:
             self.counters.shared += 1
@@ -195,13 +223,25 @@ class Detector:
             raise RequestTimeout() from None
 
     async def _infer(self, digest: str, data: bytes) -> Judgement:
-        decoded = await self._decoder.decode(data)
-        seen = self._memory.find_near(digest, decoded.key, decoded.provenance)
+        waits = FrameWaits(self._frame)  # a clip's frames start as they decode
+        try:
+            decoded, provenance = await self._decoder.decode(data, waits.start)
+        except BaseException:
+            waits.abandon()
+            raise
+        if isinstance(decoded, DecodedClip):
+            return await self._infer_clip(digest, decoded, provenance, waits)
+        return await self._infer_picture(digest, decoded, provenance)
+
+    async def _infer_picture(
+        self, digest: str, picture: Picture, provenance: tuple[Evidence, ...]
+    ) -> Judgement:
+        seen = self._memory.find_near(digest, picture.key, provenance)
         if seen is not None:
             self.counters.cache_hits += 1
-            return replace(self._judgement(seen, digest, decoded.provenance), cached=True)
-        batched = await self._batcher.submit(decoded.pixels, self._queue.request_timeout_s)
-        self._memory.put(digest, decoded.key, batched.value, decoded.provenance)
+            return replace(self._judgement(seen, digest, provenance), cached=True)
+        batched = await self._batcher.submit(picture.pixels, self._queue.request_timeout_s)
+        self._memory.put(digest, picture.key, batched.value, provenance)
         log.debug(
             "judged %s: fake=%.3f queue=%.1fms model=%.1fms batch=%d",
             digest[:12],
@@ -211,8 +251,44 @@ class Detector:
             batched.batch_size,
         )
         return self._judgement(
-            batched.value, digest, decoded.provenance, batched.queue_ms, batched.model_ms
+            batched.value, digest, provenance, batched.queue_ms, batched.model_ms
         )
+
+    async def _infer_clip(
+        self,
+        digest: str,
+        decoded: DecodedClip,
+        provenance: tuple[Evidence, ...],
+        waits: FrameWaits,
+    ) -> Judgement:
+        scored = await waits.results(len(decoded.frames))
+        judgement = clip_judgement(
+            decoded,
+            scored,
+            self.threshold,
+            digest,
+            provenance=provenance,
+            declared_ai_is_fake=self.declared_ai_is_fake,
+        )
+        if self._clips is not None:
+            self._clips[digest] = judgement
+        log.debug(
+            "judged %s: %s of %d frames (%d planned), fake=%.3f",
+            digest[:12],
+            decoded.media.value,
+            len(decoded.frames),
+            decoded.planned,
+            judgement.fake_probability,
+        )
+        return judgement
+
+    async def _frame(self, frame: SampledFrame) -> Batched[Scores]:
+        """One sampled frame through the batcher, shared with identical frames in flight."""
+        flight, _ = self._frame_flights.join(
+            frame.digest,
+            lambda: self._batcher.submit(frame.pixels, self._queue.request_timeout_s),
+        )
+        return await flight.wait()
 
     def _judgement(
         self,
@@ -221,6 +297,8 @@ class Detector:
         provenance: tuple[Evidence, ...],
         queue_ms: float = 0.0,
         model_ms: float = 0.0,
+        *,
+        clip: Clip | None = None,
     ) -> Judgement:
         return judge_scores(
             scores,
@@ -230,6 +308,7 @@ class Detector:
             model_ms,
             provenance=provenance,
             declared_ai_is_fake=self.declared_ai_is_fake,
+            clip=clip,
         )
 
     def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:

@@ -5,8 +5,13 @@ The tree:
     DeepGuardError
     ├── InvalidImage            the upload cannot be judged
     │   ├── ImageTooLarge       over the byte, pixel or side limit
-    │   ├── UnsupportedImage    not one of the decoded formats (JPEG, PNG, WebP, GIF, ...)
-    │   └── CorruptImage        truncated or undecodable bytes
+    │   │   ├── ClipTooLarge    a video over its byte cap, or frames over the pixel or side cap
+    │   │   └── ClipTooLong     an animation or video over the duration cap
+    │   ├── UnsupportedImage    not one of the decoded formats (JPEG, PNG, WebP, GIF, MP4, ...)
+    │   │   └── UnsupportedClip a video whose codec is not one of the decoded ones
+    │   ├── CorruptImage        truncated or undecodable bytes
+    │   │   └── DamagedClip     an animation or video without one decodable frame
+    │   └── NoPicture           a video container without a video stream (sound only)
     ├── Overloaded              the queue is full; try again shortly
     ├── RequestTimeout          no answer within the request timeout
     ├── ShuttingDown            the service is stopping
@@ -15,7 +20,9 @@ The tree:
     └── ExplanationUnavailable  this model and backend cannot say where it saw evidence
 
 Adapters catch `DeepGuardError` around a call into the core and reply with its wording;
-anything else is a bug and is logged once with its traceback.
+anything else is a bug and is logged once with its traceback. A clip's refusals subclass the
+image ones, so code that knows only images (the HTTP API's status codes) still sorts them;
+`subject` names what was refused (an image, or a file when it is a clip), for replies.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ class DeepGuardError(Exception):
     """Base of every expected failure; `str(exc)` is the user-safe reason."""
 
     default_message = "the image could not be checked"
+    subject = "image"
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
@@ -42,12 +50,37 @@ class ImageTooLarge(InvalidImage):
     default_message = "the image is too large"
 
 
+class ClipTooLarge(ImageTooLarge):
+    default_message = "the video is too large"
+    subject = "file"
+
+
+class ClipTooLong(ImageTooLarge):
+    default_message = "the clip is too long"
+    subject = "file"
+
+
 class UnsupportedImage(InvalidImage):
-    default_message = "that image format is not supported (use JPEG, PNG, WebP or GIF)"
+    default_message = "that format is not supported (use JPEG, PNG, WebP, GIF, MP4, MOV or WebM)"
+
+
+class UnsupportedClip(UnsupportedImage):
+    default_message = "that video's codec is not supported (use H.264, HEVC, VP8, VP9 or AV1)"
+    subject = "file"
 
 
 class CorruptImage(InvalidImage):
     default_message = "the image is damaged or incomplete"
+
+
+class DamagedClip(CorruptImage):
+    default_message = "the clip is damaged: not one frame could be decoded"
+    subject = "file"
+
+
+class NoPicture(InvalidImage):
+    default_message = "there is no picture in this file"
+    subject = "file"
 
 
 class Overloaded(DeepGuardError):

@@ -92,10 +92,11 @@ def decode_image(
 def check_byte_size(size: int, limits: ImageLimits) -> None:
     """Refuse an upload over the byte cap before anything reads (or hashes) it."""
     if size > limits.max_bytes:
-        raise ImageTooLarge(f"the file is too large (limit {_bytes_text(limits.max_bytes)})")
+        raise ImageTooLarge(f"the file is too large (limit {bytes_text(limits.max_bytes)})")
 
 
-def _bytes_text(size: int) -> str:
+def bytes_text(size: int) -> str:
+    """A byte count as a person reads it: 25 MB, 512 KB, 100 bytes."""
     if size >= 2**20:
         return f"{size / 2**20:.3g} MB"
     return f"{size // 1024} KB" if size >= 1024 else f"{size} bytes"
@@ -128,7 +129,7 @@ def _decode_checked(
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as image:
             check_dimensions(image.size, limits)
-            image.seek(0)  # animated images: the first frame, until frame sampling lands
+            image.seek(0)  # an animation's first frame (the Decoder samples animations)
             if draft is not None and fmt == "JPEG":
                 image.draft("RGB", draft)
             image.load()

@@ -1,8 +1,10 @@
-"""The value that crosses from the core to the adapters: one frozen `Judgement` per image.
+"""The value that crosses from the core to the adapters: one frozen `Judgement` per upload.
 
-Besides the model's scores a judgement carries the image's own declarations (`Evidence`, read
-from its bytes by `core.provenance`). Evidence counts one way only: a valid declaration of AI
-makes the verdict FAKE whatever the model says; nothing ever makes it REAL.
+An upload is a still image, an animation or a video; a clip's `Judgement` describes the whole
+clip, and its `Clip` lists the sampled frames. Besides the model's scores a judgement carries the
+upload's own declarations (`Evidence`, read from its bytes by `core.provenance`). Evidence counts
+one way only: a valid declaration of AI makes the verdict FAKE whatever the model says; nothing
+ever makes it REAL.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from typing import Final
 class Verdict(StrEnum):
     FAKE = "FAKE"
     REAL = "REAL"
+
+
+class Media(StrEnum):
+    """What an upload is, from its bytes."""
+
+    IMAGE = "image"
+    ANIMATION = "animation"  # GIF, animated WebP, APNG
+    VIDEO = "video"  # MP4/MOV, WebM/MKV
 
 
 class VerdictReason(StrEnum):
@@ -117,6 +127,30 @@ class Scores:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameScore:
+    """One sampled frame of a clip: where it is and what the model said about it."""
+
+    index: int  # in presentation order, from 0
+    time_s: float  # from the clip's first frame
+    fake_probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """How an animation or a video was judged: its sampled frames, in time order."""
+
+    media: Media
+    frames: tuple[FrameScore, ...]
+    duration_s: float
+    frames_decoded: int  # fewer than asked when the decode budget ran out
+
+    @property
+    def most_suspicious(self) -> FrameScore:
+        """The frame with the highest fake probability (the earliest among equals)."""
+        return max(self.frames, key=lambda frame: (frame.fake_probability, -frame.time_s))
+
+
+@dataclass(frozen=True, slots=True)
 class Judgement:
     """The core's answer: a probability and a verdict, a signal and never proof."""
 
@@ -129,6 +163,11 @@ class Judgement:
     cached: bool = False
     provenance: tuple[Evidence, ...] = field(default=())
     verdict_reason: VerdictReason = VerdictReason.MODEL
+    clip: Clip | None = None  # None for a still image
+
+    @property
+    def media(self) -> Media:
+        return Media.IMAGE if self.clip is None else self.clip.media
 
     @property
     def fake_probability(self) -> float:
@@ -155,8 +194,9 @@ class Judgement:
         return replace(self, verdict=verdict, verdict_reason=reason)
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON shape shared by `deepguard check --json` and the HTTP API."""
-        return {
+        """The JSON shape shared by `deepguard check --json` and the HTTP API: a clip adds
+        its sampled `frames`, `duration_s` and `frames_decoded`."""
+        fields: dict[str, object] = {
             "fake_probability": round(self.fake_probability, 6),
             "real_probability": round(self.real_probability, 6),
             "verdict": self.verdict.value,
@@ -169,7 +209,20 @@ class Judgement:
             "provenance": [evidence.as_dict() for evidence in self.provenance],
             "declared_ai": self.declared_ai,
             "verdict_reason": self.verdict_reason.value,
+            "media": self.media.value,
         }
+        if self.clip is not None:
+            fields["frames"] = [
+                {
+                    "index": frame.index,
+                    "time_s": round(frame.time_s, 3),
+                    "fake_probability": round(frame.fake_probability, 6),
+                }
+                for frame in self.clip.frames
+            ]
+            fields["duration_s"] = round(self.clip.duration_s, 3)
+            fields["frames_decoded"] = self.clip.frames_decoded
+        return fields
 
 
 def decide(
@@ -191,8 +244,12 @@ def judge_scores(
     *,
     provenance: tuple[Evidence, ...] = (),
     declared_ai_is_fake: bool = True,
+    clip: Clip | None = None,
 ) -> Judgement:
-    """Apply the threshold, and the image's own declarations (see `decide`)."""
+    """Apply the threshold, and the upload's own declarations (see `decide`).
+
+    A clip's verdict follows from its own fake probability (see `core.clips`) the same way.
+    """
     judgement = Judgement(
         scores=scores,
         verdict=Verdict.REAL,
@@ -201,5 +258,6 @@ def judge_scores(
         queue_ms=queue_ms,
         model_ms=model_ms,
         provenance=provenance,
+        clip=clip,
     )
     return judgement.with_policy(declared_ai_is_fake=declared_ai_is_fake)

@@ -499,6 +499,7 @@ CHECK_JSON_FIELDS = {
     "provenance",
     "declared_ai",
     "verdict_reason",
+    "media",  # a still image: no frames, duration_s or frames_decoded
 }
 
 

@@ -97,7 +97,10 @@ def test_json_and_output_give_both(
     [
         (None, "file not found"),
         (b"\x89PNG\r\n\x1a\n broken", "the image is damaged or incomplete"),
-        (b"just text", "that image format is not supported (use JPEG, PNG, WebP or GIF)"),
+        (
+            b"just text",
+            "that format is not supported (use JPEG, PNG, WebP, GIF, MP4, MOV or WebM)",
+        ),
     ],
 )
 def test_files_that_cannot_be_explained(

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from bots import replies
+from bots import moderation_replies, replies
 from config import ReplySettings
-from core.errors import CorruptImage, Overloaded
-from core.result import Declares, Evidence, Judgement, Scores, Source, State, judge_scores
+from core.errors import (
+    ClipTooLong,
+    CorruptImage,
+    DamagedClip,
+    DeepGuardError,
+    NoPicture,
+    Overloaded,
+)
+from core.result import (
+    Clip,
+    Declares,
+    Evidence,
+    FrameScore,
+    Judgement,
+    Media,
+    Scores,
+    Source,
+    State,
+    judge_scores,
+)
 
 BANDS = ReplySettings()
 
@@ -155,3 +173,74 @@ class TestProvenanceLine:
         """/help tells users to send the original as a file to keep its Content Credentials."""
         assert "send the original as a file" in replies.HELP
         assert "Content Credentials" in replies.HELP
+
+
+def _clip(fakes: list[float], media: Media = Media.VIDEO, step_s: float = 1.0) -> Judgement:
+    frames = tuple(FrameScore(i * 3, i * step_s, p) for i, p in enumerate(fakes))
+    clip = Clip(media, frames, duration_s=len(fakes) * step_s, frames_decoded=len(frames))
+    top = max(fakes)
+    return judge_scores(Scores(top, {"Real": 1 - top, "Fake": top}), 0.5, "0" * 64, clip=clip)
+
+
+def test_clip_line_has_frames_and_the_most_suspicious_moment() -> None:
+    """A clip's line: its band and percentage, how many frames, and where it looked worst."""
+    judgement = _clip([0.2, 0.3, 0.74, 0.5, 0.1, 0.2, 0.3, 0.2])
+    assert replies.verdict_line(judgement, BANDS) == (
+        "🤖 Likely AI-generated (74% probability of AI), 8 frames, most suspicious at 0:02"
+    )
+    assert replies.DISCLAIMER in replies.verdict_text(judgement, BANDS)
+
+
+def test_clip_moments_read_as_a_player_shows_them() -> None:
+    """Past a minute the moment reads m:ss; a one-frame clip has no moment to point at."""
+    late = _clip([0.1, 0.9], step_s=75.5)
+    assert replies.verdict_line(late, BANDS).endswith("2 frames, most suspicious at 1:15")
+    single = _clip([0.1])
+    assert replies.verdict_line(single, BANDS).endswith("(10% probability of AI), 1 frame")
+
+
+def test_albums_name_clips_by_what_they_are() -> None:
+    """In a reply for several uploads, clips are numbered as animations or videos."""
+    text = replies.outcomes_text(
+        [_judgement(0.1), _clip([0.9, 0.8], Media.ANIMATION), NoPicture()], BANDS
+    )
+    lines = text.splitlines()
+    assert lines[0].startswith("Image 1: ")
+    assert lines[1].startswith("Animation 2: ")
+    assert "2 frames" in lines[1]
+    assert lines[2] == "Image 3: ⚠️ I couldn't check this file: there is no picture in this file."
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (CorruptImage(), "⚠️ I couldn't check this image: the image is damaged or incomplete."),
+        (NoPicture(), "⚠️ I couldn't check this file: there is no picture in this file."),
+        (
+            ClipTooLong("the clip is too long (2:00:00; limit 10:00)"),
+            "⚠️ I couldn't check this file: the clip is too long (2:00:00; limit 10:00).",
+        ),
+        (
+            DamagedClip(),
+            "⚠️ I couldn't check this file: the clip is damaged: not one frame could be decoded.",
+        ),
+    ],
+)
+def test_clip_refusals_say_file(error: DeepGuardError, text: str) -> None:
+    """A refused clip is "this file" (a sound file has no image in it); a photo stays "image"."""
+    assert replies.error_text(error) == text
+
+
+def test_moderation_wording_names_a_clip() -> None:
+    """A flagged clip is one upload, called by what it is in the warning and the mod-log."""
+    judgement = _clip([0.9, 0.95])
+    assert replies.noun(judgement) == "video"
+    assert replies.noun(_judgement(0.9)) == "image"
+    assert moderation_replies.warning_text(0.95, replies.noun(judgement)).startswith(
+        "⚠️ This video looks AI-generated (95% probability of AI)."
+    )
+    notice = moderation_replies.flag_notice(7, "ann", "#general", 0.95, "", "animation")
+    assert notice.startswith("🚩 Flag #7: an animation by ann in #general looks AI-generated")
+    assert moderation_replies.flag_notice(8, "bob", "#x", 0.9, "").startswith(
+        "🚩 Flag #8: an image by bob"
+    )
