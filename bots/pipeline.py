@@ -46,9 +46,10 @@ from bots.outage import Outage
 from bots.port import Event, Failure, Image, M, Port, Post, R
 from bots.replies import Outcome
 from bots.throttle import Admission, Throttle
-from config import ReplySettings
+from config import QueueSettings, ReplySettings
+from core.backlog import Backlog
 from core.detector import Judge
-from core.errors import DeepGuardError, UnsupportedImage
+from core.errors import DeepGuardError, Overloaded, UnsupportedImage
 from core.images import sniff_format
 from core.moderation.policy import (
     answers,
@@ -90,9 +91,11 @@ class Pipeline:
         burst: int,
         max_images: int | None = None,
         retention: timedelta | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
         """`max_images` caps the images judged per message where nothing could be flagged;
-        messages older than `retention` (the store's) are never flagged again."""
+        messages older than `retention` (the store's) are never flagged again; `backlog`
+        bounds the uploads in hand (downloading, decoding, queued) across every event."""
         self._judge = judge
         self._store = store
         self._throttle = throttle
@@ -101,6 +104,7 @@ class Pipeline:
         self._burst = burst
         self._max_images = max_images
         self._retention = retention
+        self._backlog = backlog or Backlog(QueueSettings().max_admitted)
         self.outage = Outage()  # shared with the adapter's own database calls
 
     async def run(self, event: Event[M, R], port: Port[M, R]) -> None:
@@ -227,6 +231,13 @@ class Pipeline:
 
     async def _outcome(self, port: Port[M, R], image: Image[R]) -> Outcome | None:
         """The judgement or the polite reason; None for a file that only might have been one."""
+        try:
+            with self._backlog.admit():
+                return await self._fetched_and_judged(port, image)
+        except Overloaded as error:
+            return error
+
+    async def _fetched_and_judged(self, port: Port[M, R], image: Image[R]) -> Outcome | None:
         try:
             data = await port.fetch(image.ref)
         except DeepGuardError as error:

@@ -57,6 +57,12 @@ class QueueSettings(BaseModel):
         10.0, ge=0.0, description="Longest a request waits for others to share its batch."
     )
     max_pending: int = Field(64, ge=1, description="Queued requests before new ones are refused.")
+    max_admitted: int = Field(
+        64,
+        ge=1,
+        description="Uploads in hand at once in the bots (downloading, decoding or queued); "
+        "past it an image gets the busy answer instead of holding memory.",
+    )
     request_timeout_s: float = Field(
         30.0, gt=0.0, description="A request not judged by then fails with a timeout."
     )

@@ -29,6 +29,7 @@ from bots.discord.settings import ModCommands
 from bots.pipeline import Pipeline
 from bots.throttle import Throttle
 from config import Settings
+from core.backlog import Backlog
 from core.detector import Judge
 from core.moderation.types import ModerationStore
 
@@ -152,6 +153,7 @@ class DeepGuardClient(discord.AutoShardedClient):
             burst=settings.throttle.burst,
             max_images=settings.discord.max_images_per_message,
             retention=timedelta(days=settings.moderation.retention_days),
+            backlog=Backlog(settings.queue.max_admitted),
         )
         self._in_flight = InFlight()
         self._reviews = Reviews(self, store, seen)

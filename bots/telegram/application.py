@@ -38,6 +38,7 @@ from bots.telegram.media import Albums
 from bots.telegram.settings import moderation_handlers
 from bots.throttle import Throttle
 from config import Settings, TelegramSettings
+from core.backlog import Backlog
 from core.detector import Judge
 from core.moderation.types import ModerationStore
 
@@ -160,6 +161,7 @@ def build_handlers(
         bands=settings.replies,
         burst=settings.throttle.burst,
         retention=timedelta(days=settings.moderation.retention_days),
+        backlog=Backlog(settings.queue.max_admitted),
     )
     telegram = settings.telegram
     return TelegramHandlers(pipeline, store, Albums(telegram.album_wait_s), inflight, telegram)

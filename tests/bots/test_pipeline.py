@@ -18,6 +18,7 @@ from bots.moderation_replies import reply_bands
 from bots.pipeline import Pipeline
 from bots.throttle import Throttle
 from config import ReplySettings, ThrottleSettings
+from core.backlog import Backlog
 from core.errors import CorruptImage, DeepGuardError, ImageTooLarge, Overloaded
 from core.moderation.types import Action, ChatPolicy, FlagStatus, Mode
 from tests.bots.pipeline_fakes import (
@@ -68,6 +69,7 @@ class Rig:
     store: MemoryStore = field(default_factory=MemoryStore)
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     waits: list[float] = field(default_factory=list)
+    backlog: Backlog | None = None
 
     def __post_init__(self) -> None:
         async def sleep(seconds: float) -> None:
@@ -81,6 +83,7 @@ class Rig:
             SeenMessages(),
             bands=BANDS,
             burst=self.throttle.burst,
+            backlog=self.backlog,
         )
 
     def script(self, **probabilities: float | Exception) -> None:
@@ -92,6 +95,46 @@ class Rig:
 
 def port(**files: bytes | DeepGuardError) -> FakePort:
     return FakePort({**IMAGES, **files})
+
+
+class StalledPort(FakePort):
+    """Downloads that hold until released: the uploads stay in hand meanwhile."""
+
+    def __init__(self, files: dict[str, bytes | DeepGuardError], stalls: int) -> None:
+        super().__init__(files)
+        self.release = asyncio.Event()
+        self.stalled = asyncio.Event()  # set once `stalls` downloads are held
+        self._stalls = stalls
+
+    async def fetch(self, ref: str) -> bytes:
+        self._stalls -= 1
+        if self._stalls == 0:
+            self.stalled.set()
+        await self.release.wait()
+        return await super().fetch(ref)
+
+
+class TestBacklog:
+    async def test_uploads_past_the_backlog_get_the_busy_answer_without_a_download(
+        self,
+    ) -> None:
+        """With 2 uploads in hand (still downloading), a third event is told busy at once."""
+        rig = Rig(backlog=Backlog(2))
+        await rig.policy(group(Mode.REPLY_ALL))
+        stalled = StalledPort({**IMAGES}, stalls=2)
+        first = asyncio.create_task(rig.pipeline.run(event(post("m1", "a", "b")), stalled))
+        await stalled.stalled.wait()
+        busy = port()
+        carol = context("carol")
+        await rig.pipeline.run(event(post("m2", "c", who=carol)), busy)
+        assert busy.calls == [("reply", replies.BUSY, "")]  # nothing fetched, nothing judged
+        stalled.release.set()
+        await first
+        assert [call[0] for call in stalled.calls] == ["fetch", "fetch", "reply"]
+        assert rig.judge.judged == [IMAGES["a"], IMAGES["b"]]
+        after = port()
+        await rig.pipeline.run(event(post("m3", "c", who=carol)), after)
+        assert after.names() == ["fetch", "reply"]  # the places were freed
 
 
 class TestOrder:
