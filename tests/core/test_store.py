@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import fields, replace
@@ -462,6 +463,7 @@ class TestUnreachable:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]  # free: nothing listens there
         (tmp_path / "a-file").write_text("not a directory")
+        before = set(threading.enumerate())
         urls = [
             f"postgresql+asyncpg://u:p@127.0.0.1:{port}/x",
             f"sqlite+aiosqlite:///{tmp_path / 'a-file' / 'deepguard.db'}",
@@ -480,3 +482,8 @@ class TestUnreachable:
                     await store.add_flag(new_flag())
             finally:
                 await engine.dispose()
+        # aiosqlite stops a connection that failed to open by a message to its thread, which
+        # answers on this loop: let those threads finish while the loop still runs.
+        for thread in set(threading.enumerate()) - before:
+            if "_connection_worker_thread" in thread.name:
+                await asyncio.to_thread(thread.join, 10)
