@@ -19,7 +19,10 @@ this order, the same on every platform:
   drops out, and a bug is raised as itself. Where moderators count on scanning (`moderates`)
   every image of a message is judged; elsewhere an adapter may cap them per message, and a
   file that is no image takes no place under the cap.
-- decide and act: per message, its worst verdict against the policy; a flag is recorded, then
+- decide and act: each judgement is first decided under the chat's `declared_ai_is_fake` (an
+  image whose own Content Credentials or metadata declare AI is FAKE, reason DECLARED, unless
+  the chat wants the model alone); per message, its worst verdict (a declared one first)
+  against the policy; a flag is recorded, then
   its actions are taken one by one. An action the platform refuses (e.g. HTTP 403) is switched
   off where it was refused and the moderators are told once; any other failure is logged. One
   failing action never stops the others, nor the reply.
@@ -68,7 +71,7 @@ from core.moderation.types import (
     ModerationStore,
     NewFlag,
 )
-from core.result import Judgement
+from core.result import Judgement, VerdictReason
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,7 @@ class Pipeline:
         if count and not await self._admitted(port, event, policy, count, answered):
             return
         found = await self._outcomes(port, posts, policy) if count else [[] for _ in posts]
+        found = [[_under(policy, outcome) for outcome in outcomes] for outcomes in found]
         judged = sum(isinstance(outcome, Judgement) for outcomes in found for outcome in outcomes)
         if judged:
             await self.outage.attempt(self._store.count_scanned(event.chat, judged), None)
@@ -252,8 +256,10 @@ class Pipeline:
         judgements = [outcome for outcome in outcomes if isinstance(outcome, Judgement)]
         if post.message is None or not judgements:
             return None
-        worst = max(judgements, key=lambda judgement: judgement.fake_probability)
-        decision = decide(policy, worst.fake_probability, post.context)
+        worst = max(
+            judgements, key=lambda judgement: (_declared(judgement), judgement.fake_probability)
+        )
+        decision = decide(policy, worst.fake_probability, post.context, declared=_declared(worst))
         log.debug("%s/%s message %s: %s", chat.platform, chat.chat, post.id, decision.reason)
         if not decision.flag:
             return None
@@ -277,6 +283,7 @@ class Pipeline:
                 sha256=worst.sha256,
                 fake_probability=worst.fake_probability,
                 actions=decision.actions,
+                declared=replies.provenance_line(worst) if _declared(worst) else None,
             )
         )
         log.info("flag %d: message %s (%s)", flag.id, post.id, decision.reason)
@@ -315,7 +322,9 @@ class Pipeline:
             await port.react(message)
         elif action is Action.WARN:
             await port.warn(
-                message, moderation_replies.warning_text(flag.flag.fake_probability), flag
+                message,
+                moderation_replies.warning_text(flag.flag.fake_probability, flag.flag.declared),
+                flag,
             )
         elif action is Action.MODLOG and policy.modlog is not None:
             posted = await port.post_flag(message, flag, policy.modlog)
@@ -373,6 +382,18 @@ class Pipeline:
             text = replies.NO_IMAGE_FOUND
         if text is not None:
             await port.reply(text, flags[0] if flags else None)
+
+
+def _under(policy: ChatPolicy, outcome: Outcome) -> Outcome:
+    """A judgement decided under the chat's own `declared_ai_is_fake` choice."""
+    if isinstance(outcome, Judgement):
+        return outcome.with_policy(declared_ai_is_fake=policy.declared_ai_is_fake)
+    return outcome
+
+
+def _declared(judgement: Judgement) -> bool:
+    """FAKE because the image declares AI itself, not for the model's probability."""
+    return judgement.verdict_reason is VerdictReason.DECLARED
 
 
 def _at_most(count: int, cap: int | None) -> int:

@@ -102,6 +102,9 @@ class NewFlag:
     sha256: str
     fake_probability: float
     actions: frozenset[Action]
+    # The image's own declaration of AI in words, when that (not the model) flagged it: for the
+    # warning and the mod-log post only; not stored, so a flag read back again has None.
+    declared: str | None = None
 
 
 # Flag ids are the database's 32-bit integers (PostgreSQL's SERIAL): a larger one names no flag.
