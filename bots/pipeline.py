@@ -19,13 +19,11 @@ this order, the same on every platform:
   drops out, and a bug is raised as itself. Where moderators count on scanning (`moderates`)
   every image of a message is judged; elsewhere an adapter may cap them per message, and a
   file that is no image takes no place under the cap.
-- decide and act: each judgement is first decided under the chat's `declared_ai_is_fake` (an
-  image whose own Content Credentials or metadata declare AI is FAKE, reason DECLARED, unless
-  the chat wants the model alone); per message, its worst verdict (a declared one first)
-  against the policy; a flag is recorded, then
-  its actions are taken one by one. An action the platform refuses (e.g. HTTP 403) is switched
-  off where it was refused and the moderators are told once; any other failure is logged. One
-  failing action never stops the others, nor the reply.
+- decide and act: each verdict under the chat's `declared_ai_is_fake` (an image declaring AI
+  itself is FAKE, reason DECLARED); per message, its worst (a declared one first) against the
+  policy; a flag is recorded, then its actions are taken one by one. An action the platform
+  refuses (e.g. HTTP 403) is switched off where it was refused and the moderators are told
+  once; any other failure is logged. One failing action never stops the others, nor the reply.
 - reply: last, so a reply that fails never cancels a flag's actions.
 
 While the moderation database cannot be reached (`StoreUnavailable`), a group's upload gets
