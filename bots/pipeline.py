@@ -91,14 +91,17 @@ class Pipeline:
         burst: int,
         max_images: int | None = None,
         retention: timedelta | None = None,
+        declared_ai_is_fake: bool = True,
     ) -> None:
         """`max_images` caps the images judged per message where nothing could be flagged;
-        messages older than `retention` (the store's) are never flagged again."""
+        messages older than `retention` (the store's) are never flagged again; `bands` and
+        `declared_ai_is_fake` are the operator's, for a private chat during an outage."""
         self._judge = judge
         self._store = store
         self._throttle = throttle
         self._seen = seen
         self._bands = bands  # the operator's, for private chats
+        self._declared_ai_is_fake = declared_ai_is_fake
         self._burst = burst
         self._max_images = max_images
         self._retention = retention
@@ -166,6 +169,7 @@ class Pipeline:
             threshold=bands.likely_fake_from,
             uncertain_from=bands.likely_real_below,
             actions=frozenset(),
+            declared_ai_is_fake=self._declared_ai_is_fake,
         )
 
     async def _fresh(self, chat: ChatKey, post: Post[M, R]) -> Post[M, R]:

@@ -152,6 +152,7 @@ class DeepGuardClient(discord.AutoShardedClient):
             burst=settings.throttle.burst,
             max_images=settings.discord.max_images_per_message,
             retention=timedelta(days=settings.moderation.retention_days),
+            declared_ai_is_fake=settings.provenance.declared_ai_is_fake,
         )
         self._in_flight = InFlight()
         self._reviews = Reviews(self, store, seen)

@@ -160,6 +160,7 @@ def build_handlers(
         bands=settings.replies,
         burst=settings.throttle.burst,
         retention=timedelta(days=settings.moderation.retention_days),
+        declared_ai_is_fake=settings.provenance.declared_ai_is_fake,
     )
     telegram = settings.telegram
     return TelegramHandlers(pipeline, store, Albums(telegram.album_wait_s), inflight, telegram)

@@ -25,7 +25,7 @@ from tests.bots.pipeline_fakes import (
     event,
     post,
 )
-from tests.core.memory_store import MemoryStore
+from tests.core.memory_store import MemoryStore, OutageStore
 from tests.fakes import png_bytes
 
 BANDS = ReplySettings()
@@ -53,9 +53,11 @@ async def run(
     evidence: tuple[Evidence, ...],
     *,
     private: bool = False,
+    store: MemoryStore | None = None,
+    declared_ai_is_fake: bool = True,
 ) -> FakePort:
     """One upload of image `a` (the model says `probability`, the image says `evidence`)."""
-    judge, store = ScriptedJudge({IMAGES["a"]: probability}), MemoryStore()
+    judge, store = ScriptedJudge({IMAGES["a"]: probability}), store or MemoryStore()
     judge.declarations[IMAGES["a"]] = evidence
     if policy is not None:
         await store.save_policy(CHAT, policy)
@@ -67,6 +69,7 @@ async def run(
         SeenMessages(),
         bands=BANDS,
         burst=settings.burst,
+        declared_ai_is_fake=declared_ai_is_fake,
     )
     fake = FakePort(dict(IMAGES))
     who = context(private=private)
@@ -139,6 +142,20 @@ async def test_a_private_chat_is_answered_declared_and_never_flagged() -> None:
     fake = await run(None, 0.12, (SIGNED,), private=True)
     assert reply(fake).startswith(f"🤖 {replies.DECLARED} (model: 12%)\n{SIGNED_LINE}")
     assert fake.names() == ["fetch", "reply"]
+
+
+@pytest.mark.parametrize("declared_ai_is_fake", [True, False])
+async def test_during_an_outage_a_private_chat_follows_the_operator(
+    declared_ai_is_fake: bool,
+) -> None:
+    """The database is down: a private chat is answered under the operator's own choice."""
+    store = OutageStore(down=True)
+    fake = await run(
+        None, 0.12, (SIGNED,), private=True, store=store, declared_ai_is_fake=declared_ai_is_fake
+    )
+    first = reply(fake).splitlines()[0]
+    assert first.startswith(f"🤖 {replies.DECLARED}") is declared_ai_is_fake
+    assert store.refused
 
 
 async def test_a_tampered_manifest_is_shown_not_counted() -> None:
