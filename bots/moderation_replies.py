@@ -60,11 +60,19 @@ def percent(fake_probability: float) -> str:
     return f"{round(fake_probability * 100)}% probability of AI"
 
 
-def warning_text(fake_probability: float, what: str = "image") -> str:
+def warning_text(
+    fake_probability: float, what: str = "image", *, declared: str | None = None
+) -> str:
     """The reply under a flagged upload when the chat does not answer every image.
 
     `what` is `noun(judgement)`: a flagged clip is one upload, called a video or animation.
+    `declared` is the upload's own declaration of AI (see `NewFlag.declared`), when it decided.
     """
+    if declared is not None:
+        return (
+            f"⚠️ This {what} declares itself AI-generated ({declared}; model: "
+            f"{percent(fake_probability)}). The moderators can have a look."
+        )
     return (
         f"⚠️ This {what} looks AI-generated ({percent(fake_probability)}). "
         "It's an automated estimate, not proof; the moderators can have a look."
@@ -72,16 +80,35 @@ def warning_text(fake_probability: float, what: str = "image") -> str:
 
 
 def flag_notice(
-    flag_id: int, who: str, where: str, fake_probability: float, link: str, what: str = "image"
+    flag_id: int,
+    who: str,
+    where: str,
+    fake_probability: float,
+    link: str,
+    what: str = "image",
+    *,
+    declared: str | None = None,
 ) -> str:
-    """The mod-log post for a flag; `link` may be empty where the platform has none."""
+    """The mod-log post for a flag; `link` may be empty where the platform has none.
+
+    `declared` is the upload's own declaration of AI when that, not the model, flagged it.
+    """
     article = "an" if what[0] in "aeiou" else "a"
-    lines = [
-        f"🚩 Flag #{flag_id}: {article} {what} by {who} in {where} looks AI-generated "
-        f"({percent(fake_probability)}).",
-        link,
-        "An automated estimate (about 4 in 5 right): please check before confirming.",
-    ]
+    if declared is not None:
+        lines = [
+            f"🚩 Flag #{flag_id}: {article} {what} by {who} in {where} declares itself "
+            f"AI-generated (model: {percent(fake_probability)}).",
+            declared,
+            link,
+            "Flagged for its own Content Credentials or metadata: please check before confirming.",
+        ]
+    else:
+        lines = [
+            f"🚩 Flag #{flag_id}: {article} {what} by {who} in {where} looks AI-generated "
+            f"({percent(fake_probability)}).",
+            link,
+            "An automated estimate (about 4 in 5 right): please check before confirming.",
+        ]
     return "\n".join(line for line in lines if line)
 
 
@@ -146,6 +173,12 @@ def report_after_review(status: FlagStatus) -> str:
     return "A moderator already reviewed this flag and dismissed it as a mistake."
 
 
+_DECLARED = {
+    True: "on (an image whose own Content Credentials or metadata declare AI counts as such)",
+    False: "off (the model alone decides; an image's declarations are only shown)",
+}
+
+
 def settings_text(policy: ChatPolicy, modlog_name: str | None = None) -> str:
     """What a chat's policy is, for /settings show."""
     actions = ", ".join(sorted(a.value for a in policy.actions)) or "none"
@@ -158,6 +191,7 @@ def settings_text(policy: ChatPolicy, modlog_name: str | None = None) -> str:
         f"• on a flag: {actions}",
         f"• mod-log: {modlog_name or policy.modlog or 'not set'}",
         f"• exempt users: {len(policy.exempt_users)}",
+        f"• declared AI is fake: {_DECLARED[policy.declared_ai_is_fake]}",
     ]
     if policy.pending_modlog is not None:
         lines.append(f"• mod-log asked: {policy.pending_modlog} (waiting for confirmation there)")
@@ -200,6 +234,8 @@ SETTINGS_USAGE = (
     "`off` to stop)\n"
     "/settings exempt <user id> and /settings unexempt <user id> (or in reply to their message)\n"
     "/settings mode reply-all|flag-only|off\n"
+    "/settings declared on|off (whether an image whose Content Credentials or metadata declare "
+    "AI counts as AI-generated, or the model alone decides)\n"
     "/settings show"
 )
 

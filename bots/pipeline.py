@@ -19,10 +19,11 @@ this order, the same on every platform:
   drops out, and a bug is raised as itself. Where moderators count on scanning (`moderates`)
   every image of a message is judged; elsewhere an adapter may cap them per message, and a
   file that is no image takes no place under the cap.
-- decide and act: per message, its worst verdict against the policy; a flag is recorded, then
-  its actions are taken one by one. An action the platform refuses (e.g. HTTP 403) is switched
-  off where it was refused and the moderators are told once; any other failure is logged. One
-  failing action never stops the others, nor the reply.
+- decide and act: each verdict under the chat's `declared_ai_is_fake` (an image declaring AI
+  itself is FAKE, reason DECLARED); per message, its worst (a declared one first) against the
+  policy; a flag is recorded, then its actions are taken one by one. An action the platform
+  refuses (e.g. HTTP 403) is switched off where it was refused and the moderators are told
+  once; any other failure is logged. One failing action never stops the others, nor the reply.
 - reply: last, so a reply that fails never cancels a flag's actions.
 
 While the moderation database cannot be reached (`StoreUnavailable`), a group's upload gets
@@ -69,7 +70,7 @@ from core.moderation.types import (
     ModerationStore,
     NewFlag,
 )
-from core.result import Judgement
+from core.result import Judgement, VerdictReason
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +93,19 @@ class Pipeline:
         max_images: int | None = None,
         retention: timedelta | None = None,
         backlog: Backlog | None = None,
+        declared_ai_is_fake: bool = True,
     ) -> None:
         """`max_images` caps the images judged per message where nothing could be flagged;
         messages older than `retention` (the store's) are never flagged again; `backlog`
-        bounds the uploads in hand (downloading, decoding, queued) across every event."""
+        bounds the uploads in hand (downloading, decoding, queued) across every event;
+        `bands` and `declared_ai_is_fake` are the operator's, for a private chat during an
+        outage."""
         self._judge = judge
         self._store = store
         self._throttle = throttle
         self._seen = seen
         self._bands = bands  # the operator's, for private chats
+        self._declared_ai_is_fake = declared_ai_is_fake
         self._burst = burst
         self._max_images = max_images
         self._retention = retention
@@ -122,6 +127,7 @@ class Pipeline:
         if count and not await self._admitted(port, event, policy, count, answered):
             return
         found = await self._outcomes(port, posts, policy) if count else [[] for _ in posts]
+        found = [[_under(policy, outcome) for outcome in outcomes] for outcomes in found]
         judged = sum(isinstance(outcome, Judgement) for outcomes in found for outcome in outcomes)
         if judged:
             await self.outage.attempt(self._store.count_scanned(event.chat, judged), None)
@@ -168,6 +174,7 @@ class Pipeline:
             threshold=bands.likely_fake_from,
             uncertain_from=bands.likely_real_below,
             actions=frozenset(),
+            declared_ai_is_fake=self._declared_ai_is_fake,
         )
 
     async def _fresh(self, chat: ChatKey, post: Post[M, R]) -> Post[M, R]:
@@ -263,8 +270,10 @@ class Pipeline:
         judgements = [outcome for outcome in outcomes if isinstance(outcome, Judgement)]
         if post.message is None or not judgements:
             return None
-        worst = max(judgements, key=lambda judgement: judgement.fake_probability)
-        decision = decide(policy, worst.fake_probability, post.context)
+        worst = max(
+            judgements, key=lambda judgement: (_declared(judgement), judgement.fake_probability)
+        )
+        decision = decide(policy, worst.fake_probability, post.context, declared=_declared(worst))
         log.debug("%s/%s message %s: %s", chat.platform, chat.chat, post.id, decision.reason)
         if not decision.flag:
             return None
@@ -288,6 +297,7 @@ class Pipeline:
                 sha256=worst.sha256,
                 fake_probability=worst.fake_probability,
                 actions=decision.actions,
+                declared=replies.provenance_line(worst) if _declared(worst) else None,
             )
         )
         log.info("flag %d: message %s (%s)", flag.id, post.id, decision.reason)
@@ -326,7 +336,11 @@ class Pipeline:
             await port.react(message)
         elif action is Action.WARN:
             await port.warn(
-                message, moderation_replies.warning_text(flag.flag.fake_probability), flag
+                message,
+                moderation_replies.warning_text(
+                    flag.flag.fake_probability, declared=flag.flag.declared
+                ),
+                flag,
             )
         elif action is Action.MODLOG and policy.modlog is not None:
             posted = await port.post_flag(message, flag, policy.modlog)
@@ -384,6 +398,18 @@ class Pipeline:
             text = replies.NO_IMAGE_FOUND
         if text is not None:
             await port.reply(text, flags[0] if flags else None)
+
+
+def _under(policy: ChatPolicy, outcome: Outcome) -> Outcome:
+    """A judgement decided under the chat's own `declared_ai_is_fake` choice."""
+    if isinstance(outcome, Judgement):
+        return outcome.with_policy(declared_ai_is_fake=policy.declared_ai_is_fake)
+    return outcome
+
+
+def _declared(judgement: Judgement) -> bool:
+    """FAKE because the image declares AI itself, not for the model's probability."""
+    return judgement.verdict_reason is VerdictReason.DECLARED
 
 
 def _at_most(count: int, cap: int | None) -> int:

@@ -115,7 +115,8 @@ def open_store(
     """The moderation store (at `url`, else the configured one).
 
     A chat nobody configured starts with the operator's reply bands: its flag threshold is
-    where replies start saying "likely AI-generated", its uncertain band where "likely real" ends.
+    where replies start saying "likely AI-generated", its uncertain band where "likely real" ends;
+    it counts an image's own declaration of AI as the provenance settings say.
     """
     bands = settings.replies
     return SqlStore.open(
@@ -123,6 +124,7 @@ def open_store(
         retention_days=settings.moderation.retention_days,
         threshold=bands.likely_fake_from,
         uncertain_from=bands.likely_real_below,
+        declared_ai_is_fake=settings.provenance.declared_ai_is_fake,
     )
 
 

@@ -88,7 +88,12 @@ class DiscordPort:
         channel = self._client.get_partial_messageable(int(modlog))
         where = getattr(message.channel, "mention", f"<#{message.channel.id}>")
         text = flag_notice(
-            flag.id, message.author.mention, where, flag.flag.fake_probability, message.jump_url
+            flag.id,
+            message.author.mention,
+            where,
+            flag.flag.fake_probability,
+            message.jump_url,
+            declared=flag.flag.declared,
         )
         posted = await channel.send(text, view=buttons(flag.id, "confirm", "dismiss"))
         return str(posted.id)

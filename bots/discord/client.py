@@ -154,6 +154,7 @@ class DeepGuardClient(discord.AutoShardedClient):
             max_images=settings.discord.max_images_per_message,
             retention=timedelta(days=settings.moderation.retention_days),
             backlog=Backlog(settings.queue.max_admitted),
+            declared_ai_is_fake=settings.provenance.declared_ai_is_fake,
         )
         self._in_flight = InFlight()
         self._reviews = Reviews(self, store, seen)

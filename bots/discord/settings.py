@@ -110,6 +110,14 @@ class SettingsCommands:
         async def mode(interaction: discord.Interaction, mode: app_commands.Choice[str]) -> None:
             await self._change(interaction, lambda p: with_mode(p, Mode(mode.value)))
 
+        @group.command(
+            name="declared",
+            description="Count an image whose own Content Credentials or metadata declare AI "
+            "as AI-generated (off: the model alone decides)",
+        )
+        async def declared(interaction: discord.Interaction, on: bool) -> None:
+            await self._change(interaction, lambda p: replace(p, declared_ai_is_fake=on))
+
     def _band_commands(self, group: app_commands.Group) -> None:
 
         @group.command(

@@ -78,6 +78,7 @@ class TelegramPort:
             chat_name(message.chat),
             flag.flag.fake_probability,
             message.link or "",
+            declared=flag.flag.declared,
         )
         buttons = review_buttons(flag.id)
         try:

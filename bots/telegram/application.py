@@ -162,6 +162,7 @@ def build_handlers(
         burst=settings.throttle.burst,
         retention=timedelta(days=settings.moderation.retention_days),
         backlog=Backlog(settings.queue.max_admitted),
+        declared_ai_is_fake=settings.provenance.declared_ai_is_fake,
     )
     telegram = settings.telegram
     return TelegramHandlers(pipeline, store, Albums(telegram.album_wait_s), inflight, telegram)

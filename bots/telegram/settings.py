@@ -4,7 +4,8 @@ data following the chat when the bot is removed or a group is upgraded.
 `/settings` (or `/settings show`) shows the policy with buttons for the mode and the actions;
 `/settings threshold 0.8`, `/settings uncertain 0.3` (never above the threshold),
 `/settings modlog -100123` (asks that chat first: see `bots.telegram.modlog`; or `off`),
-`/settings exempt 42` / `unexempt 42` (or in reply to the user's message) set the rest. Every
+`/settings exempt 42` / `unexempt 42` (or in reply to the user's message), `/settings declared
+on|off` (an image declaring AI counts as such, or the model alone decides) set the rest. Every
 message and every button press is checked with `getChatMember` at that moment: being an
 administrator yesterday is not enough.
 
@@ -57,6 +58,8 @@ PATTERN = r"^dgs:"
 ACTIONS = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
 BANDS = frozenset({"threshold", "uncertain"})  # typed as a share: 80%, 80 or 0.8
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
+SWITCH = {"on": True, "off": False}
+DECLARED_BUTTON = "declared AI is fake"
 
 
 def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Context, None]]:
@@ -155,6 +158,8 @@ class SettingsCommand:
         def change(policy: ChatPolicy) -> ChatPolicy:
             if isinstance(pressed, Mode):
                 return with_mode(policy, pressed)
+            if isinstance(pressed, bool):
+                return replace(policy, declared_ai_is_fake=pressed)
             return toggled(policy, chat, pressed)
 
         policy = await self._store.change_policy(key, change)
@@ -169,18 +174,22 @@ class SettingsCommand:
                 raise
 
 
-def pressed_setting(data: str | None) -> Mode | Action | None:
-    """The mode or action a settings button names; None for data that is none of ours."""
+def pressed_setting(data: str | None) -> Mode | Action | bool | None:
+    """The mode, action or `declared_ai_is_fake` value a settings button names; None for data
+    that is none of ours."""
     kind, _, value = (data or "").removeprefix("dgs:").partition(":")
     if kind == "mode" and value in Mode._value2member_map_:
         return Mode(value)
     if kind == "act" and value in {action.value for action in ACTIONS}:
         return Action(value)
+    if kind == "declared" and value in SWITCH:
+        return SWITCH[value]
     return None
 
 
 def keyboard(policy: ChatPolicy, chat: str) -> InlineKeyboardMarkup:
-    """One row of modes (the current one marked), one row of actions (ticked when on)."""
+    """One row of modes (the current one marked), one row of actions (ticked when on), and the
+    `declared_ai_is_fake` switch (ticked when on; pressing it sets the other value)."""
 
     def mode(m: Mode) -> InlineKeyboardButton:
         mark = "• " if policy.mode is m else ""
@@ -190,7 +199,14 @@ def keyboard(policy: ChatPolicy, chat: str) -> InlineKeyboardMarkup:
         mark = "✓ " if enabled(policy, chat, a) else ""
         return InlineKeyboardButton(f"{mark}{a.value}", callback_data=f"dgs:act:{a.value}")
 
-    return InlineKeyboardMarkup([[mode(m) for m in Mode], [action(a) for a in ACTIONS]])
+    on = policy.declared_ai_is_fake
+    declared = InlineKeyboardButton(
+        f"{'✓ ' if on else ''}{DECLARED_BUTTON}",
+        callback_data=f"dgs:declared:{'off' if on else 'on'}",
+    )
+    return InlineKeyboardMarkup(
+        [[mode(m) for m in Mode], [action(a) for a in ACTIONS], [declared]]
+    )
 
 
 def enabled(policy: ChatPolicy, chat: str, action: Action) -> bool:
@@ -235,6 +251,8 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
             return withdrawn(policy)
         if name == "mode":
             return with_mode(policy, Mode(value))
+        if name == "declared" and value in SWITCH:
+            return replace(policy, declared_ai_is_fake=SWITCH[value])
         if name in {"exempt", "unexempt"}:
             users = {str(int(value))}
             changed = (

@@ -38,6 +38,7 @@ def policy_to_json(policy: ChatPolicy) -> str:
         "timeout_minutes": policy.timeout_minutes,
         "disabled": sorted([channel, action.value] for channel, action in policy.disabled),
         "explicit_mode": policy.explicit_mode,
+        "declared_ai_is_fake": policy.declared_ai_is_fake,
     }
     return json.dumps(data, sort_keys=True)
 
@@ -61,6 +62,8 @@ def policy_from_json(text: str) -> ChatPolicy:
             for channel, action in kwargs["disabled"]
             if action in Action._value2member_map_
         )
+    if "declared_ai_is_fake" in kwargs:
+        kwargs["declared_ai_is_fake"] = bool(kwargs["declared_ai_is_fake"])
     return ChatPolicy(**kwargs)
 
 

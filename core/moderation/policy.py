@@ -16,8 +16,18 @@ from dataclasses import replace
 from core.moderation.types import Action, ChatPolicy, Decision, Mode, UploadContext
 
 
-def decide(policy: ChatPolicy, fake_probability: float, context: UploadContext) -> Decision:
+def decide(
+    policy: ChatPolicy,
+    fake_probability: float,
+    context: UploadContext,
+    *,
+    declared: bool = False,
+) -> Decision:
     """Map a chat's policy and one verdict to answer/flag/actions.
+
+    `declared` says the verdict is FAKE because the image declares AI itself (its judgement's
+    `verdict_reason` is DECLARED, under this chat's `declared_ai_is_fake`): it counts as
+    reaching the threshold whatever the probability.
 
     A private chat has no moderators: it is always answered and never flagged. An explicit
     request is always answered. Nothing else happens in a chat whose mode is OFF. Exempt
@@ -33,12 +43,13 @@ def decide(policy: ChatPolicy, fake_probability: float, context: UploadContext) 
     exemption = _exemption(policy, context)
     if exemption:
         return Decision(answer=answer, flag=False, reason=exemption)
-    if fake_probability < policy.threshold:
+    if not declared and fake_probability < policy.threshold:
         return Decision(answer=answer, flag=False, reason="below-threshold")
     actions = _actions(policy, context.channel, answered=answer)
     if not actions:
         return Decision(answer=answer, flag=False, reason="no-actions")
-    return Decision(answer=answer, flag=True, actions=actions, reason="flagged")
+    reason = "declared" if declared else "flagged"
+    return Decision(answer=answer, flag=True, actions=actions, reason=reason)
 
 
 def answers(policy: ChatPolicy, context: UploadContext) -> bool:
@@ -98,13 +109,18 @@ def _actions(policy: ChatPolicy, channel: str, *, answered: bool) -> frozenset[A
 
 
 def default_policy(
-    private: bool, *, threshold: float = 0.7, uncertain_from: float = 0.3
+    private: bool,
+    *,
+    threshold: float = 0.7,
+    uncertain_from: float = 0.3,
+    declared_ai_is_fake: bool = True,
 ) -> ChatPolicy:
     """The policy of a chat nobody has configured: answer every image, never delete.
 
     A group keeps answering every image until a mod-log is set (see `with_modlog`); its flag
     actions are a marker reaction and the mod-log post. The bands are the operator's (their
-    reply settings), so a new chat words verdicts the way the bot does everywhere else.
+    reply settings), so a new chat words verdicts the way the bot does everywhere else; so is
+    `declared_ai_is_fake`, whether an image declaring AI is FAKE whatever the model says.
     """
     # The same for a private chat today: `decide` never flags there, whatever the policy says.
     return ChatPolicy(
@@ -112,6 +128,7 @@ def default_policy(
         threshold=threshold,
         uncertain_from=uncertain_from,
         actions=frozenset({Action.REACT, Action.MODLOG}),
+        declared_ai_is_fake=declared_ai_is_fake,
     )
 
 

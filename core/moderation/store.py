@@ -66,9 +66,11 @@ class SqlStore:
         clock: Clock,
         threshold: float = 0.7,
         uncertain_from: float = 0.3,
+        declared_ai_is_fake: bool = True,
     ) -> None:
         self._engine = engine
         self._bands = {"threshold": threshold, "uncertain_from": uncertain_from}
+        self._declared_ai_is_fake = declared_ai_is_fake
         self._retention = timedelta(days=retention_days)
         self._clock = clock
         postgres = engine.dialect.name == "postgresql"
@@ -84,11 +86,13 @@ class SqlStore:
         clock: Clock = utc_now,
         threshold: float = 0.7,
         uncertain_from: float = 0.3,
+        declared_ai_is_fake: bool = True,
     ) -> AsyncIterator[SqlStore]:
         """Connect, bring the schema up to date, and close the connections on exit.
 
         `threshold` and `uncertain_from` are the bands a chat nobody configured starts with
-        (the operator's reply settings: likely AI-generated from, likely real below).
+        (the operator's reply settings: likely AI-generated from, likely real below), and
+        `declared_ai_is_fake` its choice on images that declare AI (the provenance setting).
         """
         engine = s.open_engine(url)
         try:
@@ -102,6 +106,7 @@ class SqlStore:
                 clock=clock,
                 threshold=threshold,
                 uncertain_from=uncertain_from,
+                declared_ai_is_fake=declared_ai_is_fake,
             )
         finally:
             await engine.dispose()
@@ -128,7 +133,13 @@ class SqlStore:
         query = sa.select(s.chat_policies.c.policy).where(*of_chat(s.chat_policies, chat))
         async with self._transaction() as conn:
             text = await conn.scalar(query)
-        return default_policy(private, **self._bands) if text is None else policy_from_json(text)
+        return self._default(private) if text is None else policy_from_json(text)
+
+    def _default(self, private: bool) -> ChatPolicy:
+        """The policy of a chat nobody configured, with the operator's defaults."""
+        return default_policy(
+            private, declared_ai_is_fake=self._declared_ai_is_fake, **self._bands
+        )
 
     async def save_policy(self, chat: ChatKey, policy: ChatPolicy) -> None:
         values = {"policy": policy_to_json(policy), "updated_at": self._clock()}
@@ -154,7 +165,7 @@ class SqlStore:
         itself off while an admin edits, each keep their change.
         """
         now = self._clock()
-        default = policy_to_json(default_policy(private, **self._bands))
+        default = policy_to_json(self._default(private))
         keep_or_create = (
             self._insert(s.chat_policies)
             .values(platform=chat.platform, chat=chat.chat, policy=default, updated_at=now)

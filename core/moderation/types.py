@@ -64,6 +64,9 @@ class ChatPolicy:
     # (channel, action) pairs switched off after the platform refused them (HTTP 403).
     disabled: frozenset[tuple[str, Action]] = frozenset()
     explicit_mode: bool = False  # a moderator chose the mode (setting a mod-log won't change it)
+    # An image whose own Content Credentials or metadata declare AI is FAKE whatever the model
+    # says; off, the model alone decides (the declaration is still shown).
+    declared_ai_is_fake: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,9 @@ class NewFlag:
     sha256: str
     fake_probability: float
     actions: frozenset[Action]
+    # The image's own declaration of AI in words, when that (not the model) flagged it: for the
+    # warning and the mod-log post only; not stored, so a flag read back again has None.
+    declared: str | None = None
 
 
 # Flag ids are the database's 32-bit integers (PostgreSQL's SERIAL): a larger one names no flag.

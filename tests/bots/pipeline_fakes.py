@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bots.port import Event, Failure, Image, Post
 from core.errors import DeepGuardError
 from core.moderation.types import Action, ChatKey, Flag, UploadContext
-from core.result import Judgement, Scores, judge_scores
+from core.result import Evidence, Judgement, Scores, judge_scores
 
 CHAT = ChatKey("fake", "group")
 
@@ -108,6 +108,7 @@ class ScriptedJudge:
 
     def __init__(self, script: dict[bytes, float | Exception] | None = None) -> None:
         self.script = script or {}
+        self.declarations: dict[bytes, tuple[Evidence, ...]] = {}  # what an image says it is
         self.judged: list[bytes] = []
 
     async def judge(self, data: bytes) -> Judgement:
@@ -116,7 +117,8 @@ class ScriptedJudge:
         if isinstance(scripted, Exception):
             raise scripted
         scores = Scores(scripted, {"Real": 1 - scripted, "Fake": scripted})
-        return judge_scores(scores, 0.5, hashlib.sha256(data).hexdigest())
+        sha256 = hashlib.sha256(data).hexdigest()
+        return judge_scores(scores, 0.5, sha256, provenance=self.declarations.get(data, ()))
 
 
 def context(

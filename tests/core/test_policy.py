@@ -207,6 +207,46 @@ class TestThreshold:
         assert decide(policy, probability, upload()).flag is flag
 
 
+class TestDeclared:
+    """An image that declares AI (verdict reason DECLARED) counts as reaching the threshold."""
+
+    @pytest.mark.parametrize(
+        ("mode", "declared", "probability", "flag", "reason"),
+        [
+            (Mode.FLAG_ONLY, True, 0.0, True, "declared"),
+            (Mode.FLAG_ONLY, True, BELOW, True, "declared"),
+            (Mode.FLAG_ONLY, True, ABOVE, True, "declared"),
+            (Mode.FLAG_ONLY, False, BELOW, False, "below-threshold"),
+            (Mode.FLAG_ONLY, False, ABOVE, True, "flagged"),
+            (Mode.REPLY_ALL, True, 0.0, True, "declared"),
+            (Mode.REPLY_ALL, False, 0.0, False, "below-threshold"),
+            (Mode.OFF, True, 1.0, False, "off"),
+        ],
+    )
+    def test_declared_table(
+        self, mode: Mode, declared: bool, probability: float, flag: bool, reason: str
+    ) -> None:
+        decision = decide(group_policy(mode), probability, upload(), declared=declared)
+        assert (decision.flag, decision.reason) == (flag, reason)
+
+    @pytest.mark.parametrize("exemption", EXEMPTIONS)
+    def test_exemptions_and_private_chats_still_win(self, exemption: str) -> None:
+        changes, context = EXEMPTIONS[exemption]
+        policy = group_policy(Mode.FLAG_ONLY, **changes)
+        assert not decide(policy, 0.0, context, declared=True).flag
+        assert not decide(policy, 1.0, upload(private=True), declared=True).flag
+
+    def test_no_action_left_is_no_flag(self) -> None:
+        policy = group_policy(Mode.FLAG_ONLY, actions=frozenset())
+        assert decide(policy, 0.0, upload(), declared=True).reason == "no-actions"
+
+    @pytest.mark.parametrize("declared_ai_is_fake", [True, False])
+    def test_default_policy_takes_the_operators_choice(self, declared_ai_is_fake: bool) -> None:
+        policy = default_policy(False, declared_ai_is_fake=declared_ai_is_fake)
+        assert policy.declared_ai_is_fake is declared_ai_is_fake
+        assert default_policy(True).declared_ai_is_fake
+
+
 ALL_ACTIONS = frozenset(Action)
 
 

@@ -172,6 +172,7 @@ class TestPolicies:
             timeout_minutes=60,
             disabled=frozenset({("c1", Action.DELETE), ("c2", Action.REACT)}),
             explicit_mode=True,
+            declared_ai_is_fake=False,
         )
         await db.save_policy(CHAT, policy)
         assert await db.policy(CHAT, private=False) == policy
@@ -441,6 +442,14 @@ class TestStoredForm:
             actions=frozenset({Action.REACT}),
             disabled=frozenset({("c1", Action.DELETE)}),
         )
+
+    @pytest.mark.parametrize("stored", [True, False])
+    def test_declared_ai_is_fake_round_trips_and_defaults_on(self, stored: bool) -> None:
+        """A row written before the setting existed counts declarations; a saved choice stays."""
+        assert policy_from_json('{"mode": "flag-only"}').declared_ai_is_fake
+        saved = policy_to_json(ChatPolicy(declared_ai_is_fake=stored))
+        assert json.loads(saved)["declared_ai_is_fake"] is stored
+        assert policy_from_json(saved).declared_ai_is_fake is stored
 
     def test_every_field_is_stored(self) -> None:
         """A field added to ChatPolicy without its stored form would silently never be saved."""

@@ -91,3 +91,15 @@ class TestNewChatBands:
             fresh = await store.policy(ChatKey("telegram", "42"), private=True)
             assert (fresh.threshold, fresh.uncertain_from) == (0.9, 0.1)
             assert (await store.policy(SUPER, private=False)).threshold == 0.5
+
+    async def test_a_new_chat_starts_with_the_operators_declared_choice(
+        self, db_url: str, clock: Clock
+    ) -> None:
+        """`declared_ai_is_fake` given at open is a new chat's; a chat's own choice stays."""
+        async with SqlStore.open(db_url, clock=clock, declared_ai_is_fake=False) as store:
+            await store.save_policy(SUPER, ChatPolicy(declared_ai_is_fake=True))
+            assert not (await store.policy(BASIC, private=False)).declared_ai_is_fake
+            changed = await store.change_policy(ChatKey("telegram", "7"), lambda p: p)
+            assert changed is not None
+            assert not changed.declared_ai_is_fake
+            assert (await store.policy(SUPER, private=False)).declared_ai_is_fake
