@@ -128,7 +128,9 @@ def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
         from api.client import RemoteDetector
 
         token = settings.core_token.get_secret_value() if settings.core_token else None
-        return RemoteDetector(settings.core_url, settings.remote, token=token)
+        return RemoteDetector(
+            settings.core_url, settings.remote, token=token, limits=settings.images
+        )
     return Detector.open(settings.model, settings.queue, settings.images, settings.provenance)
 
 

@@ -12,7 +12,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from bots.port import Event, Failure, Image, Post
-from core.errors import DeepGuardError
+from core.errors import DeepGuardError, ExplanationUnavailable
+from core.explain import Explanation
 from core.moderation.types import Action, ChatKey, Flag, UploadContext
 from core.result import Judgement, Scores, judge_scores
 
@@ -117,6 +118,9 @@ class ScriptedJudge:
             raise scripted
         scores = Scores(scripted, {"Real": 1 - scripted, "Fake": scripted})
         return judge_scores(scores, 0.5, hashlib.sha256(data).hexdigest())
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        raise ExplanationUnavailable()
 
 
 def context(
