@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import make_url
 
+from bots import replies
 from config import Settings
 from core.detector import Detector, Judge
 from core.moderation.store import SqlStore, purge_regularly
@@ -102,6 +103,7 @@ async def serve_api(settings: Settings) -> None:
             lambda: Detector.open(
                 settings.model, settings.queue, settings.images, settings.provenance
             ),
+            legend=replies.EXPLAIN_LEGEND,
         )
 
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import io
 import json
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+from api.app import InferenceAPI, create_app
 from api.client import RemoteDetector
+from api.metrics import Metrics
+from api.wire import METHOD_HEADER
 from config import RemoteSettings
 from core.classifier import HFClassifier
 from core.errors import ExplanationUnavailable
-from core.heatmap import MAX_SIDE
+from core.explain import Explanation, Method, PatchMap
+from core.heatmap import MAX_SIDE, encode_png
+from core.result import Judgement, Scores
 from tests.api.http_harness import serve_settings, serving
 from tests.fakes import FakeClassifier, png_bytes
 
@@ -118,3 +124,44 @@ async def test_the_remote_core_explains_and_paints(classifier: HFClassifier) -> 
     with Image.open(io.BytesIO(painted.png)) as picture:
         assert picture.format == "PNG"
         assert picture.width >= 360
+
+
+class _Recording:
+    """A judge that explains everything with a flat map, keeping the legends it was asked for."""
+
+    depth = 0
+
+    def __init__(self) -> None:
+        self.legends: list[str | None] = []
+
+    async def judge(self, data: bytes) -> Judgement:
+        raise AssertionError("explaining never judges")
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        self.legends.append(legend)
+        patches = PatchMap(np.zeros((2, 2)), 0.25, Method.GRADIENT)
+        png = None if legend is None else encode_png(Image.new("RGB", (8, 8)))
+        return Explanation("0" * 64, Scores(0.5, {}), patches, png)
+
+
+async def test_the_app_draws_with_its_legend_and_names_the_method() -> None:
+    """The picture is asked for with the app's legend; the JSON without one; both name the method."""
+    judge = _Recording()
+    api = InferenceAPI(serve_settings(), Metrics(), legend="the operator's words")
+    api.attach(judge)
+    transport = httpx.ASGITransport(app=create_app(api))
+    async with httpx.AsyncClient(transport=transport, base_url="http://deepguard") as client:
+        picture = await client.post("/v1/explain", content=png_bytes(5))
+        either = {"Accept": "image/png, application/json"}
+        preferred = await client.post("/v1/explain", content=png_bytes(5), headers=either)
+        mapped = await client.post("/v1/explain", content=png_bytes(5), headers=JSON)
+    assert judge.legends == ["the operator's words", "the operator's words", None]
+    assert picture.headers["content-type"] == preferred.headers["content-type"] == "image/png"
+    assert mapped.json() == {
+        "fake_probability": 0.5,
+        "rows": 2,
+        "cols": 2,
+        "grid": [[0.0, 0.0], [0.0, 0.0]],
+        "bias": 0.25,
+    }
+    assert {picture.headers[METHOD_HEADER], mapped.headers[METHOD_HEADER]} == {"gradient"}
