@@ -8,6 +8,14 @@ gets 429 before its body is read, so memory stays bounded (about `max_in_flight`
 refusal costs no model time; a body not received whole within `read_timeout_s` gets 408, so
 stalled uploads cannot keep the places. Every error leaves as an `api.wire.ErrorAnswer` with the
 status of `api.wire.ERRORS`, and every classify answer is counted by outcome in `/metrics`.
+
+`POST /v1/explain` takes an upload exactly as classify does (same auth, byte cap, read timeout,
+in-flight places and errors; `ExplanationUnavailable` is 422 "unexplainable": not 501, since it
+is an expected, documented answer that retrying never changes, which clients, proxies and
+alerts would take for a server fault) and answers
+the picture (`image/png`, with the app's legend) or, with `Accept: application/json`, the JSON of
+`deepguard explain --json` without "file" (an API has no file name). Explaining is not counted
+as judging in `/metrics`.
 """
 
 from __future__ import annotations
@@ -34,8 +42,12 @@ from api.wire import (
     CLASSIFY_PATH,
     ERROR_ANSWERS,
     ERRORS,
+    EXPLAIN_PATH,
     HTTP_CODES,
+    METHOD_HEADER,
+    PNG,
     Alive,
+    ExplanationAnswer,
     JudgementAnswer,
     Readiness,
     ReadyStatus,
@@ -48,6 +60,8 @@ from api.wire import (
 from config import Settings
 from core.detector import Judge
 from core.errors import DeepGuardError, Overloaded, ShuttingDown
+from core.explain import Explanation
+from core.heatmap import LEGEND
 from core.result import Judgement
 from core.stats import Counters
 
@@ -86,8 +100,9 @@ PROMETHEUS_TEXT = {
 class InferenceAPI:
     """The state behind one app: settings, metrics, the judge once attached, requests in flight."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, *, legend: str = LEGEND) -> None:
         self.settings = settings
+        self.legend = legend  # under the pictures of explanations
         self.metrics = metrics
         self._serve = settings.serve
         self._limits = settings.images
@@ -112,19 +127,33 @@ class InferenceAPI:
         self.in_flight += 1
         self.metrics.in_flight.inc()
         try:
-            check_declared_size(request.headers.get("content-length"), self._limits)
-            content_type = request.headers.get("content-type", "")
-            try:
-                async with asyncio.timeout(self._serve.read_timeout_s):
-                    image = await read_image(content_type, request.stream(), self._limits)
-            except TimeoutError:
-                raise SlowUpload() from None
-            judgement = await judge.judge(image)
+            judgement = await judge.judge(await self._read(request))
         finally:
             self.in_flight -= 1
             self.metrics.in_flight.dec()
         self.metrics.judged(judgement)
         return judgement
+
+    async def explain(self, request: Request, *, picture: bool) -> Explanation:
+        """Admit, read and explain one upload, as `classify` does; with its PNG if `picture`."""
+        judge = self._admit()
+        self.in_flight += 1
+        self.metrics.in_flight.inc()
+        try:
+            image = await self._read(request)
+            return await judge.explain(image, legend=self.legend if picture else None)
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.dec()
+
+    async def _read(self, request: Request) -> bytes:
+        check_declared_size(request.headers.get("content-length"), self._limits)
+        content_type = request.headers.get("content-type", "")
+        try:
+            async with asyncio.timeout(self._serve.read_timeout_s):
+                return await read_image(content_type, request.stream(), self._limits)
+        except TimeoutError:
+            raise SlowUpload() from None
 
     def _admit(self) -> Judge:
         """Refuse at once what cannot be served; the body is not read then."""
@@ -176,6 +205,43 @@ def create_app(api: InferenceAPI, *, lifespan: Lifespan | None = None) -> FastAP
     async def classify(request: Request) -> JudgementAnswer:
         return JudgementAnswer.of(await api.classify(request))
 
+    @app.post(
+        EXPLAIN_PATH,
+        summary="Where the model saw AI-like and real-like evidence in one image.",
+        description=(
+            "Send the image as for classify. The answer is a PNG: the image with the map laid "
+            "over it (warm: AI-like, cool: real-like) and a legend. With `Accept: "
+            "application/json` it is the map itself: `mean(grid) + bias` is the model's "
+            "fake-minus-real logit gap, each cell one patch's share (the fields of `deepguard "
+            "explain --json`, without `file`). 422 `unexplainable` when this model and backend "
+            "cannot explain."
+        ),
+        dependencies=guarded,
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The picture, or with Accept: application/json the map.",
+                "content": {
+                    PNG: {"schema": {"type": "string", "format": "binary"}},
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/ExplanationAnswer"}
+                    },
+                },
+                "model": ExplanationAnswer,
+            },
+            **_errors(400, *auth_errors, 408, 413, 415, 422, 429, 500, 503, 504),
+        },
+        openapi_extra={"requestBody": UPLOAD},
+    )
+    async def explain(request: Request) -> Response:
+        as_json = _wants_json(request.headers.get("accept", ""))
+        explanation = await api.explain(request, picture=not as_json)
+        headers = {METHOD_HEADER: explanation.patches.method.value}
+        if as_json or explanation.png is None:
+            answer = ExplanationAnswer.of(explanation).model_dump(mode="json")
+            return JSONResponse(answer, headers=headers)
+        return Response(explanation.png, media_type=PNG, headers=headers)
+
     @app.get("/healthz", summary="Alive.")
     async def healthz() -> Alive:
         return Alive(status="alive")
@@ -226,6 +292,12 @@ def create_app(api: InferenceAPI, *, lifespan: Lifespan | None = None) -> FastAP
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_middleware(_Observe, metrics=api.metrics)
     return app
+
+
+def _wants_json(accept: str) -> bool:
+    """JSON only when asked for by name: the picture is the default answer."""
+    kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return "application/json" in kinds and PNG not in kinds
 
 
 def _name_outcome(request: Request, code: str) -> None:

@@ -5,6 +5,12 @@ tell the two apart: answers come back as the same frozen `Judgement` and failure
 `DeepGuardError` subclasses. A busy (429) or unavailable (503) API and a refused connection are
 retried with growing, jittered waits (honouring `Retry-After`, each wait capped); judging is a
 pure function of the bytes, so a retry can never do harm. One pooled session serves every call.
+
+`explain` asks `POST {url}/v1/explain` for the JSON map (`Accept: application/json`); when a
+legend is asked for, the picture is painted here from that map and the bytes the caller already
+holds (`core.heatmap`), in the bot's own words: one model run, and the server's legend (the API's
+PNG answer) never stands in for the bot's. The map is laid over the whole picture, as the
+SigLIP models (which resize, never crop) are shown it.
 """
 
 from __future__ import annotations
@@ -20,9 +26,20 @@ from typing import Self
 
 import aiohttp
 
-from api.wire import CLASSIFY_PATH, Unauthorized, error_for_answer, judgement_from_json
-from config import RemoteSettings
+from api.wire import (
+    CLASSIFY_PATH,
+    EXPLAIN_PATH,
+    METHOD_HEADER,
+    ExplanationAnswer,
+    Unauthorized,
+    error_for_answer,
+    judgement_from_json,
+)
+from config import ImageLimits, RemoteSettings
 from core.errors import DeepGuardError, ModelError, RequestTimeout, ShuttingDown
+from core.explain import Explanation, Method
+from core.heatmap import explanation_png
+from core.images import decode_image
 from core.result import Judgement
 
 log = logging.getLogger(__name__)
@@ -40,9 +57,18 @@ class Unreachable(ShuttingDown):
 class RemoteDetector:
     """Judges images through `POST {url}/v1/classify`; use as an async context manager."""
 
-    def __init__(self, url: str, settings: RemoteSettings, *, token: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        settings: RemoteSettings,
+        *,
+        token: str | None = None,
+        limits: ImageLimits | None = None,
+    ) -> None:
         self._endpoint = url.rstrip("/") + CLASSIFY_PATH
+        self._explain_endpoint = url.rstrip("/") + EXPLAIN_PATH
         self._settings = settings
+        self._limits = limits or ImageLimits()  # for decoding an image to paint its map on
         self._headers = {"Content-Type": "application/octet-stream", "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -87,36 +113,66 @@ class RemoteDetector:
             raise ModelError()
         return judgement
 
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        """Explain one image remotely; with `legend`, paint its picture here (see the module)."""
+        digest = hashlib.sha256(data).hexdigest()
+        self._in_flight += 1
+        try:
+            status, headers, body = await self._call(self._explain_endpoint, data)
+        finally:
+            self._in_flight -= 1
+        if status != 200:
+            raise self._error(status, body)
+        try:
+            method = Method(headers.get(METHOD_HEADER.lower(), Method.EXACT.value))
+            explanation = ExplanationAnswer.model_validate_json(body).explanation(digest, method)
+        except ValueError as exc:
+            log.error(
+                "%s sent an answer that is not an explanation: %s", self._explain_endpoint, exc
+            )
+            raise ModelError() from exc
+        if legend is None:
+            return explanation
+        png = await asyncio.to_thread(self._paint, data, explanation, legend)
+        return Explanation(digest, explanation.scores, explanation.patches, png)
+
+    def _paint(self, data: bytes, explanation: Explanation, legend: str) -> bytes:
+        return explanation_png(decode_image(data, self._limits), explanation.patches, legend)
+
     async def _judge(self, data: bytes) -> Judgement:
+        status, _, body = await self._call(self._endpoint, data)
+        if status != 200:
+            raise self._error(status, body)
+        return self._parse(body)
+
+    async def _call(self, endpoint: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+        """POST `data`, retrying what may be retried; the last answer, whatever its status.
+
+        Header names come back lower-cased."""
         attempts = self._settings.retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                status, retry_after, body = await self._post(data)
+                status, headers, body = await self._post(endpoint, data)
             except aiohttp.ClientConnectionError as exc:
                 if last:
-                    log.warning(
-                        "%s unreachable after %d attempts: %s", self._endpoint, attempts, exc
-                    )
+                    log.warning("%s unreachable after %d attempts: %s", endpoint, attempts, exc)
                     raise Unreachable() from exc
                 await asyncio.sleep(self._wait(attempt, None))
                 continue
-            if status == 200:
-                return self._parse(body)
             if status in RETRY_STATUSES and not last:
-                await asyncio.sleep(self._wait(attempt, retry_after))
+                await asyncio.sleep(self._wait(attempt, headers.get("retry-after")))
                 continue
-            raise self._error(status, body)
+            return status, headers, body
         raise AssertionError("the retry loop always returns or raises; this is a bug")
 
-    async def _post(self, data: bytes) -> tuple[int, str | None, bytes]:
+    async def _post(self, endpoint: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
         if self._session is None:
             raise RuntimeError("RemoteDetector used outside `async with`; this is a bug")
         try:
-            async with self._session.post(
-                self._endpoint, data=data, headers=self._headers
-            ) as response:
-                return response.status, response.headers.get("Retry-After"), await response.read()
+            async with self._session.post(endpoint, data=data, headers=self._headers) as response:
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                return response.status, headers, await response.read()
         except TimeoutError:
             raise RequestTimeout() from None
 

@@ -24,6 +24,7 @@ from api.app import InferenceAPI, create_app
 from api.metrics import Metrics
 from config import ServeSettings, Settings
 from core.detector import Detector
+from core.heatmap import LEGEND
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,13 @@ async def serve(
     open_detector: OpenDetector,
     *,
     started: Callable[[str], None] | None = None,
+    legend: str = LEGEND,
 ) -> None:
-    """Answer HTTP on `settings.serve.host:port` until `stop` is set; `started` gets the URL."""
-    api = InferenceAPI(settings, Metrics())
+    """Answer HTTP on `settings.serve.host:port` until `stop` is set; `started` gets the URL.
+
+    `legend` is written under the pictures of `/v1/explain`.
+    """
+    api = InferenceAPI(settings, Metrics(), legend=legend)
     server = _Server(create_app(api), settings.serve)
     try:
         url = await server.start()

@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import (
     CorruptImage,
     DeepGuardError,
+    ExplanationUnavailable,
     ImageTooLarge,
     InvalidImage,
     ModelError,
@@ -27,6 +29,7 @@ from core.errors import (
     ShuttingDown,
     UnsupportedImage,
 )
+from core.explain import Explanation, Method, PatchMap
 from core.result import (
     Clip,
     Declares,
@@ -42,6 +45,10 @@ from core.result import (
 )
 
 CLASSIFY_PATH = "/v1/classify"
+EXPLAIN_PATH = "/v1/explain"
+PNG = "image/png"
+# Not part of the JSON contract: how the map was made (`core.explain.Method`), on both answers.
+METHOD_HEADER = "X-Explanation-Method"
 MAX_MESSAGE_CHARS = 300
 
 
@@ -83,6 +90,7 @@ ERRORS: tuple[ErrorKind, ...] = (
     ErrorKind("read_timeout", 408, SlowUpload),
     ErrorKind("timeout", 504, RequestTimeout),
     ErrorKind("unauthorized", 401, Unauthorized),
+    ErrorKind("unexplainable", 422, ExplanationUnavailable),
     ErrorKind("model_error", 500, ModelError),
     ErrorKind("error", 500, DeepGuardError),
 )
@@ -123,6 +131,7 @@ def error_for_status(status: int) -> DeepGuardError:
         400: InvalidImage,
         408: RequestTimeout,
         504: RequestTimeout,
+        422: ExplanationUnavailable,
     }
     return by_status.get(status, ModelError)()
 
@@ -252,6 +261,34 @@ def judgement_from_json(body: bytes) -> Judgement:
     return JudgementAnswer.model_validate_json(body).judgement()
 
 
+class ExplanationAnswer(BaseModel):
+    """`deepguard explain --json`'s fields without "file": `mean(grid) + bias` is the gap.
+
+    The gap is the model's fake-minus-real logit difference; each grid cell (rows x cols, in
+    logit units) is one patch's share of it.
+    """
+
+    model_config = ConfigDict(strict=True, json_schema_serialization_defaults_required=True)
+
+    fake_probability: Probability
+    rows: int = Field(ge=1)
+    cols: int = Field(ge=1)
+    grid: list[list[float]] = Field(description="rows lists of cols patch shares, in logits.")
+    bias: float = Field(description="What the gap holds besides the patches.")
+
+    @classmethod
+    def of(cls, explanation: Explanation) -> ExplanationAnswer:
+        return cls.model_validate(explanation.as_dict(), strict=False)
+
+    def explanation(self, sha256: str, method: Method, png: bytes | None = None) -> Explanation:
+        """The core's `Explanation` of the image of `sha256`; raises `ValueError` if malformed."""
+        grid = np.asarray(self.grid, dtype=np.float64)
+        if grid.shape != (self.rows, self.cols):
+            raise ValueError(f"a {grid.shape} grid is not {self.rows}x{self.cols}")
+        scores = Scores(fake_probability=self.fake_probability, classes={})
+        return Explanation(sha256, scores, PatchMap(grid, self.bias, method), png)
+
+
 class ErrorAnswer(BaseModel):
     """A refusal or failure."""
 
@@ -319,6 +356,12 @@ class UnavailableAnswer(ErrorAnswer):
     error: Literal["unavailable", "shutting_down"]
 
 
+class UnexplainableAnswer(ErrorAnswer):
+    """This model and backend cannot explain any image (the deployment's limit, not a fault)."""
+
+    error: Literal["unexplainable"]
+
+
 class TimeoutAnswer(ErrorAnswer):
     """Not judged within the request timeout."""
 
@@ -336,6 +379,7 @@ ERROR_ANSWERS: dict[int, type[ErrorAnswer]] = {
     415: UnsupportedAnswer,
     429: OverloadedAnswer,
     500: FailedAnswer,
+    422: UnexplainableAnswer,
     503: UnavailableAnswer,
     504: TimeoutAnswer,
 }

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import make_url
 
+from bots import replies
 from config import Settings
 from core.detector import Detector, Judge
 from core.moderation.store import SqlStore, purge_regularly
@@ -106,6 +107,7 @@ async def serve_api(settings: Settings) -> None:
                 settings.provenance,
                 settings.video,
             ),
+            legend=replies.EXPLAIN_LEGEND,
         )
 
 
@@ -134,7 +136,9 @@ def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
         from api.client import RemoteDetector
 
         token = settings.core_token.get_secret_value() if settings.core_token else None
-        return RemoteDetector(settings.core_url, settings.remote, token=token)
+        return RemoteDetector(
+            settings.core_url, settings.remote, token=token, limits=settings.images
+        )
     return Detector.open(
         settings.model, settings.queue, settings.images, settings.provenance, settings.video
     )

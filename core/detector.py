@@ -73,6 +73,10 @@ class Judge(Protocol):
 
     async def judge(self, data: bytes) -> Judgement: ...
 
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        """Where the model saw evidence; with `legend`, the explanation carries its PNG."""
+        ...
+
     @property
     def depth(self) -> int: ...
 

@@ -22,6 +22,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.explain import PatchMap
 
+# The legend of the API's pictures (the bots word theirs in `bots.replies`).
+LEGEND: Final = (
+    "Where the model saw AI-like (warm) and real-like (cool) evidence. "
+    "It shows where the model looked, not which parts are fake."
+)
 MAX_SIDE: Final = 1024
 MIN_SIDE: Final = 512  # smaller images are enlarged to this long side
 MIN_WIDTH: Final = 360  # narrower pictures are centred on a canvas this wide, for the legend

@@ -12,6 +12,7 @@ from bots.replies import Outcome
 from config import Settings
 from core.detector import Judge
 from core.errors import DeepGuardError
+from core.explain import Explanation
 from core.result import Judgement
 
 PERCENT = re.compile(r"\b\d{1,3}%")  # the fake probability in a reply, however it is worded
@@ -40,6 +41,10 @@ class GatedJudge:
         self.entered.set()
         await self.gate.wait()
         return await self.inner.judge(data)
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        await self.gate.wait()
+        return await self.inner.explain(data, legend=legend)
 
 
 async def expected(detector: Judge, settings: Settings, *images: bytes) -> str:

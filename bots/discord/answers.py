@@ -4,7 +4,8 @@
 Messages is skipped for `muted_channel_s` (one warning, not a failed request per image). A reply
 about more images than fit in one Discord message lists the first and says how many are left out.
 `InteractionPort` answers `/check` and the message menu privately, through the interaction's
-response or, once that was deferred, its follow-up. Both take the same actions.
+response or, once that was deferred, its follow-up. Both take the same actions. A reply in a
+channel about judged images carries a "Why?" button (`bots.discord.why` answers it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cachetools import TTLCache
 from bots.discord.inputs import DiscordImage
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
+from bots.explain_replies import WHY_BUTTON, WHY_DATA, is_verdict
 from bots.moderation_replies import MARKER_EMOJI, flag_notice
 from bots.port import Failure
 from bots.replies import DISCLAIMER, cut_short
@@ -141,10 +143,15 @@ class ChannelPort(DiscordPort):
         if muted.muted(message.channel.id):
             return  # the channel is still moderated; only the answer is skipped
         reference = message.to_reference(fail_if_not_exists=False)
-        view = buttons(flag.id, "report") if flag is not None else discord.utils.MISSING
+        view = buttons(flag.id, "report") if flag is not None else None
+        if is_verdict(text):
+            view = with_why(view)
         try:
             await message.channel.send(
-                fitted(text), reference=reference, mention_author=False, view=view
+                fitted(text),
+                reference=reference,
+                mention_author=False,
+                view=view if view is not None else discord.utils.MISSING,
             )
         except discord.Forbidden as error:
             if muted.mute(message.channel.id):
@@ -184,6 +191,17 @@ class InteractionPort(DiscordPort):
                     await interaction.response.send_message(fitted(text), ephemeral=True)
         except discord.HTTPException as error:
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
+
+
+def with_why(view: discord.ui.View | None = None) -> discord.ui.View:
+    """`view` (or a new one) with the "Why?" button; stopped: its fixed id routes, not a view."""
+    view = view if view is not None else discord.ui.View(timeout=None)
+    why: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+        label=WHY_BUTTON, style=discord.ButtonStyle.secondary, custom_id=WHY_DATA
+    )
+    view.add_item(why)
+    view.stop()
+    return view
 
 
 def fitted(text: str, limit: int = MESSAGE_LIMIT) -> str:

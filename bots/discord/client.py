@@ -26,6 +26,7 @@ from bots.discord.inputs import Collector
 from bots.discord.links import LinkFetcher
 from bots.discord.review import Reviews
 from bots.discord.settings import ModCommands
+from bots.discord.why import Explanations
 from bots.pipeline import Pipeline
 from bots.throttle import Throttle
 from config import Settings
@@ -171,6 +172,10 @@ class DeepGuardClient(discord.AutoShardedClient):
             self._in_flight,
         ).install(self.tree)
         self._mod_commands.install(self.tree)
+        self._explanations = Explanations(
+            detector, throttle, self._collect, self._calls, seen, self._in_flight
+        )
+        self._explanations.install(self.tree)
 
     async def setup_hook(self) -> None:
         await self._links.open()
@@ -217,6 +222,9 @@ class DeepGuardClient(discord.AutoShardedClient):
         await self._consider(payload.message)  # only images not answered before are new
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if Explanations.pressed(interaction):
+            await self._explanations.on_press(interaction)
+            return
         await self._reviews.on_interaction(interaction)  # flag buttons; commands go to the tree
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:

@@ -3,7 +3,8 @@
 Replies quote the message they answer, in its forum topic when it has one. A refusal (the bot
 lacks a right, or the chat forbids it) is a `Forbidden`, or a `BadRequest` about anything but a
 message that is gone; the pipeline then switches that action off and tells the moderators once.
-A mod-log group upgraded to a supergroup is followed to its new id.
+A mod-log group upgraded to a supergroup is followed to its new id. A reply about judged
+images carries the "Why?" button (`bots.telegram.why` answers it).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from telegram import Bot, ChatPermissions, InlineKeyboardMarkup, Message, ReplyP
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bots import moderation_replies
+from bots.explain_replies import is_verdict
 from bots.port import Failure
 from bots.telegram.chats import chat_key, chat_name, poster_name
 from bots.telegram.media import Media, fetch
 from bots.telegram.review import report_button, review_buttons
+from bots.telegram.why import why_markup
 from config import TelegramSettings
 from core.moderation.types import Action, ChatPolicy, Flag, ModerationStore
 
@@ -45,7 +48,8 @@ class TelegramPort:
     async def reply(self, text: str, flag: Flag | None) -> None:
         """Answer the event; the report button stays on warnings, where the poster sees it."""
         try:
-            await reply(self._bot, self._message, text)
+            markup = why_markup() if is_verdict(text) else None
+            await reply(self._bot, self._message, text, markup)
         except TelegramError as exc:  # blocked, kicked, muted: a fact about the chat, not a bug
             log.warning("reply in %s failed: %s", self._message.chat_id, exc)
 

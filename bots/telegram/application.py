@@ -22,6 +22,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     ExtBot,
     MessageHandler,
@@ -36,6 +37,7 @@ from bots.run import install_redaction
 from bots.telegram.handlers import Context, TelegramHandlers
 from bots.telegram.media import Albums
 from bots.telegram.settings import moderation_handlers
+from bots.telegram.why import WHY_PATTERN, WhyButton
 from bots.throttle import Throttle
 from config import Settings, TelegramSettings
 from core.backlog import Backlog
@@ -68,9 +70,10 @@ async def run(
     # `deepguard run` redacts already; this covers other callers (tests, embedding) too.
     undo_redaction = _redact([token, _secret(telegram.webhook_secret)])
     try:
-        inflight = InFlight()
-        handlers = build_handlers(settings, detector, store, inflight)
-        app = build_application(telegram, token, handlers, store)
+        inflight, throttle = InFlight(), Throttle(settings.throttle)
+        handlers = build_handlers(settings, detector, store, inflight, throttle)
+        why = WhyButton(detector, throttle, telegram, inflight)
+        app = build_application(telegram, token, handlers, store, why)
         await initialize(app)
         try:
             await announce_commands(app)
@@ -150,13 +153,17 @@ def _secret(value: SecretStr | None) -> str:
 
 
 def build_handlers(
-    settings: Settings, detector: Judge, store: ModerationStore, inflight: InFlight
+    settings: Settings,
+    detector: Judge,
+    store: ModerationStore,
+    inflight: InFlight,
+    throttle: Throttle | None = None,
 ) -> TelegramHandlers:
     """The handlers and everything they share, built once for one run."""
     pipeline = Pipeline(
         detector,
         store,
-        Throttle(settings.throttle),
+        throttle or Throttle(settings.throttle),
         SeenMessages(),
         bands=settings.replies,
         burst=settings.throttle.burst,
@@ -169,9 +176,17 @@ def build_handlers(
 
 
 def build_application(
-    telegram: TelegramSettings, token: str, handlers: TelegramHandlers, store: ModerationStore
+    telegram: TelegramSettings,
+    token: str,
+    handlers: TelegramHandlers,
+    store: ModerationStore,
+    why: WhyButton | None = None,
 ) -> TelegramApp:
-    """The PTB Application with DeepGuard's handlers, pointed at `base_url`."""
+    """The PTB Application with DeepGuard's handlers, pointed at `base_url`.
+
+    `why` answers the "Why?" button; it comes before the moderation buttons, whose last
+    handler takes every press left over.
+    """
     app = (
         ApplicationBuilder()
         .token(token)
@@ -186,6 +201,8 @@ def build_application(
     app.add_handler(CommandHandler(["start", "help"], handlers.on_help, only_new))
     app.add_handler(CommandHandler("check", handlers.on_check, only_new))
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGES & IMAGES, handlers.on_image))
+    if why is not None:
+        app.add_handler(CallbackQueryHandler(why.on_press, WHY_PATTERN))
     app.add_handlers(moderation_handlers(store))
     app.add_error_handler(handlers.on_error)
     return app

@@ -25,7 +25,8 @@ from api.wire import ERROR_ANSWERS, ERRORS, HTTP_CODES, ErrorKind
 from config import ImageLimits
 from core.classifier import HFClassifier
 from core.detector import Detector
-from core.errors import DeepGuardError
+from core.errors import DeepGuardError, ExplanationUnavailable
+from core.explain import Explanation
 from core.result import Judgement
 from tests.api.http_harness import Running, free_port, serve_settings, serving
 from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
@@ -167,6 +168,9 @@ class _Raising:
         self.error = error
 
     async def judge(self, data: bytes) -> Judgement:
+        raise self.error
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
         raise self.error
 
 
@@ -430,21 +434,28 @@ async def test_openapi_document_lists_the_routes() -> None:
     assert documented == routes
     assert routes == {
         ("/v1/classify", "post"),
+        ("/v1/explain", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
     }
-    classify = doc["paths"]["/v1/classify"]["post"]
     schemas = doc["components"]["schemas"]
-    for kind in ERRORS:
-        answer = classify["responses"][str(kind.status)]
-        name = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-        code = schemas[name]["properties"]["error"]
-        assert kind.code in code.get("enum", [code.get("const")]), kind
-        assert ("Retry-After" in answer.get("headers", {})) == kind.retry, kind
-    form = classify["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert form["required"] == ["file"]
-    assert classify["security"] == [{"bearer": []}]
+    for path in ("/v1/classify", "/v1/explain"):
+        operation = doc["paths"][path]["post"]
+        for kind in ERRORS:
+            if kind.error is ExplanationUnavailable and path == "/v1/classify":
+                assert str(kind.status) not in operation["responses"]
+                continue
+            answer = operation["responses"][str(kind.status)]
+            name = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            code = schemas[name]["properties"]["error"]
+            assert kind.code in code.get("enum", [code.get("const")]), kind
+            assert ("Retry-After" in answer.get("headers", {})) == kind.retry, kind
+        form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert form["required"] == ["file"]
+        assert operation["security"] == [{"bearer": []}]
+    explained = doc["paths"]["/v1/explain"]["post"]["responses"]["200"]["content"]
+    assert set(explained) == {"image/png", "application/json"}
 
 
 class TestShutdown:

@@ -11,8 +11,12 @@ import asyncio
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from core.explain import Method, PatchMap
+from core.preprocess import PixelArray
+from core.result import Scores
 from tests.api.http_harness import serve_settings, serving
 from tests.fakes import FakeClassifier
 
@@ -27,8 +31,22 @@ CONFIG = """
 [[operations]]
 include-path = "/v1/classify"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "413", "415", "429"]
+
+[[operations]]
+include-path = "/v1/explain"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "413", "415", "429"]
 """
 EXAMPLES = 15
+
+
+class _Explaining(FakeClassifier):
+    """The fake model, explaining too (a flat 2x2 map), so /v1/explain answers pictures."""
+
+    def explain(self, prepared: PixelArray, size: tuple[int, int]) -> tuple[Scores, PatchMap]:
+        red = int(prepared[0, 0, 0])
+        return self._scores(red), PatchMap(np.full((2, 2), red / 255), 0.0, Method.EXACT)
+
+
 SEED = 7
 
 
@@ -38,7 +56,7 @@ async def test_schemathesis_finds_no_failure(token: str | None, tmp_path: Path) 
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG, encoding="utf-8")
     auth = ["--header", f"Authorization: Bearer {token}"] if token else []
-    async with serving(serve_settings(token=token), FakeClassifier()) as running:
+    async with serving(serve_settings(token=token), _Explaining()) as running:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -66,5 +84,5 @@ async def test_schemathesis_finds_no_failure(token: str | None, tmp_path: Path) 
         output, _ = await asyncio.wait_for(process.communicate(), 300)
     report = output.decode(errors="replace")
     assert process.returncode == 0, report
-    assert "No issues found" in report
-    assert "4 selected / 4 total" in report
+    assert "No issues found" in report, report
+    assert "5 selected / 5 total" in report

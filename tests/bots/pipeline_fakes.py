@@ -12,7 +12,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from bots.port import Event, Failure, Image, Post
-from core.errors import DeepGuardError
+from core.errors import DeepGuardError, ExplanationUnavailable
+from core.explain import Explanation
 from core.moderation.types import Action, ChatKey, Flag, UploadContext
 from core.result import Evidence, Judgement, Scores, judge_scores
 
@@ -119,6 +120,9 @@ class ScriptedJudge:
         scores = Scores(scripted, {"Real": 1 - scripted, "Fake": scripted})
         sha256 = hashlib.sha256(data).hexdigest()
         return judge_scores(scores, 0.5, sha256, provenance=self.declarations.get(data, ()))
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        raise ExplanationUnavailable()
 
 
 def context(

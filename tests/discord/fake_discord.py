@@ -102,6 +102,7 @@ class FakeDiscord:
         self.message_content_granted = message_content_granted
         self.requests: list[Recorded] = []
         self.files: dict[str, bytes] = {}
+        self.messages: dict[str, Json] = {}  # what GET /channels/C/messages/M finds, by id
         self.identifies: list[Json] = []
         self.resumes: list[Json] = []
         self.closes: list[int | None] = []  # close code of each ended gateway connection
@@ -246,6 +247,13 @@ class FakeDiscord:
             return _json(self.gateway_bot())
         if re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", tail):
             return _json([registered(command) for command in body])
+        if request.method == "GET" and (
+            match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", tail)
+        ):
+            kept = self.messages.get(match[2])
+            if kept is None or kept["channel_id"] != match[1]:
+                return _json({"message": "Unknown Message", "code": 10008}, 404)
+            return _json(kept)
         if match := re.fullmatch(r"/channels/(\d+)/messages", tail):
             return _json(bot_message(match[1], body))
         if match := re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", tail):
@@ -304,8 +312,15 @@ async def _body(request: web.Request) -> Any:
     if request.content_type == "multipart/form-data":
         form = await request.post()
         files = [name for name in form if name.startswith("files")]
-        return {**json.loads(str(form["payload_json"])), "files": files}
+        uploaded = [_content(form[name]) for name in files]
+        return {**json.loads(str(form["payload_json"])), "files": files, "uploaded": uploaded}
     return None
+
+
+def _content(field: Any) -> bytes:
+    """The bytes of an uploaded file part."""
+    data: bytes = field.file.read() if isinstance(field, web.FileField) else str(field).encode()
+    return data
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

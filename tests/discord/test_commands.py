@@ -78,5 +78,6 @@ async def test_commands_sync_to_the_test_guild(
         "check",
         "Check for AI image",
         "deepguard",
+        "explain",
     }
     assert callback["data"]["content"] == await expected(detector, configured, image)

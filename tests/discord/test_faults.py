@@ -16,6 +16,7 @@ from bots import replies
 from bots.run import MASK, install_redaction
 from config import Settings
 from core.detector import Detector
+from core.explain import Explanation
 from core.result import Judgement
 from tests.discord import fake_discord as fd
 from tests.discord.discord_harness import (
@@ -55,6 +56,9 @@ class BrokenOnceJudge:
         if self.calls == 1:
             raise RuntimeError("a bug in the core")
         return await self.inner.judge(data)
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        return await self.inner.explain(data, legend=legend)
 
 
 fake = pytest.fixture(served_fake)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bots.explain_replies import WHY_DATA
 from bots.moderation_replies import MARKER_EMOJI, permission_missing
 from config import Settings
 from core.detector import Detector
@@ -121,7 +122,10 @@ async def test_warn_delete_and_timeout_reach_their_endpoints(
 async def test_reply_all_answers_and_a_flag_adds_the_report_button(
     fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
 ) -> None:
-    """In reply-all mode the verdict reply is the warning: it carries the report button."""
+    """In reply-all mode the verdict reply is the warning: it carries the report button.
+
+    And, as every verdict reply, the "Why?" button (tests/discord/test_why.py).
+    """
     await store.save_policy(
         GUILD, policy(mode=Mode.REPLY_ALL, actions=frozenset({Action.WARN, Action.MODLOG}))
     )
@@ -130,7 +134,7 @@ async def test_reply_all_answers_and_a_flag_adds_the_report_button(
         (reply,) = await reply_to(fake, message)
         await fake.wait_for(lambda: fake.bodies(f"/channels/{MODLOG_ID}/messages"))
     assert "probability of AI" in reply["content"]
-    assert custom_ids(reply) == ["deepguard:report:1"]
+    assert custom_ids(reply) == ["deepguard:report:1", WHY_DATA]
     assert len(await reply_to(fake, message)) == 1  # no second warning
 
 

@@ -13,6 +13,7 @@ from bots import replies
 from config import Settings, ThrottleSettings
 from core.detector import Detector
 from core.errors import Overloaded
+from core.explain import Explanation
 from core.moderation.types import ChatKey, ChatPolicy
 from core.result import Judgement
 from tests.core.memory_store import MemoryStore
@@ -39,6 +40,9 @@ class OverloadedJudge:
     depth = 64
 
     async def judge(self, data: bytes) -> Judgement:
+        raise Overloaded()
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
         raise Overloaded()
 
 

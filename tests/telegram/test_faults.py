@@ -12,6 +12,7 @@ from bots.telegram.media import DownloadFailed, too_large_error
 from config import Settings
 from core.detector import Detector
 from core.errors import CorruptImage, ImageTooLarge, Overloaded
+from core.explain import Explanation
 from core.result import Judgement
 from tests.judges import PERCENT
 from tests.sample_images import image_bytes, pixel_bomb
@@ -35,6 +36,9 @@ class FaultyJudge:
         if fault is not None:
             raise fault
         return await self.inner.judge(data)
+
+    async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
+        return await self.inner.explain(data, legend=legend)
 
     @property
     def depth(self) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bots import moderation_replies
+from bots.explain_replies import WHY_DATA
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore
@@ -143,7 +144,8 @@ class TestAnswersAndFlags:
             await fake.wait_for("setMessageReaction")
             [verdict] = await fake.wait_posted(GROUP)
         assert "probability of AI" in verdict["text"]
-        assert "reply_markup" not in verdict
+        markup = verdict["reply_markup"]["inline_keyboard"]  # no report button: only Why?
+        assert [button["callback_data"] for row in markup for button in row] == [WHY_DATA]
 
     async def test_album_is_flagged_per_image_and_stays_silent(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore

@@ -1,0 +1,137 @@
+"""The "Why?" button under verdict replies and `/explain image:`: the picture, privately.
+
+The button's id is fixed (`dg:why`), so it works for as long as the reply exists, across
+restarts: pressing it finds the verdict's original message through the reply's message
+reference, fetches it again (nothing is stored) and explains its first image. Whoever presses
+(anyone may) spends a token like a check and gets the picture as an ephemeral file, after a
+"thinking..." that covers the model's run. `/explain image:` does the same for an attachment.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+from discord import app_commands
+
+from bots.delivery import InFlight, SeenMessages
+from bots.discord.answers import DiscordCalls, DiscordPort
+from bots.discord.inputs import Collector, DiscordImage
+from bots.explain_replies import (
+    EXPLAIN_CAPTION,
+    EXPLAIN_DESCRIPTION,
+    EXPLAIN_IMAGE,
+    WHY_DATA,
+    OriginalGone,
+)
+from bots.replies import EXPLAIN_LEGEND, THROTTLED, UNEXPECTED, error_text
+from bots.throttle import Admission, Throttle
+from core.detector import Judge
+from core.errors import DeepGuardError, ShuttingDown
+
+log = logging.getLogger(__name__)
+
+PICTURE_NAME = "why.png"
+
+Find = Callable[[], Awaitable[DiscordImage]]
+
+
+class Explanations:
+    """Answers the "Why?" button and `/explain`, through the judge and the shared throttle."""
+
+    def __init__(
+        self,
+        detector: Judge,
+        throttle: Throttle,
+        collect: Collector,
+        calls: DiscordCalls,
+        seen: SeenMessages,
+        in_flight: InFlight,
+    ) -> None:
+        self._detector = detector
+        self._throttle = throttle
+        self._collect = collect
+        self._calls = calls
+        self._seen = seen
+        self._in_flight = in_flight
+
+    def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
+        @tree.command(name="explain", description=EXPLAIN_DESCRIPTION)
+        @app_commands.describe(image=EXPLAIN_IMAGE)
+        async def explain(interaction: discord.Interaction, image: discord.Attachment) -> None:
+            async def attached() -> DiscordImage:
+                return image
+
+            await self.answer(interaction, attached)
+
+    @staticmethod
+    def pressed(interaction: discord.Interaction) -> bool:
+        """Whether `interaction` is a press of the "Why?" button."""
+        data: dict[str, object] = dict(interaction.data or {})
+        return (
+            interaction.type is discord.InteractionType.component
+            and data.get("custom_id") == WHY_DATA
+        )
+
+    async def on_press(self, interaction: discord.Interaction) -> None:
+        async def original() -> DiscordImage:
+            return await self._original(interaction)
+
+        await self.answer(interaction, original)
+
+    async def answer(self, interaction: discord.Interaction, find: Find) -> None:
+        if not await self._seen.claim(f"discord:interaction:{interaction.id}"):
+            return  # replayed by a gateway RESUME: it was answered already
+        try:
+            if self._in_flight.stopping:
+                await _tell(interaction, error_text(ShuttingDown()))
+                return
+            with self._in_flight.track():
+                await self._answer(interaction, find)
+        except discord.HTTPException as error:
+            log.warning("answer to interaction %s failed: %s", interaction.id, error)
+        except Exception:
+            log.exception("unexpected error explaining for interaction %s", interaction.id)
+            if not interaction.response.is_done():
+                await _tell(interaction, UNEXPECTED)
+
+    async def _answer(self, interaction: discord.Interaction, find: Find) -> None:
+        if self._throttle.admit(interaction.user.id) is not Admission.ALLOW:
+            await _tell(interaction, THROTTLED)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            data = await DiscordPort(self._calls).fetch(await find())
+            explanation = await self._detector.explain(data, legend=EXPLAIN_LEGEND)
+        except DeepGuardError as error:
+            await interaction.followup.send(error_text(error), ephemeral=True)
+            return
+        if explanation.png is None:  # a judge that ignored the legend: a bug
+            raise RuntimeError("an explanation asked with a legend came without its picture")
+        picture = discord.File(io.BytesIO(explanation.png), PICTURE_NAME)
+        await interaction.followup.send(EXPLAIN_CAPTION, file=picture, ephemeral=True)
+
+    async def _original(self, interaction: discord.Interaction) -> DiscordImage:
+        """The first image of the message the pressed reply answered, fetched again."""
+        reply = interaction.message
+        reference = reply.reference if reply is not None else None
+        if reference is None or reference.message_id is None:
+            raise OriginalGone()
+        channel = self._calls.client.get_partial_messageable(reference.channel_id)
+        try:
+            original = await channel.fetch_message(reference.message_id)
+        except (discord.NotFound, discord.Forbidden):
+            raise OriginalGone() from None
+        images = self._collect.images(original)
+        if not images:
+            raise OriginalGone()
+        return images[0].ref
+
+
+async def _tell(interaction: discord.Interaction, text: str) -> None:
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)

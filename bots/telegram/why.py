@@ -1,0 +1,112 @@
+"""The "Why?" button under verdict replies on Telegram: the picture, as a photo reply.
+
+The button's data is fixed (`dg:why`), so it works for as long as the reply exists, across
+restarts: a press brings the verdict reply, and Telegram includes the message it quotes
+(`reply_to_message`), whose image is downloaded again (nothing is stored). The presser spends
+a token like a check; a refusal (throttled, nothing to look at) is a private notice on the
+button, the picture a photo quoting the verdict reply.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bots.delivery import InFlight
+from bots.explain_replies import EXPLAIN_CAPTION, WHY_BUTTON, WHY_DATA, OriginalGone
+from bots.replies import EXPLAIN_LEGEND, THROTTLED, error_text
+from bots.telegram.media import fetch, media_of
+from bots.throttle import Admission, Throttle
+from config import TelegramSettings
+from core.detector import Judge
+from core.errors import DeepGuardError
+
+log = logging.getLogger(__name__)
+
+WHY_PATTERN = rf"^{WHY_DATA}$"
+
+
+def why_markup() -> InlineKeyboardMarkup:
+    """The inline "Why?" button under a verdict reply."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(WHY_BUTTON, callback_data=WHY_DATA)]])
+
+
+class WhyButton:
+    """Answers presses of "Why?" through the judge and the pipeline's throttle."""
+
+    def __init__(
+        self,
+        detector: Judge,
+        throttle: Throttle,
+        settings: TelegramSettings,
+        inflight: InFlight,
+    ) -> None:
+        self._detector = detector
+        self._throttle = throttle
+        self._settings = settings
+        self._inflight = inflight
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        with self._inflight.track():
+            reply = query.message if isinstance(query.message, Message) else None
+            original = reply.reply_to_message if reply is not None else None
+            media = media_of(original, self._settings.max_file_bytes) if original else None
+            if reply is None or media is None:
+                await query.answer(error_text(OriginalGone()), show_alert=True)
+                return
+            # The key the pipeline spends a user's checks under (`handlers._sender`).
+            presser = f"telegram-user:{query.from_user.id}"
+            if self._throttle.admit(presser) is not Admission.ALLOW:
+                await query.answer(THROTTLED, show_alert=True)
+                return
+            await query.answer()
+            try:
+                data = await fetch(
+                    context.bot,
+                    media,
+                    self._settings.max_file_bytes,
+                    self._settings.download_timeout_s,
+                )
+                explanation = await self._detector.explain(data, legend=EXPLAIN_LEGEND)
+            except DeepGuardError as error:
+                await _answer(context.bot, reply, text=error_text(error))
+                return
+            if explanation.png is None:  # a judge that ignored the legend: a bug
+                raise RuntimeError("an explanation asked with a legend came without its picture")
+            await _answer(context.bot, reply, picture=explanation.png)
+
+
+async def _answer(
+    bot: Bot, reply: Message, *, text: str | None = None, picture: bytes | None = None
+) -> None:
+    """Quote the verdict reply, in its forum topic when it has one; a refusing chat is logged."""
+    where = ReplyParameters(reply.message_id, allow_sending_without_reply=True)
+    topic = reply.message_thread_id if reply.is_topic_message else None
+    try:
+        if picture is not None:
+            await bot.send_photo(
+                reply.chat_id,
+                picture,
+                caption=EXPLAIN_CAPTION,
+                reply_parameters=where,
+                message_thread_id=topic,
+            )
+        else:
+            await bot.send_message(
+                reply.chat_id, text or "", reply_parameters=where, message_thread_id=topic
+            )
+    except TelegramError as exc:
+        log.warning("answer to a Why? press in %s failed: %s", reply.chat_id, exc)
