@@ -45,22 +45,41 @@ def onnx_model(settings: ModelSettings, int8: bool, input_size: tuple[int, int])
 
 
 def _export(settings: ModelSettings, path: Path, input_size: tuple[int, int]) -> None:
-    from transformers import AutoModelForImageClassification
-
     started = time.perf_counter()
     log.info("exporting %s to ONNX at %s (once; ~20 s for a base model)", settings.name, path)
-    model = AutoModelForImageClassification.from_pretrained(settings.name, **hub_options(settings))
+    failure = (
+        f"exporting {settings.name!r} to ONNX failed (DEEPGUARD_MODEL__BACKEND=torch runs it)"
+    )
+    with _replacing(path, failure) as temporary:
+        try:
+            _trace(settings, temporary, input_size, attention=None)
+        except Exception:
+            # Some families' fused attention does not export with a dynamic batch (Swin's SDPA
+            # views a non-contiguous tensor); their eager attention does, same weights.
+            log.info("exporting %s again with eager attention", settings.name)
+            _trace(settings, temporary, input_size, attention="eager")
+    log.info("exported in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
+
+
+def _trace(
+    settings: ModelSettings, path: Path, input_size: tuple[int, int], attention: str | None
+) -> None:
+    from transformers import AutoModelForImageClassification
+
+    options = hub_options(settings)
+    if attention is not None:
+        options["attn_implementation"] = attention
+    model = AutoModelForImageClassification.from_pretrained(settings.name, **options)
     width, height = input_size
     example = torch.zeros(2, 3, height, width)
     batch = torch.export.Dim("batch", min=1, max=1024)
-    failure = f"exporting {settings.name!r} to ONNX failed"
-    with _replacing(path, failure) as temporary, warnings.catch_warnings():
+    with warnings.catch_warnings():
         # The exporter's own deprecation chatter; start-up only, before any serving thread.
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _Logits(model.float().eval()),
             (example,),
-            str(temporary),
+            str(path),
             input_names=["pixel_values"],
             output_names=["logits"],
             dynamic_shapes={"pixel_values": {0: batch}},
@@ -69,7 +88,6 @@ def _export(settings: ModelSettings, path: Path, input_size: tuple[int, int]) ->
             external_data=False,
             verbose=False,
         )
-    log.info("exported in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
 
 
 def _quantize(source: Path, path: Path) -> None:

@@ -13,6 +13,7 @@ from config import ImageLimits, ModelSettings, QueueSettings
 from core.classifier import HFClassifier
 from core.detector import Detector
 from core.near_duplicates import NearDuplicates, hamming, perceptual_hash
+from core.preprocess import hash_picture
 from tests.core.test_fast_decode import _photo_jpeg
 from tests.tiny_model import build_model_dir
 
@@ -49,7 +50,8 @@ def originals() -> list[bytes]:
 
 
 def _hash(classifier: HFClassifier, data: bytes) -> int:
-    return perceptual_hash(classifier.prepare(Image.open(io.BytesIO(data)).convert("RGB")))
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    return perceptual_hash(hash_picture(classifier.prepare(image), image))
 
 
 @pytest.mark.parametrize(
