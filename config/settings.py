@@ -103,8 +103,9 @@ class SettingsError(Exception):
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:
-    """Turn a pydantic error location into the variable a user sets."""
-    return ENV_PREFIX + NESTED_DELIMITER.join(str(part).upper() for part in loc)
+    """Turn a pydantic error location into the variable a user sets (not its item's index)."""
+    names = (str(part).upper() for part in loc if not isinstance(part, int))
+    return ENV_PREFIX + NESTED_DELIMITER.join(names)
 
 
 def load_settings(env_file: Path | str | None = ".env") -> Settings:

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from config import ModelSettings
+from core.backends import intra_op_threads
 from core.backends.cache import hub_options
 from core.errors import ModelError
 from core.labels import LabelMap
@@ -141,16 +142,6 @@ class HFClassifier(Preprocessing):
         if tensor.is_floating_point():
             return tensor.to(self._device, self._dtype)
         return tensor.to(self._device)
-
-
-def intra_op_threads(settings: ModelSettings) -> int:
-    """The setting, or every core this process may run on (containers pin CPUs by affinity)."""
-    if settings.threads:
-        return settings.threads
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _dtype(settings: ModelSettings, device: torch.device) -> torch.dtype:

@@ -2,10 +2,10 @@
 
 Adapters call it from the event loop. Decoding runs in a small thread pool before a request is
 queued, so a bad upload is refused at once and never reaches a batch; the model runs in its own
-thread behind the micro-batcher. Results are cached by SHA-256 of the bytes (and, when
-`near_duplicate_distance` is set, by a perceptual hash of the model's input, so re-encoded
-copies hit too), and identical requests that arrive together share one inference. Outcomes
-are counted once per caller.
+thread behind the micro-batcher (several models: a thread and a batcher each, `core.ensemble`).
+Results are cached by SHA-256 of the bytes (and, when `near_duplicate_distance` is set, by a
+perceptual hash of the model's input, so re-encoded copies hit too), and identical requests
+that arrive together share one inference. Outcomes are counted once per caller.
 
 Shutdown, in order: refuse new requests; let accepted ones (decoding or queued) finish within
 `drain_timeout_s`; then fail whatever is left with `ShuttingDown`, so no caller hangs and no
@@ -18,21 +18,18 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from config import ImageLimits, ModelSettings, QueueSettings
-from core.backends import load_classifier
-from core.batching import MicroBatcher
 from core.decoding import Decoder, draft_size
+from core.ensemble import Lanes, Member, load_members
 from core.errors import DeepGuardError, RequestTimeout, ShuttingDown
 from core.images import check_byte_size, refuse_decompression_bombs
 from core.memory import ScoreMemory
-from core.preprocess import PixelArray
-from core.result import Judgement, Scores, judge_scores
+from core.result import Judgement, judge_scores
 from core.sharing import SingleFlight
 from core.stats import Counters
 
@@ -54,34 +51,29 @@ class Judge(Protocol):
 
 
 class Detector:
-    """Judges images with one classifier, batching concurrent requests."""
+    """Judges images with one classifier (or several together), batching concurrent requests."""
 
     def __init__(
         self,
-        classifier: Classifier,
+        classifier: Classifier[Any] | Sequence[Member],
         *,
         queue: QueueSettings,
         limits: ImageLimits,
         threshold: float = 0.5,
     ) -> None:
         refuse_decompression_bombs()
-        self._classifier = classifier
+        members = classifier if isinstance(classifier, Sequence) else [Member("model", classifier)]
         self._queue = queue
         self._limits = limits
         self.threshold = threshold
         self.counters = Counters()
         self._memory = ScoreMemory(queue.cache_size, queue.near_duplicate_distance)
+        self._lanes = Lanes(members, queue, self.counters)
         self._decoder = Decoder(
-            classifier, limits, queue.decode_workers, hashes=self._memory.hashes
-        )
-        self._model_thread = ThreadPoolExecutor(1, "deepguard-model")
-        self._batcher: MicroBatcher[PixelArray, Scores] = MicroBatcher(
-            self._predict,
-            max_batch_size=queue.max_batch_size,
-            max_wait_s=queue.max_wait_ms / 1000,
-            max_pending=queue.max_pending,
-            executor=self._model_thread,
-            counters=self.counters,
+            [member.classifier for member in self._lanes.members],
+            limits,
+            queue.decode_workers,
+            hashes=self._memory.hashes,
         )
         self._flights: SingleFlight[str, Judgement] = SingleFlight()
         self._closing = False
@@ -91,15 +83,13 @@ class Detector:
     async def open(
         cls, model: ModelSettings, queue: QueueSettings, limits: ImageLimits
     ) -> AsyncIterator[Detector]:
-        """Load the model off the event loop and serve until the block exits."""
-        classifier = await asyncio.to_thread(load_classifier, model)
-        async with cls(
-            classifier, queue=queue, limits=limits, threshold=model.threshold
-        ) as detector:
+        """Load the model (or models) off the event loop and serve until the block exits."""
+        members = await asyncio.to_thread(load_members, model)
+        async with cls(members, queue=queue, limits=limits, threshold=model.threshold) as detector:
             yield detector
 
     async def __aenter__(self) -> Self:
-        self._batcher.start()
+        self._lanes.start()
         return self
 
     async def __aexit__(
@@ -117,20 +107,19 @@ class Detector:
         deadline = loop.time() + self._queue.drain_timeout_s
         if self._flights.tasks:
             await asyncio.wait(set(self._flights.tasks), timeout=self._queue.drain_timeout_s)
-        await self._batcher.close(max(0.0, deadline - loop.time()))
+        await self._lanes.close(max(0.0, deadline - loop.time()))
         # Still decoding: their callers get ShuttingDown (see `core.sharing`).
         leftovers = set(self._flights.tasks)
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
         self._decoder.shutdown()
-        self._model_thread.shutdown(wait=False, cancel_futures=True)
         log.info("detector closed: %s", self.counters.snapshot())
 
     @property
     def depth(self) -> int:
         """Requests queued or in the model now; adapters use it to warn of a wait."""
-        return self._batcher.depth
+        return self._lanes.depth
 
     async def judge(self, data: bytes) -> Judgement:
         """Judge one image; raises a `DeepGuardError` subclass for every expected failure."""
@@ -160,12 +149,12 @@ class Detector:
             raise RequestTimeout() from None
 
     async def _infer(self, digest: str, data: bytes) -> Judgement:
-        pixels, key = await self._decoder.decode(data)
+        prepared, key = await self._decoder.decode(data)
         seen = self._memory.find_near(digest, key)
         if seen is not None:
             self.counters.cache_hits += 1
             return replace(judge_scores(seen, self.threshold, digest), cached=True)
-        batched = await self._batcher.submit(pixels, self._queue.request_timeout_s)
+        batched = await self._lanes.submit(prepared, self._queue.request_timeout_s)
         self._memory.put(digest, key, batched.value)
         log.debug(
             "judged %s: fake=%.3f queue=%.1fms model=%.1fms batch=%d",
@@ -178,6 +167,3 @@ class Detector:
         return judge_scores(
             batched.value, self.threshold, digest, batched.queue_ms, batched.model_ms
         )
-
-    def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
-        return self._classifier.predict(batch)

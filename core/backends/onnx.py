@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from config import ModelSettings
+from core.backends import intra_op_threads
 from core.backends.export import onnx_model
-from core.classifier import intra_op_threads, resolve_device
+from core.classifier import resolve_device
 from core.errors import ModelError
 from core.labels import LabelMap
 from core.model_checks import label_map, load_config_and_processor, probe, probe_image

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from config import ImageLimits, ModelSettings, QueueSettings
-from core.backends import load_classifier
+from core.backends import intra_op_threads, load_classifier
 from core.backends.cache import file_digest
 from core.backends.export import FP32_FILE, INT8_FILE
-from core.classifier import Classifier, HFClassifier, intra_op_threads
+from core.classifier import Classifier, HFClassifier
 from core.detector import Detector
 from core.errors import ModelError
 from tests.tiny_model import FAMILIES, build_model_dir

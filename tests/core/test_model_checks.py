@@ -114,3 +114,13 @@ async def test_refused_at_start_up(
             pytest.fail("a model that cannot run was loaded")
     assert setting in str(refused.value)
     assert str(folder) in str(refused.value)
+
+
+async def test_one_bad_model_refuses_the_ensemble(tmp_path: Path, model_dir: Path) -> None:
+    """With several models, the one that cannot run is named and nothing starts."""
+    bad = _generic_labels(tmp_path / "generic")
+    settings = ModelSettings(name=f"{model_dir},{bad}", offline=True, device="cpu", threads=1)
+    with pytest.raises(ModelError, match="DEEPGUARD_MODEL__FAKE_LABEL") as refused:
+        async with Detector.open(settings, QueueSettings(), ImageLimits()):
+            pytest.fail("an ensemble with a model that cannot run was loaded")
+    assert str(bad) in str(refused.value)
