@@ -7,6 +7,7 @@ Every field is an environment variable: `DEEPGUARD_` + group + `__` + field, e.g
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -108,9 +109,17 @@ def env_name(loc: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + NESTED_DELIMITER.join(names)
 
 
-def load_settings(env_file: Path | str | None = ".env") -> Settings:
-    """Read settings, turning pydantic's report into one line per bad variable."""
+def load_settings(
+    env_file: Path | str | None = ".env", *, model: Mapping[str, object] | None = None
+) -> Settings:
+    """Read settings, turning pydantic's report into one line per bad variable.
+
+    `model` overrides model fields (command-line options) before validation, so they are
+    checked together with the environment (a list of models against its weights).
+    """
     try:
+        if model:
+            return Settings(_env_file=env_file, model=dict(model))
         return Settings(_env_file=env_file)
     except ValidationError as exc:
         lines = [f"{env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
