@@ -7,7 +7,7 @@ import pytest
 from bots import replies
 from config import ReplySettings
 from core.errors import CorruptImage, Overloaded
-from core.result import Judgement, Scores, judge_scores
+from core.result import Judgement, ModelScores, Scores, judge_scores
 
 BANDS = ReplySettings()
 
@@ -64,3 +64,31 @@ def test_single_error_is_polite() -> None:
     text = replies.outcomes_text([Overloaded()], BANDS)
     assert "try again" in text
     assert replies.DISCLAIMER not in text
+
+
+def _ensemble(*fakes: float, threshold: float = 0.5) -> Judgement:
+    models = tuple(ModelScores(f"m{i}", Scores(p, {"Fake": p})) for i, p in enumerate(fakes))
+    mean = sum(fakes) / len(fakes)
+    return judge_scores(Scores(mean, {"fake": mean}, models), threshold, "0" * 64)
+
+
+@pytest.mark.parametrize(
+    ("fakes", "line"),
+    [
+        ((0.9, 0.6, 0.2), "2 of 3 models lean AI-generated"),
+        ((0.5, 0.49), "1 of 2 models leans AI-generated"),
+        ((0.1, 0.2, 0.3), "0 of 3 models lean AI-generated"),
+        ((0.8, 0.7), "2 of 2 models lean AI-generated"),
+    ],
+)
+def test_models_line_counts_models_at_the_threshold(fakes: tuple[float, ...], line: str) -> None:
+    """With several models, one line says how many lean AI-generated (at or above 0.5)."""
+    assert replies.models_line(_ensemble(*fakes)) == line
+
+
+def test_models_line_follows_the_threshold_and_needs_several_models() -> None:
+    """The verdict's threshold decides leaning; one model gets no such line."""
+    assert replies.models_line(_ensemble(0.9, 0.6, 0.2, threshold=0.7)) == (
+        "1 of 3 models leans AI-generated"
+    )
+    assert replies.models_line(_judgement(0.9)) is None
