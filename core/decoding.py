@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
+
 from config import ImageLimits
 from core.errors import ModelError
 from core.images import decode_image
@@ -50,11 +52,14 @@ class Decoder:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _decode(self, data: bytes) -> tuple[tuple[Any, ...], int | None]:
-        """Run in a decode thread; a failing processor is the model's failure, not the user's.
+        return self.prepare(decode_image(data, self._limits, self._draft))
 
-        The hash is taken from the first model's input (`core.preprocess.hash_picture`).
+    def prepare(self, image: Image.Image) -> tuple[tuple[Any, ...], int | None]:
+        """Each classifier's input for a decoded picture (blocking: in a decode thread).
+
+        A failing processor is the model's failure, not the user's. The hash is taken from
+        the first model's input (`core.preprocess.hash_picture`).
         """
-        image = decode_image(data, self._limits, self._draft)
         try:
             prepared = tuple(classifier.prepare(image) for classifier in self._classifiers)
             key = perceptual_hash(hash_picture(prepared[0], image)) if self._hashes else None
