@@ -11,10 +11,16 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from pydantic import ValidationError
 
-from config import ImageLimits, ModelSettings, QueueSettings, Settings, load_settings
-from config.settings import SettingsError
+from config import (
+    ImageLimits,
+    ModelSettings,
+    QueueSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+from core.backends import load_classifier
 from core.detector import Detector
 from core.ensemble import Member, combine, load_members
 from core.errors import ModelError, Overloaded, ShuttingDown
@@ -207,7 +213,7 @@ class TestModelSettings:
     def test_weights_field_type(self) -> None:
         """Built in code, weights are a tuple of floats, checked against the names."""
         assert ModelSettings(name="a,b", weights=(1, 2)).weights == (1.0, 2.0)
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValueError, match="one weight per model"):
             ModelSettings(name="a", weights=(1, 2))
 
 
@@ -245,3 +251,10 @@ def test_models_share_the_cores(model_dir: Path, tmp_path: Path) -> None:
     assert [m.name for m in members] == [str(model_dir), str(other)]
     image = Image.fromarray(np.full((20, 30, 3), 128, np.uint8))
     assert all(m.classifier.predict([m.classifier.prepare(image)]) for m in members)
+
+
+def test_single_model_loaders_refuse_a_list(model_dir: Path) -> None:
+    """`load_classifier` (one model, e.g. a Ray replica's) says so instead of loading half."""
+    settings = ModelSettings(name=f"{model_dir},{model_dir}-b", offline=True, threads=1)
+    with pytest.raises(ModelError, match="DEEPGUARD_MODEL__NAME names 2 models"):
+        load_classifier(settings)
