@@ -69,6 +69,16 @@ def noun(judgement: Judgement) -> str:
     return judgement.media.value
 
 
+def models_line(judgement: Judgement) -> str | None:
+    """How many of several models lean AI-generated (at or above the verdict's threshold),
+    e.g. "2 of 3 models lean AI-generated"; None when one model judged the image."""
+    if len(judgement.models) < 2:
+        return None
+    leaning = sum(m.scores.fake_probability >= judgement.threshold for m in judgement.models)
+    verb = "leans" if leaning == 1 else "lean"
+    return f"{leaning} of {len(judgement.models)} models {verb} AI-generated"
+
+
 def error_line(error: DeepGuardError) -> str:
     """A polite refusal that names the reason (a clip's refusals say "this file")."""
     return f"⚠️ I couldn't check this {error.subject}: {error.message}."
