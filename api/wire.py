@@ -37,6 +37,7 @@ from core.result import (
     FrameScore,
     Judgement,
     Media,
+    ModelScores,
     Scores,
     Source,
     State,
@@ -180,6 +181,19 @@ class FrameAnswer(BaseModel):
     fake_probability: Probability
 
 
+class ModelAnswer(BaseModel):
+    """One model's own answer when several judged together (`DEEPGUARD_MODEL__NAME` a list)."""
+
+    model_config = ConfigDict(strict=True)
+
+    name: str = Field(description="The model as configured: a hub id or a folder.")
+    fake_probability: Probability
+    classes: dict[str, Probability] = Field(description="Every class of this model.")
+
+    def scores(self) -> ModelScores:
+        return ModelScores(self.name, Scores(self.fake_probability, self.classes))
+
+
 class JudgementAnswer(BaseModel):
     """The judgement: the fields of `deepguard check --json`."""
 
@@ -220,6 +234,12 @@ class JudgementAnswer(BaseModel):
         exclude_if=_absent,
         description="Frames judged; fewer than asked when the decode budget ran out.",
     )
+    # Only with several models: one model answers without it.
+    models: list[ModelAnswer] | None = Field(
+        None,
+        exclude_if=_absent,
+        description="Several models: each one's answer, in the configured order.",
+    )
 
     @classmethod
     def of(cls, judgement: Judgement) -> JudgementAnswer:
@@ -227,7 +247,11 @@ class JudgementAnswer(BaseModel):
 
     def judgement(self) -> Judgement:
         return Judgement(
-            scores=Scores(fake_probability=self.fake_probability, classes=self.classes),
+            scores=Scores(
+                fake_probability=self.fake_probability,
+                classes=self.classes,
+                models=tuple(model.scores() for model in self.models or ()),
+            ),
             verdict=Verdict(self.verdict),
             threshold=self.threshold,
             sha256=self.sha256,

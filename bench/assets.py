@@ -60,16 +60,21 @@ class ImageSet:
     quality: int = 90
 
 
-def ensure_model(workdir: Path, quick: bool) -> ModelInfo:
-    """Build and save the random classifier once; later runs only count its parameters."""
-    path = workdir / ("model-quick" if quick else "model-base")
+def ensure_model(workdir: Path, quick: bool, seed: int = 0) -> ModelInfo:
+    """Build and save the random classifier once; later runs only count its parameters.
+
+    Another `seed` gives another model of the same size (other weights, its own folder).
+    """
+    path = workdir / (
+        ("model-quick" if quick else "model-base") + (f"-seed{seed}" if seed else "")
+    )
     if not (path / _DONE).exists():
-        _build_model(path, QUICK_VISION if quick else BASE_VISION)
+        _build_model(path, QUICK_VISION if quick else BASE_VISION, seed)
         (path / _DONE).write_text("saved\n")
     return ModelInfo(path, _count_parameters(path))
 
 
-def _build_model(path: Path, vision: dict[str, int]) -> None:
+def _build_model(path: Path, vision: dict[str, int], seed: int) -> None:
     import torch
     from transformers import SiglipConfig, SiglipForImageClassification, SiglipImageProcessor
 
@@ -80,7 +85,7 @@ def _build_model(path: Path, vision: dict[str, int]) -> None:
         id2label=labels,
         label2id={name: index for index, name in labels.items()},
     )
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = SiglipForImageClassification(config)
     model.save_pretrained(path)
     side = vision["image_size"]

@@ -26,9 +26,13 @@ def measure(model_dir: Path, count: int = 300, copies: int = 60) -> dict[str, An
     from transformers import AutoImageProcessor
 
     from core.near_duplicates import hamming, perceptual_hash
-    from core.preprocess import Preprocessor
+    from core.preprocess import PixelArray, Preprocessor, hash_picture
 
-    prepare = Preprocessor(AutoImageProcessor.from_pretrained(model_dir))
+    preprocess = Preprocessor(AutoImageProcessor.from_pretrained(model_dir))
+
+    def prepare(photo: Image.Image) -> PixelArray:
+        return hash_picture(preprocess(photo), photo)
+
     photos = [synthetic_photo((640, 480), seed=5000 + i) for i in range(count)]
     hashes = [perceptual_hash(prepare(photo)) for photo in photos]
     distinct = [hamming(a, b) for a, b in itertools.combinations(hashes, 2)]

@@ -10,14 +10,15 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
 
 from bots.replies import provenance_line
-from config import ImageLimits, Settings, VideoSettings
+from config import ImageLimits, ModelSettings, Settings, VideoSettings
 from core.detector import Detector, Judge
 from core.errors import DeepGuardError
 from core.evaluation import Report
@@ -118,7 +119,10 @@ def _table_line(path: Path, outcome: Outcome) -> str:
 async def evaluate(
     settings: Settings, directory: Path, *, target_fpr: float, as_json: bool
 ) -> int:
-    """Judge DIR/real and DIR/fake and print the model card's metrics."""
+    """Judge DIR/real and DIR/fake and print the model card's metrics.
+
+    With several models, each model's metrics and the ensemble's, side by side.
+    """
     real_files, fake_files = _images_in(directory / "real"), _images_in(directory / "fake")
     if not real_files or not fake_files:
         print(f"deepguard: {directory} needs images in both real/ and fake/", file=sys.stderr)
@@ -127,26 +131,74 @@ async def evaluate(
         files = real_files + fake_files
         tasks = judge_files(detector, files, settings)
         outcomes = [await task for task in tqdm(tasks, desc="judging", unit="img", disable=None)]
-    scores: dict[Path, float] = {}
+    judged: dict[Path, Judgement] = {}
     for path, outcome in zip(files, outcomes, strict=True):
         if isinstance(outcome, str):
             print(f"skipped {path}: {outcome}", file=sys.stderr)
         else:
-            scores[path] = outcome.fake_probability
-    real = [scores[p] for p in real_files if p in scores]
-    fake = [scores[p] for p in fake_files if p in scores]
+            judged[path] = outcome
+    real = [judged[p] for p in real_files if p in judged]
+    fake = [judged[p] for p in fake_files if p in judged]
     if not real or not fake:
         print("deepguard: no judged images in real/ or fake/", file=sys.stderr)
         return 2
-    report = evaluate_scores(real, fake, settings.model.threshold, target_fpr)
-    print(json.dumps(report.as_dict()) if as_json else _report_text(report, len(files)))
+    threshold = settings.model.threshold
+
+    def report_of(score: Callable[[Judgement], float]) -> Report:
+        return evaluate_scores(
+            [score(j) for j in real], [score(j) for j in fake], threshold, target_fpr
+        )
+
+    report = report_of(lambda judgement: judgement.fake_probability)
+    names = settings.model.names
+    if len(names) == 1:
+        print(json.dumps(report.as_dict()) if as_json else _report_text(report, len(files)))
+        return 0
+    each = [report_of(partial(_model_probability, index)) for index in range(len(names))]
+    if as_json:
+        models = [{"name": name, **r.as_dict()} for name, r in zip(names, each, strict=True)]
+        print(json.dumps({**report.as_dict(), "models": models}))
+    else:
+        print(_side_by_side(report, each, settings.model, len(files)))
     return 0
+
+
+def _model_probability(index: int, judgement: Judgement) -> float:
+    return judgement.models[index].scores.fake_probability
 
 
 def _images_in(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _side_by_side(
+    ensemble: Report, models: Sequence[Report], settings: ModelSettings, total: int
+) -> str:
+    """The ensemble's metrics and each model's, a column each, on the same images."""
+    columns = [ensemble, *models]
+    heads = ["ensemble", *(f"model {i}" for i in range(1, len(models) + 1))]
+
+    def row(label: str, values: Iterable[str]) -> str:
+        return f"{label:<26}" + "".join(f"{value:>12}" for value in values)
+
+    fpr = f"{ensemble.target_fpr:.1%}"
+    lines = [
+        f"images judged   {ensemble.count} of {total}, threshold {ensemble.threshold:.3f}",
+        row("", heads),
+        row("AUC", (f"{r.auc:.4f}" for r in columns)),
+        row("accuracy", (f"{r.accuracy:.4f}" for r in columns)),
+        row("F1", (f"{r.f1:.4f}" for r in columns)),
+        row("precision", (f"{r.precision:.4f}" for r in columns)),
+        row("recall", (f"{r.recall:.4f}" for r in columns)),
+        row(f"threshold for FPR <= {fpr}", (f"{r.threshold_at_target:.4f}" for r in columns)),
+        row("  its FPR", (f"{r.fpr_at_target:.1%}" for r in columns)),
+        row("  its recall", (f"{r.recall_at_target:.1%}" for r in columns)),
+    ]
+    named = zip(settings.names, settings.model_weights, strict=True)
+    lines += [f"model {i}: {name} (weight {w:g})" for i, (name, w) in enumerate(named, 1)]
+    return "\n".join(lines)
 
 
 def _report_text(report: Report, total: int) -> str:

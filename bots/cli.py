@@ -67,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="hub id or local directory (overrides the setting)")
+    parser.add_argument(
+        "--model",
+        help="hub id or local directory, or several comma-separated to judge together "
+        "(overrides DEEPGUARD_MODEL__NAME)",
+    )
     parser.add_argument("--threshold", type=float, help="fake probability for a FAKE verdict")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
 
@@ -102,7 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings()
     update: dict[str, object] = {}
     if getattr(args, "model", None):
         update["name"] = args.model
@@ -110,9 +113,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if not 0.0 <= args.threshold <= 1.0:
             raise SettingsError("--threshold must be between 0 and 1")
         update["threshold"] = args.threshold
-    if update:
-        settings = settings.model_copy(update={"model": settings.model.model_copy(update=update)})
-    return settings
+    return load_settings(model=update)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

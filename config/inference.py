@@ -4,19 +4,26 @@ limits, and what an image's own declarations (Content Credentials, metadata) cou
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, FilePath, field_validator
+from pydantic import BaseModel, Field, FilePath, ValidationInfo, field_validator
+from pydantic_settings import NoDecode
 
 MiB = 1024 * 1024
 
 
 class ModelSettings(BaseModel):
-    """Which classifier to load and how to run it."""
+    """Which classifier (or classifiers, judged together) to load and how to run them."""
 
     name: str = Field(
         "king1oo1/deepfake-model",
-        description="Hugging Face hub id or a local directory holding config and weights.",
+        description="Hugging Face hub id or a local directory holding config and weights; "
+        "several, comma-separated, judge each image together (their weighted mean).",
+    )
+    weights: Annotated[tuple[float, ...] | None, NoDecode] = Field(
+        None,
+        description="Weights of the models in DEEPGUARD_MODEL__NAME, comma-separated, in "
+        "the same order; default equal.",
     )
     revision: str | None = Field(None, description="Hub branch, tag or commit to pin.")
     device: Literal["auto", "cpu", "cuda"] = Field(
@@ -25,12 +32,15 @@ class ModelSettings(BaseModel):
     threads: int | None = Field(
         None,
         ge=1,
-        description="Intra-op threads (torch and ONNX Runtime); default all usable cores.",
+        description="Intra-op threads (torch and ONNX Runtime); default all usable cores, "
+        "shared out between the models when there are several.",
     )
     offline: bool = Field(False, description="Never contact the hub; use the local cache only.")
     cache_dir: Path | None = Field(None, description="Where hub downloads are kept.")
     fake_label: str | None = Field(
-        None, description="Name in id2label of the fake class, when its name is not recognised."
+        None,
+        description="Name in id2label of the fake class, when its name is not recognised "
+        "(applies to every model named).",
     )
     threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Fake probability at which the verdict is FAKE."
@@ -47,6 +57,57 @@ class ModelSettings(BaseModel):
     onnx_cache_dir: Path | None = Field(
         None, description="Where exported ONNX models are kept; default beside the weights."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _model_names(cls, name: str) -> str:
+        names = _split(name)
+        if not names:
+            raise ValueError("name at least one model (a hub id or a directory)")
+        if len(set(names)) != len(names):
+            raise ValueError("a model is named twice")
+        return ",".join(names)
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _comma_separated(cls, weights: object) -> object:
+        if isinstance(weights, str):
+            return tuple(_split(weights)) or None
+        return weights
+
+    @field_validator("weights")
+    @classmethod
+    def _one_weight_per_model(
+        cls, weights: tuple[float, ...] | None, info: ValidationInfo
+    ) -> tuple[float, ...] | None:
+        if weights is None:
+            return None
+        count = len(_split(info.data.get("name", "")))
+        if count and len(weights) != count:
+            raise ValueError(
+                f"needs one weight per model in the name ({count}), not {len(weights)}"
+            )
+        if any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ValueError("weights must be zero or more, and not all zero")
+        return weights
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The models to load, in order: one, or several judged together."""
+        return tuple(_split(self.name))
+
+    @property
+    def model_weights(self) -> tuple[float, ...]:
+        """One weight per name; equal unless set."""
+        return self.weights or (1.0,) * len(self.names)
+
+    def only(self, name: str) -> ModelSettings:
+        """These settings for one of the models, as a single-model configuration."""
+        return self.model_copy(update={"name": name, "weights": None})
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class QueueSettings(BaseModel):

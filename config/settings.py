@@ -8,7 +8,7 @@ Every field is an environment variable: `DEEPGUARD_` + group + `__` + field, e.g
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,13 +121,22 @@ class SettingsError(Exception):
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:
-    """Turn a pydantic error location into the variable a user sets."""
-    return ENV_PREFIX + NESTED_DELIMITER.join(str(part).upper() for part in loc)
+    """Turn a pydantic error location into the variable a user sets (not its item's index)."""
+    names = (str(part).upper() for part in loc if not isinstance(part, int))
+    return ENV_PREFIX + NESTED_DELIMITER.join(names)
 
 
-def load_settings(env_file: Path | str | None = ".env") -> Settings:
-    """Read settings, turning pydantic's report into one line per bad variable."""
+def load_settings(
+    env_file: Path | str | None = ".env", *, model: Mapping[str, object] | None = None
+) -> Settings:
+    """Read settings, turning pydantic's report into one line per bad variable.
+
+    `model` overrides model fields (command-line options) before validation, so they are
+    checked together with the environment (a list of models against its weights).
+    """
     try:
+        if model:
+            return Settings(_env_file=env_file, model=dict(model))
         return Settings(_env_file=env_file)
     except ValidationError as exc:
         lines = [f"{env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]

@@ -6,9 +6,11 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
+
+from typing_extensions import TypeVar
 
 # Set before torch loads libgomp, which reads it once: idle OpenMP threads then sleep instead
 # of spinning, so the decode threads get a core when they need one (a spinning pool made the
@@ -17,31 +19,49 @@ from typing import Any, Protocol
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from PIL import Image
 
 from config import ModelSettings
+from core.backends import intra_op_threads
+from core.backends.cache import hub_options
 from core.backends.cpu import CpuFeatures, cpu_features
 from core.errors import ModelError
 from core.explain import PatchMap, covered_box, model_inputs, torch_map
 from core.labels import LabelMap
-from core.preprocess import PixelArray, Preprocessing, Preprocessor
+from core.model_checks import (
+    NAME,
+    label_map,
+    load_config_and_processor,
+    probe,
+    refuse_missing_weights,
+)
+from core.preprocess import ModelInputs, Preprocessing, Preprocessor, same_layout, stack
 from core.result import Scores
 
 log = logging.getLogger(__name__)
 
+Prepared = TypeVar("Prepared", default=Any)  # bare `Classifier`: any input type
 
-class Classifier(Protocol):
-    """A blocking model: `prepare` one image (any thread), `predict` a batch (one thread)."""
 
-    def prepare(self, image: Image.Image) -> PixelArray: ...
+class Classifier(Protocol[Prepared]):
+    """A blocking model: `prepare` one image (any thread), `predict` a batch (one thread).
 
-    def predict(self, batch: Sequence[PixelArray]) -> list[Scores]: ...
+    What `prepare` makes is the classifier's own business (the hub classifiers' `ModelInputs`,
+    a test fake's few pixels): the core only carries it from one call to the other.
+    """
+
+    def prepare(self, image: Image.Image) -> Prepared: ...
+
+    def predict(self, batch: Sequence[Prepared]) -> list[Scores]: ...
 
 
 class HFClassifier(Preprocessing):
-    """`AutoImageProcessor` + `AutoModelForImageClassification`, as the model card uses them."""
+    """`AutoImageProcessor` + `AutoModelForImageClassification`, as the model card uses them.
+
+    Every input the processor makes reaches the model by name, and a batch runs as one call
+    per input layout (see `core.preprocess.same_layout`).
+    """
 
     def __init__(
         self,
@@ -66,28 +86,28 @@ class HFClassifier(Preprocessing):
 
         `cpu` stands in for this CPU's features (which decide whether `torch-bf16` may run).
         """
-        from transformers import AutoImageProcessor, AutoModelForImageClassification
+        from transformers import AutoModelForImageClassification
 
         torch.set_num_threads(intra_op_threads(settings))
         int8 = settings.backend == "torch-int8"
         # Quantized kernels are CPU-only: "auto" means the CPU for them, even beside a GPU.
         device = resolve_device("cpu" if int8 and settings.device == "auto" else settings.device)
         dtype = _dtype(settings, device, cpu)
-        options: dict[str, Any] = {
-            "revision": settings.revision,
-            "cache_dir": settings.cache_dir,
-            "local_files_only": settings.offline,
-        }
         started = time.perf_counter()
+        config, processor = load_config_and_processor(settings)
+        labels = label_map(settings, config.id2label)
         try:
-            processor = AutoImageProcessor.from_pretrained(settings.name, **options)
-            model = AutoModelForImageClassification.from_pretrained(settings.name, **options)
+            model, info = AutoModelForImageClassification.from_pretrained(
+                settings.name, output_loading_info=True, **hub_options(settings)
+            )
         except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load model {settings.name!r}: {exc}") from exc
+            raise ModelError(
+                f"{NAME}: cannot load the weights of {settings.name!r}: {exc}"
+            ) from exc
+        refuse_missing_weights(settings.name, info)
         model.to(device=device, dtype=dtype).eval()
         if int8:
             model = _quantize(model, device)
-        labels = LabelMap.from_id2label(model.config.id2label, settings.fake_label)
         log.info(
             "loaded %s (%s, %s) on %s in %.1f s (labels %s, fake=%s)",
             settings.name,
@@ -100,18 +120,27 @@ class HFClassifier(Preprocessing):
         )
         # Dynamic int8 scales activations by the whole batch's range, so an image's answer
         # would depend on the images it happens to share a batch with: run those one by one.
-        return cls(processor, model, labels, device, per_image=int8)
+        classifier = cls(processor, model, labels, device, per_image=int8)
+        probe(classifier, settings.name)
+        return classifier
 
-    def predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
-        groups = [[pixels] for pixels in batch] if self._per_image else [list(batch)]
+    def predict(self, batch: Sequence[ModelInputs]) -> list[Scores]:
+        if self._per_image:
+            groups = [[index] for index in range(len(batch))]
+        else:
+            groups = same_layout(batch)
+        rows: list[list[float]] = [[] for _ in batch]
         with torch.inference_mode():
-            logits = torch.cat([self._logits(group) for group in groups])
-            probabilities = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-        return [self.labels.scores(row.tolist()) for row in probabilities]
+            for group in groups:
+                logits = self._logits([batch[index] for index in group])
+                probabilities = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                for index, row in zip(group, probabilities, strict=True):
+                    rows[index] = row.tolist()
+        return [self.labels.scores(row) for row in rows]
 
     def explain(
         self,
-        prepared: PixelArray | Mapping[str, npt.NDArray[Any]],
+        prepared: ModelInputs,
         size: tuple[int, int],
     ) -> tuple[Scores, PatchMap]:
         """The scores of one prepared picture of `size` and where the model saw evidence.
@@ -126,20 +155,17 @@ class HFClassifier(Preprocessing):
         box = covered_box(self._processor, size)
         return self.labels.scores(probabilities), replace(patches, box=box)
 
-    def _logits(self, group: list[PixelArray]) -> torch.Tensor:
-        pixels = torch.from_numpy(np.stack(group)).to(self._device, self._dtype)
-        logits: torch.Tensor = self._model(pixel_values=pixels).logits
+    def _logits(self, group: list[ModelInputs]) -> torch.Tensor:
+        inputs = {name: self._tensor(array) for name, array in stack(group).items()}
+        logits: torch.Tensor = self._model(**inputs).logits
         return logits
 
-
-def intra_op_threads(settings: ModelSettings) -> int:
-    """The setting, or every core this process may run on (containers pin CPUs by affinity)."""
-    if settings.threads:
-        return settings.threads
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    def _tensor(self, array: np.ndarray[Any, Any]) -> torch.Tensor:
+        """Floating inputs in the model's dtype; masks and shapes keep their integer type."""
+        tensor = torch.from_numpy(array)
+        if tensor.is_floating_point():
+            return tensor.to(self._device, self._dtype)
+        return tensor.to(self._device)
 
 
 def _dtype(settings: ModelSettings, device: torch.device, cpu: CpuFeatures | None) -> torch.dtype:

@@ -24,7 +24,15 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from core.batching import Batched
-from core.result import Clip, Evidence, FrameScore, Judgement, Scores, judge_scores
+from core.result import (
+    Clip,
+    Evidence,
+    FrameScore,
+    Judgement,
+    ModelScores,
+    Scores,
+    judge_scores,
+)
 from core.sampling import DecodedClip, SampledFrame
 
 Score = Callable[[SampledFrame], Coroutine[Any, Any, Batched[Scores]]]
@@ -86,7 +94,12 @@ def top_quarter(frames: Sequence[Scores]) -> Scores:
     count = max(1, math.ceil(len(frames) / 4))
     top = sorted(frames, key=lambda scores: scores.fake_probability, reverse=True)[:count]
     classes = {name: sum(s.classes[name] for s in top) / count for name in top[0].classes}
-    return Scores(sum(s.fake_probability for s in top) / count, classes)
+    # Several models: each model's clip score is its own most suspicious quarter.
+    models = tuple(
+        ModelScores(model.name, top_quarter([s.models[i].scores for s in frames]))
+        for i, model in enumerate(frames[0].models)
+    )
+    return Scores(sum(s.fake_probability for s in top) / count, classes, models)
 
 
 def clip_judgement(

@@ -4,7 +4,8 @@ A still image becomes one `Picture`; an animation or a video becomes a `DecodedC
 sampled frames (`core.kinds` tells which, from the bytes). A bad upload is refused here at
 once and never reaches a batch. The same thread first reads what the original bytes declare
 about themselves (`core.provenance`), before any pixel is decoded: the cheap part of the job,
-and the one that needs the bytes exactly as sent.
+and the one that needs the bytes exactly as sent. A picture or frame is decoded once and
+prepared for each model (several models judge together in `core.ensemble`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -27,7 +28,7 @@ from core.errors import ModelError
 from core.images import decode_image
 from core.kinds import kind_of
 from core.near_duplicates import perceptual_hash
-from core.preprocess import PixelArray
+from core.preprocess import hash_picture
 from core.provenance.reader import ProvenanceReader
 from core.result import Evidence, Media
 from core.sampling import Budget, Clock, DecodedClip, FrameSink, SampledFrame
@@ -41,9 +42,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Picture:
-    """A still image as model input, and its perceptual hash when near-duplicates are on."""
+    """A still image as each model's input, and its perceptual hash when near-duplicates are on."""
 
-    pixels: PixelArray
+    inputs: tuple[Any, ...]  # one per classifier, in the configured order
     key: int | None
 
 
@@ -52,11 +53,11 @@ OnFrame = Callable[[SampledFrame], None]
 
 
 class Decoder:
-    """Decodes and prepares images and clips off the event loop for one classifier."""
+    """Decodes images and clips off the event loop and prepares them for each classifier."""
 
     def __init__(
         self,
-        classifier: Classifier,
+        classifiers: Sequence[Classifier[Any]],
         limits: ImageLimits,
         workers: int,
         *,
@@ -65,19 +66,19 @@ class Decoder:
         video: VideoSettings | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
-        self._classifier = classifier
+        self._classifiers = tuple(classifiers)
         self._limits = limits
         self._video = video or VideoSettings()
         self._hashes = hashes
         self._provenance = provenance
         self._clock = clock
-        self._draft = draft_size(classifier) if limits.fast_decode else None
+        self._draft = _largest_draft(self._classifiers) if limits.fast_decode else None
         self._pool = ThreadPoolExecutor(workers, "deepguard-decode")
 
     async def decode(
         self, data: bytes, on_frame: OnFrame | None = None
     ) -> tuple[Decoded, tuple[Evidence, ...]]:
-        """What the bytes declare, and the model input of a still image or a clip's frames.
+        """What the bytes declare, and each model's input of a still image or a clip's frames.
 
         `on_frame` is called on the event loop with each sampled frame of a clip as soon as it
         is ready, before the next one decodes, and always before this returns.
@@ -86,8 +87,9 @@ class Decoder:
         emit = None if on_frame is None else partial(_hand_over, loop, on_frame)
         return await loop.run_in_executor(self._pool, self._decode, data, emit)
 
-    async def decode_picture(self, data: bytes) -> tuple[Image.Image, PixelArray]:
-        """The decoded picture and its model input, decoded as for judging (for explanations)."""
+    async def decode_picture(self, data: bytes) -> tuple[Image.Image, Any]:
+        """The decoded picture and the first model's input, decoded as for judging (for
+        explanations, which the first model gives)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._decode_picture, data)
 
@@ -100,24 +102,37 @@ class Decoder:
         kind = kind_of(data)
         if kind is None or kind.media is Media.IMAGE:
             # Unknown bytes too: the image decoder says whether they are cut short or foreign.
-            pixels = self._prepare(decode_image(data, self._limits, self._draft))
-            return Picture(pixels, perceptual_hash(pixels) if self._hashes else None), provenance
+            inputs, key = self.prepare(decode_image(data, self._limits, self._draft))
+            return Picture(inputs, key), provenance
         budget = Budget(self._video.decode_budget_s, self._clock)
         sink = FrameSink(self._prepare, emit)
         decode = decode_animation if kind.media is Media.ANIMATION else decode_video
         return decode(data, kind.decoder, self._limits, self._video, sink, budget), provenance
 
-    def _decode_picture(self, data: bytes) -> tuple[Image.Image, PixelArray]:
+    def _decode_picture(self, data: bytes) -> tuple[Image.Image, Any]:
         image = decode_image(data, self._limits, self._draft)
-        return image, self._prepare(image)
+        return image, self._prepare(image)[0]
 
-    def _prepare(self, image: Image.Image) -> PixelArray:
-        """A failing processor is the model's failure, not the user's."""
+    def _prepare(self, image: Image.Image) -> tuple[Any, ...]:
+        return self.prepare(image, hashed=False)[0]
+
+    def prepare(
+        self, image: Image.Image, *, hashed: bool = True
+    ) -> tuple[tuple[Any, ...], int | None]:
+        """Each classifier's input for a decoded picture (blocking: in a decode thread).
+
+        A failing processor is the model's failure, not the user's. The hash (when
+        near-duplicates are on) is taken from the first model's input
+        (`core.preprocess.hash_picture`).
+        """
         try:
-            return self._classifier.prepare(image)
+            prepared = tuple(classifier.prepare(image) for classifier in self._classifiers)
+            hashing = hashed and self._hashes
+            key = perceptual_hash(hash_picture(prepared[0], image)) if hashing else None
         except Exception as exc:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc
+        return prepared, key
 
 
 def _hand_over(loop: asyncio.AbstractEventLoop, on_frame: OnFrame, frame: SampledFrame) -> None:
@@ -126,7 +141,15 @@ def _hand_over(loop: asyncio.AbstractEventLoop, on_frame: OnFrame, frame: Sample
         loop.call_soon_threadsafe(on_frame, frame)
 
 
-def draft_size(classifier: Classifier) -> tuple[int, int] | None:
+def _largest_draft(classifiers: Sequence[Classifier[Any]]) -> tuple[int, int] | None:
+    """A draft large enough for every model; none if one model's input size is unknown."""
+    drafts = [draft_size(classifier) for classifier in classifiers]
+    if any(draft is None for draft in drafts):
+        return None
+    return max(d for d in drafts if d is not None)
+
+
+def draft_size(classifier: Classifier[Any]) -> tuple[int, int] | None:
     """Twice the model's input on its longer side, square (EXIF may turn the photo after)."""
     size: tuple[int, int] | None = getattr(classifier, "input_size", None)
     if size is None:

@@ -2,19 +2,22 @@
 
 Adapters call it from the event loop. Decoding runs in a small thread pool before a request is
 queued, so a bad upload is refused at once and never reaches a batch; the model runs in its own
-thread behind the micro-batcher. What the bytes declare about themselves (Content Credentials,
+thread behind the micro-batcher (several models: a thread and a batcher each, `core.ensemble`,
+their answers combined). What the bytes declare about themselves (Content Credentials,
 metadata) is read in the same decode thread and joins the model's scores in the verdict
 (`core.result.decide`). Results are cached by SHA-256 of the bytes (and, when
 `near_duplicate_distance` is set, by a perceptual hash of the model's input, so re-encoded
 copies hit too), and identical requests that arrive together share one inference. Outcomes
 are counted once per caller.
 
-An animation or a video is one request: its sampled frames go through the same batcher as
-images (sharing batches with other requests), identical frames, in a clip or across clips in
+An animation or a video is one request: its sampled frames go through the same batchers as
+images (sharing batches with other requests; each frame is one input per model, combined per
+frame as for a still image), identical frames, in a clip or across clips in
 flight, are judged once, and `core.clips` makes the clip's answer from theirs.
 
 `explain` answers "why?" for one image: decoded and refused as `judge` would, then one model
-run alone on the model thread (between batches), giving the map of `core.explain` and, when
+run alone on the first model's thread (between batches; an ensemble explains with its first
+model), giving the map of `core.explain` and, when
 asked, its picture (`core.heatmap`). Explaining is rare and never cached; identical requests in
 flight share one run.
 
@@ -29,19 +32,18 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from cachetools import LRUCache
 
 from config import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings, VideoSettings
-from core.backends import load_classifier
-from core.batching import Batched, MicroBatcher
+from core.batching import Batched
 from core.clips import FrameWaits, clip_judgement
 from core.decoding import Decoder, Picture
+from core.ensemble import Lanes, Member, load_members
 from core.errors import (
     DeepGuardError,
     ExplanationUnavailable,
@@ -53,7 +55,6 @@ from core.explain import Explainer, Explanation, PatchMap
 from core.heatmap import backdrop, painted_png
 from core.images import check_byte_size, refuse_decompression_bombs
 from core.kinds import HEAD_BYTES, check_upload_size
-from core.preprocess import PixelArray
 from core.provenance.reader import ProvenanceReader
 from core.result import Clip, Evidence, Judgement, Scores, judge_scores
 from core.sampling import DecodedClip, SampledFrame
@@ -82,11 +83,11 @@ class Judge(Protocol):
 
 
 class Detector:
-    """Judges images and clips with one classifier, batching concurrent requests."""
+    """Judges images and clips with one classifier (or several together), batching requests."""
 
     def __init__(
         self,
-        classifier: Classifier,
+        classifier: Classifier[Any] | Sequence[Member],
         *,
         queue: QueueSettings,
         limits: ImageLimits,
@@ -96,7 +97,7 @@ class Detector:
     ) -> None:
         refuse_decompression_bombs()
         provenance = provenance or ProvenanceSettings()
-        self._classifier = classifier
+        members = classifier if isinstance(classifier, Sequence) else [Member("model", classifier)]
         self._queue = queue
         self._limits = limits
         self._video = video or VideoSettings()
@@ -108,22 +109,14 @@ class Detector:
         self._clips: LRUCache[str, Judgement] | None = (
             LRUCache(queue.cache_size) if queue.cache_size else None
         )
+        self._lanes = Lanes(members, queue, self.counters)
         self._decoder = Decoder(
-            classifier,
+            [member.classifier for member in self._lanes.members],
             limits,
             queue.decode_workers,
             hashes=self._memory.hashes,
             provenance=ProvenanceReader(provenance),
             video=self._video,
-        )
-        self._model_thread = ThreadPoolExecutor(1, "deepguard-model")
-        self._batcher: MicroBatcher[PixelArray, Scores] = MicroBatcher(
-            self._predict,
-            max_batch_size=queue.max_batch_size,
-            max_wait_s=queue.max_wait_ms / 1000,
-            max_pending=queue.max_pending,
-            executor=self._model_thread,
-            counters=self.counters,
         )
         self._flights: SingleFlight[str, Judgement] = SingleFlight()
         self._frame_flights: SingleFlight[str, Batched[Scores]] = SingleFlight()
@@ -140,10 +133,10 @@ class Detector:
         provenance: ProvenanceSettings,
         video: VideoSettings | None = None,
     ) -> AsyncIterator[Detector]:
-        """Load the model off the event loop and serve until the block exits."""
-        classifier = await asyncio.to_thread(load_classifier, model)
+        """Load the model (or models) off the event loop and serve until the block exits."""
+        members = await asyncio.to_thread(load_members, model)
         async with cls(
-            classifier,
+            members,
             queue=queue,
             limits=limits,
             threshold=model.threshold,
@@ -153,7 +146,7 @@ class Detector:
             yield detector
 
     async def __aenter__(self) -> Self:
-        self._batcher.start()
+        self._lanes.start()
         return self
 
     async def __aexit__(
@@ -171,7 +164,7 @@ class Detector:
         deadline = loop.time() + self._queue.drain_timeout_s
         if self._flights.tasks or self._explanations.tasks:
             await asyncio.wait(self._in_flight(), timeout=self._queue.drain_timeout_s)
-        await self._batcher.close(max(0.0, deadline - loop.time()))
+        await self._lanes.close(max(0.0, deadline - loop.time()))
         # Still decoding: their callers get ShuttingDown (see `core.sharing`).
         leftovers: set[asyncio.Task[Judgement | Explanation | Batched[Scores]]] = {
             *self._in_flight(),
@@ -181,7 +174,6 @@ class Detector:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
         self._decoder.shutdown()
-        self._model_thread.shutdown(wait=False, cancel_futures=True)
         log.info("detector closed: %s", self.counters.snapshot())
 
     def _in_flight(self) -> set[asyncio.Task[Judgement] | asyncio.Task[Explanation]]:
@@ -191,7 +183,7 @@ class Detector:
     @property
     def depth(self) -> int:
         """Requests queued or in the model now; adapters use it to warn of a wait."""
-        return self._batcher.depth
+        return self._lanes.depth
 
     async def judge(self, data: bytes) -> Judgement:
         """Judge one upload; raises a `DeepGuardError` subclass for every expected failure."""
@@ -244,7 +236,7 @@ class Detector:
         if seen is not None:
             self.counters.cache_hits += 1
             return replace(self._judgement(seen, digest, provenance), cached=True)
-        batched = await self._batcher.submit(picture.pixels, self._queue.request_timeout_s)
+        batched = await self._lanes.submit(picture.inputs, self._queue.request_timeout_s)
         self._memory.put(digest, picture.key, batched.value, provenance)
         log.debug(
             "judged %s: fake=%.3f queue=%.1fms model=%.1fms batch=%d",
@@ -287,10 +279,10 @@ class Detector:
         return judgement
 
     async def _frame(self, frame: SampledFrame) -> Batched[Scores]:
-        """One sampled frame through the batcher, shared with identical frames in flight."""
+        """One sampled frame through the lanes, shared with identical frames in flight."""
         flight, _ = self._frame_flights.join(
             frame.digest,
-            lambda: self._batcher.submit(frame.pixels, self._queue.request_timeout_s),
+            lambda: self._lanes.submit(frame.pixels, self._queue.request_timeout_s),
         )
         return await flight.wait()
 
@@ -315,9 +307,6 @@ class Detector:
             clip=clip,
         )
 
-    def _predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
-        return self._classifier.predict(batch)
-
     async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
         """Where the model saw AI-like and real-like evidence in one image.
 
@@ -328,7 +317,7 @@ class Detector:
         if self._closing:
             raise ShuttingDown()
         check_byte_size(len(data), self._limits)
-        explainer = self._classifier
+        explainer = self._lanes.members[0].classifier
         if not isinstance(explainer, Explainer):
             raise ExplanationUnavailable()
         digest = hashlib.sha256(data).hexdigest()
@@ -351,8 +340,8 @@ class Detector:
         ground = None if legend is None else loop.run_in_executor(None, backdrop, image, legend)
         started = loop.time()
         try:
-            scores, patches = await loop.run_in_executor(
-                self._model_thread, _explained, explainer, pixels, image.size
+            scores, patches = await self._lanes.run_first(
+                _explained, explainer, pixels, image.size
             )
         except BaseException:
             if ground is not None:
@@ -375,7 +364,7 @@ class Detector:
 
 
 def _explained(
-    explainer: Explainer, pixels: PixelArray, size: tuple[int, int]
+    explainer: Explainer, pixels: Any, size: tuple[int, int]
 ) -> tuple[Scores, PatchMap]:
     """Run in the model thread; an unexpected failure is logged once and is the model's."""
     try:

@@ -53,7 +53,8 @@ class LabelMap:
             fake = frozenset(i for i, n in enumerate(names) if n.lower() == fake_label.lower())
             if not fake:
                 raise ModelError(
-                    f"fake_label {fake_label!r} is not one of the model's labels {names}"
+                    f"DEEPGUARD_MODEL__FAKE_LABEL {fake_label!r} is not one of the model's "
+                    f"labels {names}"
                 )
             real = real - fake
         else:

@@ -1,13 +1,19 @@
-"""Turn a decoded picture into the model's input tensor, cheaply and exactly.
+"""Turn a decoded picture into the model's inputs, cheaply where that is exact.
 
-The hub processor copies a full-size photo through NumPy and back before it resizes. Resizing
-the decoded image first, with the processor's own filter, size, scale, mean and std, gives the
-same tensor (pinned by a test) in a fraction of the time. Processors this shortcut does not
-cover (crops, padding, aspect-keeping sizes, the torchvision backend) are called as they are.
+The model's own image processor decides what the model takes: `pixel_values` alone for most
+families, or more (SigLIP2 NaFlex adds `pixel_attention_mask` and `spatial_shapes`, its patch
+grid following each image). Every input it makes is passed on, by name.
+
+The hub processor copies a full-size photo through NumPy and back before it resizes. For the
+plain resize-and-normalise processors (SigLIP, ViT, Swin), resizing the decoded image first,
+with the processor's own filter, size, scale, mean and std, gives the same tensor (pinned by a
+test) in a fraction of the time. Every other processor (crops, aspect-keeping sizes, patch
+layouts, the torchvision backend) is called as it is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,10 +21,11 @@ import numpy.typing as npt
 from PIL import Image
 
 PixelArray = npt.NDArray[np.float32]
+ModelInputs = dict[str, npt.NDArray[Any]]  # one image's inputs by argument name, no batch axis
 
 
 class Preprocessor:
-    """Callable image -> float32 array of shape (3, height, width), safe to call from threads."""
+    """Callable image -> `ModelInputs`, safe to call from threads."""
 
     def __init__(self, processor: Any) -> None:
         self._processor = processor
@@ -33,11 +40,18 @@ class Preprocessor:
         """The model's (width, height), where the processor resizes to a fixed size."""
         return self._fast.size if self._fast is not None else None
 
-    def __call__(self, image: Image.Image) -> PixelArray:
-        if self._fast is None:
-            out = self._processor(images=image, return_tensors="np")["pixel_values"][0]
-            return np.ascontiguousarray(out, dtype=np.float32)
-        return self._fast.apply(image)
+    def __call__(self, image: Image.Image) -> ModelInputs:
+        if self._fast is not None:
+            return {"pixel_values": self._fast.apply(image)}
+        out = self._processor(images=image, return_tensors="np")
+        inputs = {
+            str(name): np.ascontiguousarray(np.asarray(value)[0]) for name, value in out.items()
+        }
+        if "pixel_values" not in inputs:
+            raise ValueError(
+                f"the image processor made no pixel_values (it made {sorted(inputs)})"
+            )
+        return inputs
 
 
 class Preprocessing:
@@ -53,8 +67,39 @@ class Preprocessing:
     def input_size(self) -> tuple[int, int] | None:
         return self._preprocess.input_size
 
-    def prepare(self, image: Image.Image) -> PixelArray:
+    def prepare(self, image: Image.Image) -> ModelInputs:
         return self._preprocess(image)
+
+
+def same_layout(batch: Sequence[ModelInputs]) -> list[list[int]]:
+    """Indices of the batch grouped by input shapes, first-seen order: each group stacks.
+
+    Processors that pad (NaFlex pads every image to `max_num_patches`) give one group however
+    the images' layouts differ; an aspect-keeping processor without padding gives one group
+    per size, run apart rather than padded, which would change the answer of a model that
+    does not mask padding.
+    """
+    groups: dict[tuple[tuple[str, tuple[int, ...]], ...], list[int]] = {}
+    for index, inputs in enumerate(batch):
+        key = tuple((name, array.shape) for name, array in sorted(inputs.items()))
+        groups.setdefault(key, []).append(index)
+    return list(groups.values())
+
+
+def stack(group: Sequence[Mapping[str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
+    """One array per input name with the batch axis first; the inputs must share shapes."""
+    return {name: np.stack([inputs[name] for inputs in group]) for name in group[0]}
+
+
+def hash_picture(inputs: ModelInputs | PixelArray, image: Image.Image) -> PixelArray:
+    """What the near-duplicate hash is taken from: the model's (channels, height, width) input,
+    or the decoded picture where the model takes patches (NaFlex) instead of a picture."""
+    pixels = inputs.get("pixel_values") if isinstance(inputs, dict) else inputs
+    if pixels is not None and pixels.ndim == 3:
+        return pixels
+    thumb = image.convert("L")
+    thumb.thumbnail((128, 128), Image.Resampling.BOX)
+    return np.asarray(thumb, dtype=np.float32)[None]
 
 
 class _FastPlan:
@@ -90,6 +135,13 @@ def _fast_plan(processor: Any) -> _FastPlan | None:
     except ImportError:  # older transformers: keep the processor's own path
         return None
     if not isinstance(processor, PilBackend) or not getattr(processor, "do_resize", False):
+        return None
+    kind = type(processor)
+    # A family that overrides a step (ConvNeXt's crop_pct resize, NaFlex's patches) or makes
+    # more than pixel_values does something this shortcut does not reproduce.
+    if kind._preprocess is not PilBackend._preprocess or kind.resize is not PilBackend.resize:
+        return None
+    if list(getattr(processor, "model_input_names", ["pixel_values"])) != ["pixel_values"]:
         return None
     if getattr(processor, "do_center_crop", False) or getattr(processor, "do_pad", False):
         return None

@@ -113,13 +113,20 @@ def _name(text: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """What the classifier says about one image, before a threshold is applied."""
+    """What the classifier says about one image, before a threshold is applied.
+
+    From one model, `classes` holds every id2label class and its probability. From several
+    (`core.ensemble`), `fake_probability` is their weighted mean, `classes` its two-way split
+    (`fake`, `real`), and `models` each model's own scores in the configured order.
+    """
 
     fake_probability: float
-    classes: Mapping[str, float]  # every id2label class and its probability
+    classes: Mapping[str, float]
+    models: tuple[ModelScores, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", MappingProxyType(dict(self.classes)))
+        object.__setattr__(self, "models", tuple(self.models))
 
     @property
     def real_probability(self) -> float:
@@ -148,6 +155,21 @@ class Clip:
     def most_suspicious(self) -> FrameScore:
         """The frame with the highest fake probability (the earliest among equals)."""
         return max(self.frames, key=lambda frame: (frame.fake_probability, -frame.time_s))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelScores:
+    """One model's scores within an ensemble, under its configured name (hub id or folder)."""
+
+    name: str
+    scores: Scores
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "fake_probability": round(self.scores.fake_probability, 6),
+            "classes": _rounded(self.scores.classes),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,15 +215,23 @@ class Judgement:
         )
         return replace(self, verdict=verdict, verdict_reason=reason)
 
+    @property
+    def models(self) -> tuple[ModelScores, ...]:
+        """Each model's scores when several judged the image together; empty for one."""
+        return self.scores.models
+
     def as_dict(self) -> dict[str, object]:
-        """The JSON shape shared by `deepguard check --json` and the HTTP API: a clip adds
-        its sampled `frames`, `duration_s` and `frames_decoded`."""
+        """The JSON shape shared by `deepguard check --json` and the HTTP API.
+
+        A clip adds its sampled `frames`, `duration_s` and `frames_decoded`; several models add
+        `models`: `[{"name", "fake_probability", "classes"}]`.
+        """
         fields: dict[str, object] = {
             "fake_probability": round(self.fake_probability, 6),
             "real_probability": round(self.real_probability, 6),
             "verdict": self.verdict.value,
             "threshold": self.threshold,
-            "classes": {name: round(p, 6) for name, p in self.classes.items()},
+            "classes": _rounded(self.classes),
             "sha256": self.sha256,
             "queue_ms": round(self.queue_ms, 2),
             "model_ms": round(self.model_ms, 2),
@@ -222,6 +252,8 @@ class Judgement:
             ]
             fields["duration_s"] = round(self.clip.duration_s, 3)
             fields["frames_decoded"] = self.clip.frames_decoded
+        if self.models:
+            fields["models"] = [model.as_dict() for model in self.models]
         return fields
 
 
@@ -233,6 +265,10 @@ def decide(
         return Verdict.FAKE, VerdictReason.DECLARED
     verdict = Verdict.FAKE if fake_probability >= threshold else Verdict.REAL
     return verdict, VerdictReason.MODEL
+
+
+def _rounded(classes: Mapping[str, float]) -> dict[str, float]:
+    return {name: round(p, 6) for name, p in classes.items()}
 
 
 def judge_scores(

@@ -16,17 +16,18 @@ from __future__ import annotations
 import hashlib
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from config import VideoSettings
 from core.errors import ClipTooLong
-from core.preprocess import PixelArray
 from core.result import Media
 
-Prepare = Callable[[Image.Image], PixelArray]  # a decoded frame to model input
+Prepare = Callable[[Image.Image], Any]  # a decoded frame to model input (one per model)
 Clock = Callable[[], float]  # seconds, monotonic
 
 
@@ -59,17 +60,38 @@ class Budget:
 
 @dataclass(frozen=True, slots=True)
 class SampledFrame:
-    """A sampled frame as model input; `digest` tells identical frames apart from the rest."""
+    """A sampled frame as model input; `digest` tells identical frames apart from the rest.
+
+    `pixels` is what the `Prepare` made: the Decoder's is a tuple of inputs, one per model.
+    """
 
     index: int
     time_s: float
-    pixels: PixelArray
+    pixels: Any
     digest: str
 
     @classmethod
-    def of(cls, index: int, time_s: float, pixels: PixelArray) -> SampledFrame:
+    def of(cls, index: int, time_s: float, pixels: Any) -> SampledFrame:
         """Hashed here, in the decode thread, to keep the event loop free."""
-        return cls(index, time_s, pixels, hashlib.sha256(pixels.tobytes()).hexdigest())
+        digest = hashlib.sha256()
+        _feed(digest, pixels)
+        return cls(index, time_s, pixels, digest.hexdigest())
+
+
+def _feed(digest: Any, value: Any) -> None:
+    """Arrays by their bytes, shape and type; inputs by name; tuples in order."""
+    if isinstance(value, np.ndarray):
+        digest.update(f"{value.dtype}{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, Mapping):
+        for name in sorted(value):
+            digest.update(str(name).encode())
+            _feed(digest, value[name])
+    elif isinstance(value, tuple | list):
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(repr(value).encode())
 
 
 class FrameSink:

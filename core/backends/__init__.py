@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 from config import ModelSettings
 from core.errors import ModelError
@@ -25,8 +26,9 @@ MODEL_EXTRA_MISSING = (
 )
 
 
-def load_classifier(settings: ModelSettings) -> Classifier:
-    """Load the configured backend (blocking: seconds, or longer on a first ONNX export).
+def load_classifier(settings: ModelSettings) -> Classifier[Any]:
+    """Load one model on the configured backend (blocking: seconds, or longer on a first ONNX
+    export); several models are loaded by `core.ensemble.load_members`, one by one.
 
     The model stack is imported here and nowhere at import time, so bots that judge through
     a remote core (`deepguard[model]` not installed) never need torch.
@@ -39,7 +41,12 @@ def load_classifier(settings: ModelSettings) -> Classifier:
         raise ModelError(MODEL_EXTRA_MISSING) from exc
 
 
-def _load(settings: ModelSettings) -> Classifier:
+def _load(settings: ModelSettings) -> Classifier[Any]:
+    if len(settings.names) > 1:
+        raise ModelError(
+            f"DEEPGUARD_MODEL__NAME names {len(settings.names)} models and this path runs one; "
+            "name a single model here"
+        )
     if settings.backend in ("onnx", "onnx-int8"):
         from core.backends.onnx import OnnxClassifier
 
@@ -49,4 +56,14 @@ def _load(settings: ModelSettings) -> Classifier:
     return HFClassifier.load(settings)
 
 
-__all__ = ["load_classifier"]
+def intra_op_threads(settings: ModelSettings) -> int:
+    """The setting, or every core this process may run on (containers pin CPUs by affinity)."""
+    if settings.threads:
+        return settings.threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+__all__ = ["intra_op_threads", "load_classifier"]

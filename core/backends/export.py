@@ -64,28 +64,52 @@ def onnx_model(
 
 
 def _export(settings: ModelSettings, path: Path, input_size: tuple[int, int]) -> None:
-    from transformers import AutoModelForImageClassification
-
     started = time.perf_counter()
     log.info("exporting %s to ONNX at %s (once; ~20 s for a base model)", settings.name, path)
-    model = AutoModelForImageClassification.from_pretrained(settings.name, **hub_options(settings))
+    failure = (
+        f"exporting {settings.name!r} to ONNX failed (DEEPGUARD_MODEL__BACKEND=torch runs it)"
+    )
+    with _replacing(path, failure) as temporary:
+        try:
+            _trace(settings, temporary, input_size, attention=None, failure=failure)
+        except Exception:
+            # Some families' fused attention does not export with a dynamic batch (Swin's SDPA
+            # views a non-contiguous tensor); their eager attention does, same weights.
+            log.info("exporting %s again with eager attention", settings.name)
+            _trace(settings, temporary, input_size, attention="eager", failure=failure)
+    log.info("exported in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
+
+
+def _trace(
+    settings: ModelSettings,
+    path: Path,
+    input_size: tuple[int, int],
+    *,
+    attention: str | None,
+    failure: str,
+) -> None:
+    from transformers import AutoModelForImageClassification
+
+    options = hub_options(settings)
+    if attention is not None:
+        options["attn_implementation"] = attention
+    model = AutoModelForImageClassification.from_pretrained(settings.name, **options)
     model = model.float().eval()
     width, height = input_size
     example = torch.zeros(2, 3, height, width)
     batch = torch.export.Dim("batch", min=1, max=1024)
-    failure = f"exporting {settings.name!r} to ONNX failed"
     linear_head = type(model).__name__ in LINEAR_HEAD_FAMILIES
     if linear_head:  # written first: the graph's file is what says the export is complete
-        with _replacing(path.with_name(HEAD_FILE), failure) as temporary:
+        with _replacing(path.parent / HEAD_FILE, failure) as temporary:
             _save_head(model.classifier, temporary)
     wrapper = _LogitsAndHidden(model) if linear_head else _Logits(model)
-    with _replacing(path, failure) as temporary, warnings.catch_warnings():
+    with warnings.catch_warnings():
         # The exporter's own deprecation chatter; start-up only, before any serving thread.
         warnings.simplefilter("ignore")
         torch.onnx.export(
             wrapper,
             (example,),
-            str(temporary),
+            str(path),
             input_names=["pixel_values"],
             output_names=["logits", HIDDEN_OUTPUT] if linear_head else ["logits"],
             dynamic_shapes={"pixel_values": {0: batch}},
@@ -94,7 +118,6 @@ def _export(settings: ModelSettings, path: Path, input_size: tuple[int, int]) ->
             external_data=False,
             verbose=False,
         )
-    log.info("exported in %.1f s (%.0f MB)", time.perf_counter() - started, _mb(path))
 
 
 def _quantize(source: Path, path: Path, *, reduce_range: bool) -> None:

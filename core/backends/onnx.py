@@ -1,5 +1,9 @@
 """The classifier on ONNX Runtime: the same preprocessing and labels, a faster engine.
 
+Exported graphs take one fixed-size `pixel_values` tensor, which covers the families whose
+processor makes only that (SigLIP, ViT, Swin, ConvNeXt); a model whose processor makes more
+inputs (SigLIP2 NaFlex) or sizes that follow the image is refused at start-up.
+
 On a small CPU, ONNX Runtime's fused kernels run the base model ~1.3x faster than eager
 PyTorch at fp32, and its dynamic int8 about twice as fast again (docs/benchmarks.md). The
 exported graph is cached (`core.backends.export`), so after the first start loading costs
@@ -20,16 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from config import ModelSettings
-from core.backends.cache import hub_options
+from core.backends import intra_op_threads
 from core.backends.cpu import CpuFeatures, cpu_features, int8_reduce_range
 from core.backends.export import HEAD_FILE, HIDDEN_OUTPUT, onnx_model
-from core.classifier import intra_op_threads, resolve_device
+from core.classifier import resolve_device
 from core.errors import ExplanationUnavailable, ModelError
 from core.explain import PatchMap, covered_box, linear_head_map, patch_grid
 from core.labels import LabelMap
-from core.preprocess import PixelArray, Preprocessing, Preprocessor
+from core.model_checks import label_map, load_config_and_processor, probe, probe_image
+from core.preprocess import ModelInputs, Preprocessing, Preprocessor
 from core.result import Scores
 
 log = logging.getLogger(__name__)
@@ -72,21 +78,11 @@ class OnnxClassifier(Preprocessing):
             raise ModelError(
                 f"the {settings.backend} backend needs ONNX Runtime: pip install 'deepguard[onnx]'"
             ) from None
-        from transformers import AutoConfig, AutoImageProcessor
-
         started = time.perf_counter()
-        options = hub_options(settings)
-        try:
-            processor = AutoImageProcessor.from_pretrained(settings.name, **options)
-            config = AutoConfig.from_pretrained(settings.name, **options)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load model {settings.name!r}: {exc}") from exc
+        config, processor = load_config_and_processor(settings)
+        labels = label_map(settings, config.id2label)
         preprocess = Preprocessor(processor)
-        if preprocess.input_size is None:
-            raise ModelError(
-                f"the {settings.backend} backend needs a processor that resizes to a fixed size"
-            )
-        labels = LabelMap.from_id2label(config.id2label, settings.fake_label)
+        input_size = fixed_input_size(preprocess, settings)
         reduce_range = None
         if settings.backend == "onnx-int8":
             cpu = cpu_features() if cpu is None else cpu
@@ -96,7 +92,7 @@ class OnnxClassifier(Preprocessing):
                 cpu.describe(),
                 "7-bit" if reduce_range else "full",
             )
-        path = onnx_model(settings, preprocess.input_size, int8_reduce_range=reduce_range)
+        path = onnx_model(settings, input_size, int8_reduce_range=reduce_range)
         session = onnxruntime.InferenceSession(
             str(path),
             _session_options(onnxruntime, settings, spinning),
@@ -113,30 +109,61 @@ class OnnxClassifier(Preprocessing):
         # Dynamic int8 scales activations by the whole batch's range, so an image's answer
         # would depend on the images it happens to share a batch with: run those one by one.
         explaining = _Explaining.find(session, path, processor, config)
-        return cls(
+        classifier = cls(
             session,
             preprocess,
             labels,
             per_image=settings.backend == "onnx-int8",
             explaining=explaining,
         )
+        probe(classifier, settings.name)
+        return classifier
 
-    def predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
-        groups = [[pixels] for pixels in batch] if self._per_image else [list(batch)]
+    def predict(self, batch: Sequence[ModelInputs]) -> list[Scores]:
+        groups = [[inputs] for inputs in batch] if self._per_image else [list(batch)]
         logits = np.concatenate([self._run(group) for group in groups])
         return [self.labels.scores(row.tolist()) for row in _softmax(logits)]
 
-    def explain(self, prepared: PixelArray, size: tuple[int, int]) -> tuple[Scores, PatchMap]:
+    def explain(self, prepared: ModelInputs, size: tuple[int, int]) -> tuple[Scores, PatchMap]:
         """The scores of one prepared picture of `size` and its exact map, from one run."""
         if self._explaining is None:
             raise ExplanationUnavailable()
-        logits, hidden = self._session.run(
-            ["logits", HIDDEN_OUTPUT], {self._input: prepared[None]}
-        )
-        return self._explaining.explain(logits[0], hidden[0], self.labels, prepared.shape, size)
+        pixels = prepared["pixel_values"]
+        logits, hidden = self._session.run(["logits", HIDDEN_OUTPUT], {self._input: pixels[None]})
+        return self._explaining.explain(logits[0], hidden[0], self.labels, pixels.shape, size)
 
-    def _run(self, group: list[PixelArray]) -> Any:
-        return self._session.run(["logits"], {self._input: np.stack(group)})[0]
+    def _run(self, group: list[ModelInputs]) -> Any:
+        pixels = np.stack([inputs["pixel_values"] for inputs in group])
+        return self._session.run(["logits"], {self._input: pixels})[0]
+
+
+def fixed_input_size(preprocess: Preprocessor, settings: ModelSettings) -> tuple[int, int]:
+    """The (width, height) every image is made into, or a start-up refusal naming the fix."""
+    if preprocess.input_size is not None:
+        return preprocess.input_size
+    fix = "; set DEEPGUARD_MODEL__BACKEND=torch to run it"
+    wide = probe_image()
+    try:
+        made = [preprocess(wide), preprocess(wide.transpose(Image.Transpose.TRANSPOSE))]
+    except Exception as exc:
+        raise ModelError(
+            f"DEEPGUARD_MODEL__NAME: the image processor of {settings.name!r} fails on a "
+            f"picture ({type(exc).__name__}: {exc})"
+        ) from exc
+    extra = sorted(set(made[0]) - {"pixel_values"})
+    if extra:
+        raise ModelError(
+            f"the {settings.backend} backend runs models that take pixel_values only, and "
+            f"{settings.name!r} also takes {', '.join(extra)}{fix}"
+        )
+    shapes = {inputs["pixel_values"].shape for inputs in made}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 3:
+        raise ModelError(
+            f"the {settings.backend} backend needs one input size, and the processor of "
+            f"{settings.name!r} makes {sorted(shapes)} from pictures of different shapes{fix}"
+        )
+    _, height, width = next(iter(shapes))
+    return int(width), int(height)
 
 
 class _Explaining:

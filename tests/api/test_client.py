@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from api.client import RemoteDetector, Unreachable
-from api.wire import Unauthorized, judgement_to_json
+from api.wire import Unauthorized, judgement_from_json, judgement_to_json
 from bots import run as app
 from config import RemoteSettings, Settings
 from core.classifier import HFClassifier
@@ -26,7 +27,7 @@ from core.errors import (
     ShuttingDown,
     UnsupportedImage,
 )
-from core.result import Judgement, Scores, judge_scores
+from core.result import Judgement, ModelScores, Scores, judge_scores
 from tests.api.http_harness import free_port, serve_settings, serving
 from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
 
@@ -271,3 +272,19 @@ class TestSettings:
             Settings(_env_file=None, core_url="inference:8000")
         monkeypatch.setenv("DEEPGUARD_CORE_URL", "")
         assert Settings(_env_file=None).core_url is None
+
+
+def test_several_models_cross_the_wire_whole() -> None:
+    """`models` is sent with several models, rebuilt by the client, and absent with one."""
+    models = (
+        ModelScores("a/one", Scores(0.8, {"Real": 0.2, "Fake": 0.8})),
+        ModelScores("./two", Scores(0.4, {"AI": 0.4, "Human": 0.6})),
+    )
+    both = judge_scores(Scores(0.6, {"fake": 0.6, "real": 0.4}, models), 0.5, "0" * 64)
+    sent = judgement_to_json(both)
+    listed = sent["models"]
+    assert isinstance(listed, list)
+    assert [model["name"] for model in listed] == ["a/one", "./two"]
+    assert judgement_from_json(json.dumps(sent).encode()).models == models
+    alone = judgement_to_json(judge_scores(Scores(0.6, {"Real": 0.4, "Fake": 0.6}), 0.5, "0" * 64))
+    assert "models" not in alone

@@ -23,6 +23,7 @@ from tests.provenance_images import (
     png_with_texts,
     sign,
 )
+from tests.tiny_model import FAMILIES, build_model_dir
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +59,7 @@ def test_check_json_contract(
     assert status == 2
     assert [line["file"] for line in lines] == [str(f) for f in files]
     for verdict in lines[:2]:
+        assert "models" not in verdict  # one model: the contract's fields only
         assert verdict["verdict"] in {"FAKE", "REAL"}
         assert verdict["fake_probability"] + verdict["real_probability"] == pytest.approx(1.0)
         assert (verdict["fake_probability"] >= 0.5) == (verdict["verdict"] == "FAKE")
@@ -94,6 +96,118 @@ def test_eval_reports_card_metrics(
     assert sum(confusion.values()) == 8
     assert 0.0 <= report["auc"] <= 1.0
     assert report["fpr_at_target"] <= 0.05
+
+
+@pytest.fixture
+def second_model(tmp_path: Path) -> Path:
+    """A SigLIP2 NaFlex classifier with three classes, beside conftest's SigLIP."""
+    return FAMILIES["siglip2-naflex"](tmp_path / "naflex", {0: "AI", 1: "Deepfake", 2: "Real"})
+
+
+def test_check_json_with_several_models(
+    tmp_path: Path,
+    model_dir: Path,
+    second_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each line adds `models` (name, fake_probability, classes) in the configured order; the
+    fake probability is their weighted mean and the verdict follows it at the threshold."""
+    monkeypatch.setenv("DEEPGUARD_MODEL__WEIGHTS", "3,1")
+    files = [_image(tmp_path / f"{i}.png", i) for i in range(3)]
+    names = f"{model_dir},{second_model}"
+    status = main(["check", "--json", "--model", names, *map(str, files)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert status == 0
+    for line in lines:
+        first, second = line["models"]
+        assert list(first) == ["name", "fake_probability", "classes"]
+        assert (first["name"], second["name"]) == (str(model_dir), str(second_model))
+        assert set(first["classes"]) == {"Real", "Fake"}
+        assert set(second["classes"]) == {"AI", "Deepfake", "Real"}
+        assert second["fake_probability"] == pytest.approx(1 - second["classes"]["Real"])
+        mean = (3 * first["fake_probability"] + second["fake_probability"]) / 4
+        assert line["fake_probability"] == pytest.approx(mean, abs=2e-6)
+        assert line["classes"] == {
+            "fake": line["fake_probability"],
+            "real": line["real_probability"],
+        }
+        assert (line["verdict"] == "FAKE") == (line["fake_probability"] >= 0.5)
+
+
+def test_several_models_need_matching_weights(
+    tmp_path: Path,
+    model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--model with another count of models than DEEPGUARD_MODEL__WEIGHTS is a usage error."""
+    monkeypatch.setenv("DEEPGUARD_MODEL__WEIGHTS", "1,1,1")
+    image = _image(tmp_path / "x.png", 1)
+    assert main(["check", "--model", f"{model_dir},{model_dir}-other", str(image)]) == 2
+    err = capsys.readouterr().err
+    assert "DEEPGUARD_MODEL__WEIGHTS" in err
+    assert "(2), not 3" in err
+
+
+def test_unrunnable_model_is_refused_before_any_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model with labels that say nothing of fake is refused at start-up: one line naming
+    the setting, no traceback, and no line for the file."""
+    generic = build_model_dir(tmp_path / "generic", {0: "LABEL_0", 1: "LABEL_1"})
+    image = _image(tmp_path / "x.png", 1)
+    assert main(["check", "--json", "--model", str(generic), str(image)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "DEEPGUARD_MODEL__FAKE_LABEL" in err
+    assert "Traceback" not in err
+
+
+def _labelled_folder(root: Path) -> Path:
+    for label, offset in (("real", 0), ("fake", 100)):
+        (root / label).mkdir(parents=True)
+        for i in range(4):
+            _image(root / label / f"{i}.png", offset + i)
+    return root
+
+
+def test_eval_with_several_models_side_by_side(
+    tmp_path: Path,
+    model_dir: Path,
+    second_model: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """eval reports every model and the ensemble on the same images: AUC, accuracy, F1 and
+    the threshold for the target false-positive rate, as JSON and as a table."""
+    folder = _labelled_folder(tmp_path / "set")
+    names = f"{model_dir},{second_model}"
+    assert main(["eval", str(folder), "--model", names, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [m["name"] for m in report["models"]] == [str(model_dir), str(second_model)]
+    for column in [report, *report["models"]]:
+        assert column["count"] == 8
+        assert {"auc", "accuracy", "f1", "threshold_at_target"} <= set(column)
+        assert column["fpr_at_target"] <= 0.05
+    single = tmp_path / "single.json"
+    assert main(["eval", str(folder), "--model", str(model_dir), "--json"]) == 0
+    single.write_text(capsys.readouterr().out)
+    alone = json.loads(single.read_text())
+    assert "models" not in alone
+    assert report["models"][0]["auc"] == pytest.approx(alone["auc"])
+    assert report["models"][0]["accuracy"] == pytest.approx(alone["accuracy"])
+
+    assert main(["eval", str(folder), "--model", names]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split() == ["ensemble", "model", "1", "model", "2"]
+    rows = {line[:26].strip(): line[26:].split() for line in table[2:]}
+    assert rows["AUC"] == [f"{report['auc']:.4f}", *(f"{m['auc']:.4f}" for m in report["models"])]
+    assert len(rows["F1"]) == len(rows["accuracy"]) == 3
+    assert len(rows["threshold for FPR <= 5.0%"]) == 3
+    assert table[-2:] == [
+        f"model 1: {model_dir} (weight 1)",
+        f"model 2: {second_model} (weight 1)",
+    ]
 
 
 def test_eval_needs_both_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

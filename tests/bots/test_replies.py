@@ -21,6 +21,7 @@ from core.result import (
     FrameScore,
     Judgement,
     Media,
+    ModelScores,
     Scores,
     Source,
     State,
@@ -264,3 +265,46 @@ def test_moderation_wording_names_a_clip() -> None:
     assert moderation_replies.flag_notice(8, "bob", "#x", 0.9, "").startswith(
         "🚩 Flag #8: an image by bob"
     )
+
+
+def _ensemble(*fakes: float, threshold: float = 0.5) -> Judgement:
+    models = tuple(ModelScores(f"m{i}", Scores(p, {"Fake": p})) for i, p in enumerate(fakes))
+    mean = sum(fakes) / len(fakes)
+    return judge_scores(Scores(mean, {"fake": mean}, models), threshold, "0" * 64)
+
+
+@pytest.mark.parametrize(
+    ("fakes", "line"),
+    [
+        ((0.9, 0.6, 0.2), "2 of 3 models lean AI-generated"),
+        ((0.5, 0.49), "1 of 2 models leans AI-generated"),
+        ((0.1, 0.2, 0.3), "0 of 3 models lean AI-generated"),
+        ((0.8, 0.7), "2 of 2 models lean AI-generated"),
+    ],
+)
+def test_models_line_counts_models_at_the_threshold(fakes: tuple[float, ...], line: str) -> None:
+    """With several models, one line says how many lean AI-generated (at or above 0.5)."""
+    assert replies.models_line(_ensemble(*fakes)) == line
+
+
+def test_models_line_follows_the_threshold_and_needs_several_models() -> None:
+    """The verdict's threshold decides leaning; one model gets no such line."""
+    assert replies.models_line(_ensemble(0.9, 0.6, 0.2, threshold=0.7)) == (
+        "1 of 3 models leans AI-generated"
+    )
+    assert replies.models_line(_judgement(0.9)) is None
+
+
+def test_a_reply_from_several_models_says_how_they_split() -> None:
+    """Under the verdict of an ensemble: how many of its models lean AI-generated."""
+    two = Scores(0.8, {"Real": 0.2, "Fake": 0.8})
+    one = Scores(0.3, {"Real": 0.7, "Fake": 0.3})
+    scores = Scores(
+        0.55,
+        {"fake": 0.55, "real": 0.45},
+        models=(ModelScores("a", two), ModelScores("b", two), ModelScores("c", one)),
+    )
+    text = replies.verdict_text(judge_scores(scores, 0.5, "0" * 64), BANDS)
+    assert text.splitlines()[1] == "2 of 3 models lean AI-generated"
+    single = replies.verdict_text(judge_scores(two, 0.5, "0" * 64), BANDS)
+    assert "models" not in single

@@ -14,15 +14,15 @@ import pytest
 from PIL import Image
 
 from config import ImageLimits, ModelSettings, ProvenanceSettings, QueueSettings
-from core.backends import load_classifier
+from core.backends import intra_op_threads, load_classifier
 from core.backends.cache import file_digest
 from core.backends.cpu import CpuFeatures, cpu_features, int8_reduce_range
 from core.backends.export import FP32_FILE, INT8_FILES
 from core.backends.onnx import OnnxClassifier
-from core.classifier import Classifier, HFClassifier, intra_op_threads
+from core.classifier import Classifier, HFClassifier
 from core.detector import Detector
 from core.errors import ModelError
-from tests.tiny_model import build_model_dir
+from tests.tiny_model import FAMILIES, build_model_dir
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -117,6 +117,32 @@ def test_onnx_backends_keep_labels_and_input_size(loaded: dict[str, Classifier])
     exact, onnx = loaded["torch"], loaded["onnx"]
     assert getattr(onnx, "labels") == getattr(exact, "labels")  # noqa: B009 (not on the protocol)
     assert getattr(onnx, "input_size") == getattr(exact, "input_size") == (32, 32)  # noqa: B009
+
+
+@pytest.mark.parametrize("family", ["vit", "convnext", "swin"])
+def test_onnx_runs_other_families(tmp_path: Path, family: str) -> None:
+    """ViT, ConvNeXt (centre crop, no fast path) and Swin (exported with eager attention, its
+    fused one does not export) answer like PyTorch within 1e-4."""
+    folder = FAMILIES[family](tmp_path / family)
+    settings = ModelSettings(
+        name=str(folder), offline=True, threads=1, onnx_cache_dir=tmp_path / "onnx"
+    )
+    exact = _fake_probabilities(HFClassifier.load(settings), _images())
+    onnx = load_classifier(settings.model_copy(update={"backend": "onnx"}))
+    assert np.abs(_fake_probabilities(onnx, _images()) - exact).max() <= 1e-4
+
+
+def test_onnx_refuses_naflex_at_start_up(tmp_path: Path) -> None:
+    """A processor that makes more than pixel_values cannot feed the exported graph: refused
+    before any export, naming the backend that runs it."""
+    folder = FAMILIES["siglip2-naflex"](tmp_path / "naflex")
+    settings = ModelSettings(
+        name=str(folder), offline=True, threads=1, backend="onnx", onnx_cache_dir=tmp_path / "x"
+    )
+    with pytest.raises(ModelError, match="pixel_attention_mask, spatial_shapes") as refused:
+        load_classifier(settings)
+    assert "DEEPGUARD_MODEL__BACKEND=torch" in str(refused.value)
+    assert not (tmp_path / "x").exists()
 
 
 def test_export_is_cached_and_reused(onnx_cache: Path, model_settings: ModelSettings) -> None:

@@ -57,7 +57,9 @@ def _reference(model_dir: Path, pixels: np.ndarray) -> torch.Tensor:
     """The model card's own forward pass, in float32, outside DeepGuard."""
     model = AutoModelForImageClassification.from_pretrained(model_dir).eval()
     with torch.no_grad():
-        logits: torch.Tensor = model(pixel_values=torch.from_numpy(pixels[None])).logits
+        logits: torch.Tensor = model(
+            pixel_values=torch.from_numpy(pixels["pixel_values"][None])
+        ).logits
     return logits
 
 
@@ -125,7 +127,9 @@ class TestExactMap:
         picture = _pictures()[0]
         pixels = classifier.prepare(picture)
         with torch.no_grad():
-            hidden = model.vision_model(pixel_values=torch.from_numpy(pixels[None]))
+            hidden = model.vision_model(
+                pixel_values=torch.from_numpy(pixels["pixel_values"][None])
+            )
         tokens = hidden.last_hidden_state[0].double()
         weight = model.classifier.weight.detach().double()
         bias = model.classifier.bias.detach().double()
@@ -232,7 +236,7 @@ class TestGradientMap:
             lambda _m, args, kwargs: entering.append(args[0] if args else kwargs["hidden_states"]),
             with_kwargs=True,
         )
-        source = torch.from_numpy(pixels[None]).requires_grad_(True)
+        source = torch.from_numpy(pixels["pixel_values"][None]).requires_grad_(True)
         logits = model(pixel_values=source).logits
         (slope,) = torch.autograd.grad(logits[0, 1] - logits[0, 0], entering[0])
         tokens, weights = entering[0][0, 1:].detach(), slope[0, 1:].sum(dim=0)
@@ -288,7 +292,7 @@ class TestGradientMap:
         assert (patches.rows, patches.cols) == (4, 4)  # 32 px / patch 4, merged once
         assert np.abs(patches.grid).max() > 0
         with torch.no_grad():
-            logits = model(pixel_values=torch.from_numpy(pixels[None])).logits
+            logits = model(pixel_values=torch.from_numpy(pixels["pixel_values"][None])).logits
         assert patches.gap == pytest.approx(_gap(logits, {0: "Real", 1: "Fake"}), abs=1e-5)
 
     @pytest.mark.parametrize("backend", ["onnx", "torch-int8"])

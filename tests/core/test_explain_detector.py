@@ -15,6 +15,7 @@ from PIL import Image
 
 from config import ImageLimits, QueueSettings
 from core.detector import Detector
+from core.ensemble import Member
 from core.errors import (
     CorruptImage,
     ExplanationUnavailable,
@@ -209,3 +210,15 @@ class TestShutdown:
             with pytest.raises(ShuttingDown):
                 await stuck
             model.explain_gate.open()
+
+
+async def test_an_ensemble_explains_with_its_first_model() -> None:
+    """Several models: the first one explains, on its own lane's thread; a second is not asked."""
+    first, second = FakeExplainer(), FakeExplainer()
+    members = [Member("first", first), Member("second", second)]
+    queue = QueueSettings(max_batch_size=4, max_wait_ms=5)
+    async with Detector(members, queue=queue, limits=ImageLimits()) as detector:
+        explained = await detector.explain(png_bytes(204))
+    assert explained.fake_probability == pytest.approx(0.8)
+    assert first.explain_threads == ["deepguard-model_0"]
+    assert second.explain_threads == []

@@ -14,7 +14,7 @@ from config import ImageLimits, ModelSettings, QueueSettings
 from core.classifier import HFClassifier
 from core.detector import Detector
 from core.images import decode_image
-from core.preprocess import PixelArray
+from core.preprocess import ModelInputs
 from core.result import Scores
 from tests.tiny_model import build_model_dir
 
@@ -69,11 +69,11 @@ class _Recording:
     def input_size(self) -> tuple[int, int] | None:
         return self._inner.input_size
 
-    def prepare(self, image: Image.Image) -> PixelArray:
+    def prepare(self, image: Image.Image) -> ModelInputs:
         self.sizes.append(image.size)
         return self._inner.prepare(image)
 
-    def predict(self, batch: Sequence[PixelArray]) -> list[Scores]:
+    def predict(self, batch: Sequence[ModelInputs]) -> list[Scores]:
         return self._inner.predict(batch)
 
 
@@ -118,11 +118,15 @@ def test_pixel_and_probability_deviation_is_bounded(
     """Draft decoding moves model inputs and fake probabilities by less than the bounds."""
     exact = [wide.prepare(decode_image(data, ImageLimits())) for data in photos]
     fast = [wide.prepare(decode_image(data, ImageLimits(), DRAFT)) for data in photos]
-    pixels = np.abs(np.stack(fast) - np.stack(exact))
+    pixels = np.abs(_pixels(fast) - _pixels(exact))
     assert 0 < pixels.mean() <= PIXEL_MEAN_BOUND
     p_exact = [s.fake_probability for s in wide.predict(exact)]
     p_fast = [s.fake_probability for s in wide.predict(fast)]
     assert np.abs(np.subtract(p_fast, p_exact)).max() <= PROBABILITY_BOUND
+
+
+def _pixels(batch: list[ModelInputs]) -> np.ndarray:
+    return np.stack([inputs["pixel_values"] for inputs in batch])
 
 
 @pytest.mark.parametrize(("fast_decode", "decoded"), [(False, PHOTO), (True, (600, 450))])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +14,9 @@ from config import ImageLimits, ModelSettings, QueueSettings
 from core.classifier import HFClassifier
 from core.detector import Detector
 from core.near_duplicates import NearDuplicates, hamming, perceptual_hash
+from core.preprocess import hash_picture
 from tests.core.test_fast_decode import _photo_jpeg
-from tests.tiny_model import build_model_dir
+from tests.tiny_model import FAMILIES, build_model_dir
 
 DISTANCE = 4  # bits of 64; copies below measured 0-2, distinct photos 24 and more
 
@@ -49,7 +51,8 @@ def originals() -> list[bytes]:
 
 
 def _hash(classifier: HFClassifier, data: bytes) -> int:
-    return perceptual_hash(classifier.prepare(Image.open(io.BytesIO(data)).convert("RGB")))
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    return perceptual_hash(hash_picture(classifier.prepare(image), image))
 
 
 @pytest.mark.parametrize(
@@ -139,3 +142,20 @@ def test_hash_is_stable_for_equal_inputs() -> None:
     pixels = np.random.default_rng(0).uniform(-1, 1, (3, 224, 224)).astype(np.float32)
     assert perceptual_hash(pixels) == perceptual_hash(pixels.copy())
     assert 0 <= perceptual_hash(pixels) < 2**64
+
+
+async def test_patch_models_hash_the_decoded_picture(
+    tmp_path: Path, originals: list[bytes]
+) -> None:
+    """NaFlex takes patches, not a picture: the hash comes from the decoded image, so copies
+    still hit and distinct pictures still miss."""
+    folder = FAMILIES["siglip2-naflex"](tmp_path / "naflex")
+    classifier = HFClassifier.load(ModelSettings(name=str(folder), offline=True, threads=1))
+    queue = QueueSettings(near_duplicate_distance=DISTANCE)
+    async with Detector(classifier, queue=queue, limits=ImageLimits()) as detector:
+        first = await detector.judge(originals[0])
+        copy = await detector.judge(_copy(originals[0], scale=0.5, quality=80))
+        other = await detector.judge(originals[1])
+    assert copy.cached
+    assert copy.fake_probability == first.fake_probability
+    assert not other.cached
