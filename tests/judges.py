@@ -15,6 +15,22 @@ from core.errors import DeepGuardError
 from core.explain import Explanation
 from core.result import Judgement
 
+# The fields of a still image's answer, in `deepguard check --json` (plus "file") and the API.
+CHECK_JSON_FIELDS = {
+    "fake_probability",
+    "real_probability",
+    "verdict",
+    "threshold",
+    "classes",
+    "sha256",
+    "queue_ms",
+    "model_ms",
+    "cached",
+    "provenance",
+    "declared_ai",
+    "verdict_reason",
+    "media",  # a still image: no frames, duration_s or frames_decoded
+}
 PERCENT = re.compile(r"\b\d{1,3}%")  # the fake probability in a reply, however it is worded
 DROPPED = "dropping more unscanned"  # the throttle's warning when a user's waiting images overflow
 

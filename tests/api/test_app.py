@@ -30,6 +30,7 @@ from core.explain import Explanation
 from core.result import Judgement
 from tests.api.http_harness import Running, free_port, serve_settings, serving
 from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
+from tests.judges import CHECK_JSON_FIELDS
 
 
 @pytest.fixture(autouse=True)
@@ -495,23 +496,6 @@ async def _until_refused(url: str) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the server kept listening")
-
-
-CHECK_JSON_FIELDS = {
-    "fake_probability",
-    "real_probability",
-    "verdict",
-    "threshold",
-    "classes",
-    "sha256",
-    "queue_ms",
-    "model_ms",
-    "cached",
-    "provenance",
-    "declared_ai",
-    "verdict_reason",
-    "media",  # a still image: no frames, duration_s or frames_decoded
-}
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from bots.cli import main
+from tests.judges import CHECK_JSON_FIELDS
 from tests.sample_clips import (
     LOSSLESS_MKV,
     LOSSLESS_MP4,
@@ -111,22 +112,7 @@ def test_photo_answer_is_unchanged_but_for_media(
     """A still image keeps today's fields and gains `"media": "image"` only."""
     picture = save_pngs(noise_frames(1, side=32), tmp_path / "one")[0]
     _, [answer] = check_json(model_dir, [picture], capsys)
-    assert set(answer) == {
-        "file",
-        "fake_probability",
-        "real_probability",
-        "verdict",
-        "threshold",
-        "classes",
-        "sha256",
-        "queue_ms",
-        "model_ms",
-        "cached",
-        "provenance",
-        "declared_ai",
-        "verdict_reason",
-        "media",
-    }
+    assert set(answer) == {"file", *CHECK_JSON_FIELDS}
     assert answer["media"] == "image"
 
 

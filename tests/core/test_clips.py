@@ -22,6 +22,7 @@ from core.errors import DamagedClip, NoPicture, Overloaded, ShuttingDown
 from core.preprocess import PixelArray
 from core.result import Judgement, Media, Scores, Verdict
 from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
+from tests.judges import CHECK_JSON_FIELDS
 from tests.sample_clips import (
     LOSSLESS_MKV,
     animation_bytes,
@@ -304,21 +305,7 @@ class TestUploadJson:
         body = judgement.as_dict()
         assert body["media"] == "image"
         assert not {"frames", "duration_s", "frames_decoded"} & set(body)
-        assert set(body) == {
-            "fake_probability",
-            "real_probability",
-            "verdict",
-            "threshold",
-            "classes",
-            "sha256",
-            "queue_ms",
-            "model_ms",
-            "cached",
-            "provenance",
-            "declared_ai",
-            "verdict_reason",
-            "media",
-        }
+        assert set(body) == CHECK_JSON_FIELDS
 
     async def test_a_clip_adds_frames_duration_and_frames_decoded(
         self, make_detector: DetectorFactory
