@@ -1,0 +1,204 @@
+"""The bots' words in the users' languages: gettext catalogs, compiled from their `.po` sources at
+start (nothing to compile by hand), plural rules and percentages from Babel.
+
+Every user-facing string goes through a `Words`, one language's catalog:
+
+    words.gettext("I couldn't check this image: {reason}.", reason=reason)
+    words.ngettext("{count} frame", "{count} frames", count)
+    words.percent(0.74)                      # "74%", "74 %" in German, "%74" in Turkish
+
+Placeholders are named (`{name}`), so translators can reorder them. A message defined away from
+where it is said (a constant, a core error's reason) is marked with `N_` where it is written and
+translated with `words.gettext(...)` where it is used. English is the source language: its words are
+the messages themselves.
+
+`Catalogs.load()` is built once in `main()` and passed to the adapters, which pick a chat's
+`Words` with `catalogs.words(code)`: a Discord locale ("pt-BR", "es-ES"), a Telegram
+`language_code` ("pt-br", "de") or a chat's saved choice ("fr"); anything unknown is English.
+
+The `.pot` template and the `.po` catalogs live in `bots/locales/`. After changing a message,
+`python -m bots.i18n` extracts the template again and merges it into every catalog (new messages
+come in untranslated; tests/bots/test_catalogs.py fails until each is translated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gettext
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel import Locale
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+from babel.numbers import format_percent
+from babel.support import Translations
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "deepguard"
+SOURCE = "en"
+
+# The languages the bots speak, by catalog code, each named in its own language (for menus).
+LANGUAGES: Mapping[str, str] = {
+    "en": "English",
+    "es": "Español",
+    "pt_BR": "Português (Brasil)",
+    "fr": "Français",
+    "de": "Deutsch",
+    "ru": "Русский",
+    "uk": "Українська",
+    "tr": "Türkçe",
+    "id": "Bahasa Indonesia",
+}
+
+# What `pybabel extract` would be told: the functions whose first arguments are messages.
+KEYWORDS: Mapping[str, tuple[int, ...] | None] = {"gettext": None, "ngettext": (1, 2), "N_": None}
+# Where messages are written: the bots' words, and the reasons core's errors give.
+SOURCES = ("bots", "core")
+
+
+def N_(message: str) -> str:
+    """Mark `message` for the catalogs where it is written; `words.gettext(message)` translates it."""
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """One language's catalog."""
+
+    code: str  # a key of LANGUAGES
+    translations: gettext.NullTranslations
+    locale: Locale
+
+    def gettext(self, message: str, /, **values: object) -> str:
+        """`message` in this language, its `{placeholders}` filled from `values`."""
+        translated = self.translations.gettext(message)
+        return translated.format(**values) if values else translated
+
+    def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
+        """The form of a counting message that fits `count` (also there as `{count}`)."""
+        translated = self.translations.ngettext(singular, plural, count)
+        return translated.format(count=count, **values)
+
+    def percent(self, probability: float) -> str:
+        """A probability as a whole percentage written this language's way."""
+        return format_percent(round(probability * 100) / 100, locale=self.locale)
+
+    @property
+    def tag(self) -> str:
+        """The language as a BCP 47 tag ("pt-BR"), as Discord and Telegram spell languages."""
+        return self.code.replace("_", "-")
+
+
+class Catalogs:
+    """Every language's `Words`, compiled from the `.po` sources once at start."""
+
+    def __init__(self, words: Mapping[str, Words]) -> None:
+        if SOURCE not in words:
+            raise ValueError("the catalogs need the source language")
+        self._words = dict(words)
+
+    @classmethod
+    def load(cls, directory: Path = LOCALES_DIR) -> Catalogs:
+        words = {SOURCE: Words(SOURCE, gettext.NullTranslations(), Locale.parse(SOURCE))}
+        for code in LANGUAGES:
+            if code == SOURCE:
+                continue
+            path = directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+            with path.open("rb") as source:
+                catalog = read_po(source, locale=code, domain=DOMAIN)
+            compiled = io.BytesIO()
+            write_mo(compiled, catalog)  # fuzzy (unchecked) translations are left out
+            compiled.seek(0)
+            words[code] = Words(code, Translations(compiled, domain=DOMAIN), Locale.parse(code))
+        return cls(words)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self._words)
+
+    def resolve(self, tag: str | None) -> str | None:
+        """The catalog for a language tag, or None when no catalog fits.
+
+        "pt-br", "pt-BR" and "pt_BR" are Brazilian Portuguese; a region the catalogs lack falls back
+        to the language ("es-419", "en-GB", "de-AT"); plain "pt" is Brazilian Portuguese too.
+        """
+        if not tag:
+            return None
+        parts = tag.replace("_", "-").split("-")
+        language = parts[0].lower()
+        region = parts[1].upper() if len(parts) > 1 else ""
+        for candidate in (f"{language}_{region}", language):
+            if candidate in self._words:
+                return candidate
+        regional = [code for code in self._words if code.split("_")[0] == language]
+        return regional[0] if regional else None
+
+    def words(self, tag: str | None) -> Words:
+        """The `Words` for a language tag; English when there is none or no catalog fits."""
+        return self._words[self.resolve(tag) or SOURCE]
+
+    def each(self) -> Iterable[Words]:
+        return self._words.values()
+
+
+def extract(root: Path) -> Catalog:
+    """Every message the code under `root` says, as the `.pot` template."""
+    template = Catalog(
+        project="DeepGuard", domain=DOMAIN, copyright_holder="DeepGuard contributors", fuzzy=False
+    )
+    for source in SOURCES:
+        for filename, lineno, message, comments, context in extract_from_dir(
+            root / source, keywords=dict(KEYWORDS), comment_tags=("TRANSLATORS:",)
+        ):
+            template.add(
+                message,
+                locations=[(f"{source}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
+    return template
+
+
+def update(root: Path, directory: Path = LOCALES_DIR) -> None:
+    """Extract the template again and merge it into every catalog (creating missing ones)."""
+    template = extract(root)
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / f"{DOMAIN}.pot").open("wb") as out:
+        write_po(out, template, width=99, omit_header=False)
+    for code in LANGUAGES:
+        if code == SOURCE:
+            continue
+        path = directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if path.exists():
+            with path.open("rb") as source:
+                catalog = read_po(source, locale=code, domain=DOMAIN)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            catalog = Catalog(
+                locale=code,
+                domain=DOMAIN,
+                project="DeepGuard",
+                copyright_holder="DeepGuard contributors",
+                fuzzy=False,
+            )
+        catalog.update(template, no_fuzzy_matching=True)
+        with path.open("wb") as out:
+            write_po(out, catalog, width=99, ignore_obsolete=True, include_previous=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bots.i18n",
+        description="Extract the bots' messages into bots/locales/ and merge them into every catalog.",
+    )
+    parser.parse_args(argv)
+    update(Path(__file__).resolve().parent.parent)
+
+
+if __name__ == "__main__":
+    main()
