@@ -8,9 +8,9 @@ Every user-facing string goes through a `Words`, one language's catalog:
     words.percent(0.74)                      # "74%", "74 %" in German, "%74" in Turkish
 
 Placeholders are named (`{name}`), so translators can reorder them. A message defined away from
-where it is said (a constant, a core error's reason) is marked with `N_` where it is written and
-translated with `words.gettext(...)` where it is used. English is the source language: its words are
-the messages themselves.
+where it is said (a constant, a core error's reason) is marked with `N_` where it is written
+and translated with `words.gettext(...)` where it is used. English is the source language: its
+words are the messages themselves.
 
 `Catalogs.load()` is built once in `main()` and passed to the adapters, which pick a chat's
 `Words` with `catalogs.words(code)`: a Discord locale ("pt-BR", "es-ES"), a Telegram
@@ -62,7 +62,7 @@ SOURCES = ("bots", "core")
 
 
 def N_(message: str) -> str:
-    """Mark `message` for the catalogs where it is written; `words.gettext(message)` translates it."""
+    """Mark `message` for the catalogs where it is written; `words.gettext` translates it."""
     return message
 
 
@@ -124,8 +124,8 @@ class Catalogs:
     def resolve(self, tag: str | None) -> str | None:
         """The catalog for a language tag, or None when no catalog fits.
 
-        "pt-br", "pt-BR" and "pt_BR" are Brazilian Portuguese; a region the catalogs lack falls back
-        to the language ("es-419", "en-GB", "de-AT"); plain "pt" is Brazilian Portuguese too.
+        "pt-br", "pt-BR" and "pt_BR" are Brazilian Portuguese; a region the catalogs lack falls
+        back to the language ("es-419", "en-GB", "de-AT"); plain "pt" is Brazilian Portuguese.
         """
         if not tag:
             return None
@@ -194,7 +194,7 @@ def update(root: Path, directory: Path = LOCALES_DIR) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bots.i18n",
-        description="Extract the bots' messages into bots/locales/ and merge them into every catalog.",
+        description="Extract the bots' messages and merge them into every catalog.",
     )
     parser.parse_args(argv)
     update(Path(__file__).resolve().parent.parent)
