@@ -39,6 +39,7 @@ def policy_to_json(policy: ChatPolicy) -> str:
         "disabled": sorted([channel, action.value] for channel, action in policy.disabled),
         "explicit_mode": policy.explicit_mode,
         "declared_ai_is_fake": policy.declared_ai_is_fake,
+        "language": policy.language,
     }
     return json.dumps(data, sort_keys=True)
 
@@ -64,6 +65,8 @@ def policy_from_json(text: str) -> ChatPolicy:
         )
     if "declared_ai_is_fake" in kwargs:
         kwargs["declared_ai_is_fake"] = bool(kwargs["declared_ai_is_fake"])
+    if kwargs.get("language") is not None:
+        kwargs["language"] = str(kwargs["language"])
     return ChatPolicy(**kwargs)
 
 

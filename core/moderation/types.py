@@ -67,6 +67,10 @@ class ChatPolicy:
     # An image whose own Content Credentials or metadata declare AI is FAKE whatever the model
     # says; off, the model alone decides (the declaration is still shown).
     declared_ai_is_fake: bool = True
+    # The language the chat's channel replies and mod-log posts are written in, a catalog code
+    # ("fr", "pt_BR"); None is the platform's default (Discord: the server's preferred locale;
+    # Telegram groups: English). Private chats and interactions follow their user instead.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -451,6 +451,15 @@ class TestStoredForm:
         assert json.loads(saved)["declared_ai_is_fake"] is stored
         assert policy_from_json(saved).declared_ai_is_fake is stored
 
+    @pytest.mark.parametrize("language", ["fr", "pt_BR", None])
+    def test_language_round_trips_and_defaults_to_the_platforms(
+        self, language: str | None
+    ) -> None:
+        """A row written before languages existed follows the platform's default (None)."""
+        assert policy_from_json('{"mode": "flag-only"}').language is None
+        saved = policy_to_json(ChatPolicy(language=language))
+        assert policy_from_json(saved).language == language
+
     def test_every_field_is_stored(self) -> None:
         """A field added to ChatPolicy without its stored form would silently never be saved."""
         stored = json.loads(policy_to_json(ChatPolicy()))
