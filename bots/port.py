@@ -5,6 +5,10 @@ An adapter collects the images of a platform event into an `Event` and hands it 
 needs (fetch bytes, reply, react, warn, delete, time out, post to the mod-log, tell the
 moderators). `M` is a platform's message, which actions are taken on; `R` what it needs to
 fetch one image.
+
+Languages: the pipeline writes in the chat's language (its saved `ChatPolicy.language`, else the
+event's `chat_language`), except an answer meant for one person (a private chat, an interaction),
+written in `answer_language`; the platform calls that write words of their own get the `Words`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
+from bots.i18n import Words
 from core.moderation.types import Action, ChatKey, Flag, UploadContext
 
 M = TypeVar("M")  # a platform's message, which actions are taken on
@@ -52,6 +57,12 @@ class Event(Generic[M, R]):
     sender: Hashable  # whose rate the images spend
     context: UploadContext  # the answer's: a request's is `requested`
     posts: Sequence[Post[M, R]]
+    # The language tag of the person a personal answer is for (a private chat: Telegram's
+    # `language_code`; an interaction: Discord's `interaction.locale`); None: answer in the chat's.
+    answer_language: str | None = None
+    # The platform's default language for the chat (Discord: the server's `preferred_locale`),
+    # used when the chat saved none; None: English.
+    chat_language: str | None = None
 
     @property
     def requested(self) -> bool:
@@ -78,13 +89,14 @@ class Port(Protocol[M_contra, R_contra]):
         """An image's bytes; a `DeepGuardError` says politely why they could not be had."""
         ...
 
-    async def reply(self, text: str, flag: Flag | None) -> None:
-        """Answer the event; `flag` is the upload's, for a platform that offers reporting it."""
+    async def reply(self, text: str, flag: Flag | None, words: Words) -> None:
+        """Answer the event; `flag` is the upload's, for a platform that offers reporting it
+        (its button in `words`, the answer's language)."""
         ...
 
     async def react(self, message: M_contra) -> None: ...
 
-    async def warn(self, message: M_contra, text: str, flag: Flag) -> None:
+    async def warn(self, message: M_contra, text: str, flag: Flag, words: Words) -> None:
         """Reply to the flagged message with a warning the poster can report as a mistake."""
         ...
 
@@ -92,8 +104,9 @@ class Port(Protocol[M_contra, R_contra]):
 
     async def time_out(self, message: M_contra, minutes: int) -> None: ...
 
-    async def post_flag(self, message: M_contra, flag: Flag, modlog: str) -> str:
-        """Post the flag with its review buttons to the mod-log; the post's id, to edit it."""
+    async def post_flag(self, message: M_contra, flag: Flag, modlog: str, words: Words) -> str:
+        """Post the flag with its review buttons to the mod-log, in the chat's language `words`;
+        the post's id, to edit it."""
         ...
 
     async def tell(self, message: M_contra, text: str, modlog: str | None) -> None:
