@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import (
+    N_,
     CorruptImage,
     DeepGuardError,
     ExplanationUnavailable,
@@ -56,19 +57,21 @@ MAX_MESSAGE_CHARS = 300
 class Unavailable(ShuttingDown):
     """The API is up but cannot judge yet (the model is still loading)."""
 
-    default_message = "the image service is starting; please try again in a minute"
+    default_message = N_("the image service is starting; please try again in a minute")
 
 
 class Unauthorized(ModelError):
     """The API refused our credentials: an operator's mistake, not the user's."""
 
-    default_message = "the image service is not set up correctly; please tell the bot's operator"
+    default_message = N_(
+        "the image service is not set up correctly; please tell the bot's operator"
+    )
 
 
 class SlowUpload(RequestTimeout):
     """The request body did not arrive whole within the server's read timeout."""
 
-    default_message = "the image took too long to arrive; please try again"
+    default_message = N_("the image took too long to arrive; please try again")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from bots.discord.inputs import DiscordImage
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
 from bots.explain_replies import WHY_BUTTON, WHY_DATA, is_verdict
+from bots.i18n import Words
 from bots.moderation_replies import MARKER_EMOJI, flag_notice
 from bots.port import Failure
 from bots.replies import DISCLAIMER, cut_short
@@ -74,7 +75,7 @@ class DiscordPort:
     async def react(self, message: discord.Message) -> None:
         await message.add_reaction(MARKER_EMOJI)
 
-    async def warn(self, message: discord.Message, text: str, flag: Flag) -> None:
+    async def warn(self, message: discord.Message, text: str, flag: Flag, words: Words) -> None:
         reference = message.to_reference(fail_if_not_exists=False)
         await message.channel.send(text, reference=reference, view=buttons(flag.id, "report"))
 
@@ -86,10 +87,13 @@ class DiscordPort:
             until = timedelta(minutes=minutes)
             await message.author.timeout(until, reason="DeepGuard: likely AI-generated image")
 
-    async def post_flag(self, message: discord.Message, flag: Flag, modlog: str) -> str:
+    async def post_flag(
+        self, message: discord.Message, flag: Flag, modlog: str, words: Words
+    ) -> str:
         channel = self._client.get_partial_messageable(int(modlog))
         where = getattr(message.channel, "mention", f"<#{message.channel.id}>")
         text = flag_notice(
+            words,
             flag.id,
             message.author.mention,
             where,
@@ -138,17 +142,17 @@ class ChannelPort(DiscordPort):
         super().__init__(calls)
         self._message = message
 
-    async def reply(self, text: str, flag: Flag | None) -> None:
+    async def reply(self, text: str, flag: Flag | None, words: Words) -> None:
         message, muted = self._message, self._calls.muted
         if muted.muted(message.channel.id):
             return  # the channel is still moderated; only the answer is skipped
         reference = message.to_reference(fail_if_not_exists=False)
         view = buttons(flag.id, "report") if flag is not None else None
-        if is_verdict(text):
+        if is_verdict(text, words):
             view = with_why(view)
         try:
             await message.channel.send(
-                fitted(text),
+                fitted(words, text),
                 reference=reference,
                 mention_author=False,
                 view=view if view is not None else discord.utils.MISSING,
@@ -180,15 +184,15 @@ class InteractionPort(DiscordPort):
             if not self._interaction.response.is_done():
                 await self._interaction.response.defer(ephemeral=True, thinking=True)
 
-    async def reply(self, text: str, flag: Flag | None) -> None:
+    async def reply(self, text: str, flag: Flag | None, words: Words) -> None:
         """The private answer; a report button is for the poster, so it has none."""
         interaction = self._interaction
         try:
             async with self._responding:
                 if interaction.response.is_done():
-                    await interaction.followup.send(fitted(text), ephemeral=True)
+                    await interaction.followup.send(fitted(words, text), ephemeral=True)
                 else:
-                    await interaction.response.send_message(fitted(text), ephemeral=True)
+                    await interaction.response.send_message(fitted(words, text), ephemeral=True)
         except discord.HTTPException as error:
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
 
@@ -204,7 +208,7 @@ def with_why(view: discord.ui.View | None = None) -> discord.ui.View:
     return view
 
 
-def fitted(text: str, limit: int = MESSAGE_LIMIT) -> str:
+def fitted(words: Words, text: str, limit: int = MESSAGE_LIMIT) -> str:
     """The reply as Discord takes it: past `limit`, the first lines that fit and a note.
 
     The disclaimer that ends a reply about judged images stays.
@@ -212,11 +216,13 @@ def fitted(text: str, limit: int = MESSAGE_LIMIT) -> str:
     if len(text) <= limit:
         return text
     lines = text.split("\n")
-    tail = [lines.pop()] if lines[-1] == DISCLAIMER else []
+    tail = [lines.pop()] if lines[-1] == words.gettext(DISCLAIMER) else []
     kept: list[str] = []
-    while lines and len("\n".join([*kept, lines[0], cut_short(len(lines)), *tail])) <= limit:
+    while (
+        lines and len("\n".join([*kept, lines[0], cut_short(words, len(lines)), *tail])) <= limit
+    ):
         kept.append(lines.pop(0))
-    return "\n".join([*kept, cut_short(len(lines)), *tail])
+    return "\n".join([*kept, cut_short(words, len(lines)), *tail])
 
 
 class MutedChannels:

@@ -27,6 +27,7 @@ from bots.discord.links import LinkFetcher
 from bots.discord.review import Reviews
 from bots.discord.settings import ModCommands
 from bots.discord.why import Explanations
+from bots.i18n import Catalogs
 from bots.pipeline import Pipeline
 from bots.throttle import Throttle
 from config import Settings
@@ -51,6 +52,7 @@ async def run(
     stop: asyncio.Event,
     *,
     store: ModerationStore,
+    catalogs: Catalogs,
     resolver: AbstractResolver | None = None,
 ) -> None:
     """Serve Discord until `stop` is set; answers in flight are finished first.
@@ -67,6 +69,7 @@ async def run(
             throttle,
             seen,
             store=store,
+            catalogs=catalogs,
             message_content=message_content,
             resolver=resolver,
         )
@@ -136,6 +139,7 @@ class DeepGuardClient(discord.AutoShardedClient):
         seen: SeenMessages,
         *,
         store: ModerationStore,
+        catalogs: Catalogs,
         message_content: bool = True,
         resolver: AbstractResolver | None = None,
     ) -> None:
@@ -150,6 +154,7 @@ class DeepGuardClient(discord.AutoShardedClient):
             store,
             throttle,
             seen,
+            catalogs,
             bands=settings.replies,
             burst=settings.throttle.burst,
             max_images=settings.discord.max_images_per_message,

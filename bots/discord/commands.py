@@ -19,6 +19,7 @@ from discord import app_commands
 from bots.delivery import InFlight, SeenMessages
 from bots.discord.answers import DiscordCalls, InteractionPort
 from bots.discord.inputs import Collector, DiscordEvent
+from bots.i18n import english
 from bots.pipeline import Pipeline
 from bots.replies import UNEXPECTED, error_text
 from config import DiscordSettings
@@ -26,6 +27,7 @@ from core.detector import Judge
 from core.errors import ShuttingDown
 
 log = logging.getLogger(__name__)
+ENGLISH = english()  # until the Discord bot answers in its users' languages
 
 CHECK_DESCRIPTION = "Check whether an image is likely AI-generated (only you see the answer)"
 IMAGE_DESCRIPTION = "The image to check"
@@ -82,7 +84,7 @@ class Commands:
             return  # replayed by a gateway RESUME: it was answered already
         port = InteractionPort(self._calls, interaction)
         if self._in_flight.stopping:
-            await port.reply(error_text(ShuttingDown()), None)
+            await port.reply(error_text(ENGLISH, ShuttingDown()), None, ENGLISH)
             return
         with self._in_flight.track():
             if self._detector.depth > self._settings.defer_when_queue_over:
@@ -105,7 +107,7 @@ class Commands:
         """Log a bug once with its traceback and still give the asker an answer."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         log.error("unexpected error in /%s", _command_name(interaction), exc_info=cause)
-        await InteractionPort(self._calls, interaction).reply(UNEXPECTED, None)
+        await InteractionPort(self._calls, interaction).reply(UNEXPECTED, None, ENGLISH)
 
 
 def _command_name(interaction: discord.Interaction) -> str:

@@ -16,6 +16,7 @@ from contextlib import suppress
 import discord
 
 from bots.delivery import SeenMessages
+from bots.i18n import english
 from bots.moderation_replies import (
     ALREADY_REVIEWED,
     BUTTON_EXPIRED,
@@ -40,6 +41,7 @@ from core.moderation.types import FLAG_ID_MAX, Action, ChatKey, Flag, FlagStatus
 
 log = logging.getLogger(__name__)
 
+ENGLISH = english()  # until the Discord bot answers in its users' languages
 CUSTOM_ID_PREFIX = "deepguard"
 _CUSTOM_ID = re.compile(rf"{CUSTOM_ID_PREFIX}:(confirm|dismiss|report):([1-9][0-9]{{0,9}})")
 
@@ -113,7 +115,7 @@ class Reviews:
         deleted = await self._delete(flag) if confirm else None
         if not confirm and Action.REACT in flag.flag.actions:
             await self._unmark(flag)
-        line = review_line(status, interaction.user.mention, deleted=deleted)
+        line = review_line(ENGLISH, status, interaction.user.mention, deleted=deleted)
         before = interaction.message.content if interaction.message else ""
         await interaction.response.edit_message(content=f"{before}\n{line}", view=None)
 
@@ -142,16 +144,16 @@ class Reviews:
             await _tell(interaction, REPORT_NOT_YOURS)
             return
         if flag.status is not FlagStatus.OPEN:
-            await _tell(interaction, report_after_review(flag.status))
+            await _tell(interaction, report_after_review(ENGLISH, flag.status))
             return
         if not await self._store.report(flag.id):
             await _tell(interaction, REPORT_ALREADY)
             return
         modlog = usable_modlog(await self._store.policy(flag.flag.chat, private=False))
         if modlog is None:
-            await _tell(interaction, report_without_modlog("server"))
+            await _tell(interaction, report_without_modlog(ENGLISH, "server"))
             return
-        notice = report_notice(flag.id, interaction.user.mention)
+        notice = report_notice(ENGLISH, flag.id, interaction.user.mention)
         channel = self._client.get_partial_messageable(int(modlog))
         try:
             await channel.send(

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
+from bots.i18n import english
 from bots.moderation_replies import (
     ADMINS_ONLY,
     FORGOTTEN,
@@ -34,6 +35,7 @@ Edit = Literal["add", "remove"]
 Exemption = Literal["exempt_channels", "exempt_roles", "exempt_users"]
 Refusal = Callable[[ChatPolicy], str | None]  # why a changed policy is not saved, if it isn't
 Admin = Callable[[discord.Interaction], Awaitable[ChatKey | None]]
+ENGLISH = english()  # until the Discord bot answers in its users' languages
 MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in Mode]
 
 
@@ -61,7 +63,7 @@ class ModCommands:
                 now = datetime.now(UTC)
                 week = await self._store.stats(chat, now - timedelta(days=7))
                 month = await self._store.stats(chat, now - timedelta(days=30))
-                await answer(interaction, stats_text(week, month))
+                await answer(interaction, stats_text(ENGLISH, week, month))
 
         @root.command(name="forget", description="Delete all DeepGuard stored about this server")
         async def forget(interaction: discord.Interaction) -> None:
@@ -136,7 +138,9 @@ class SettingsCommands:
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
         ) -> None:
             await self._change(
-                interaction, lambda p: replace(p, uncertain_from=percent / 100), refuse=crossing
+                interaction,
+                lambda p: replace(p, uncertain_from=percent / 100),
+                refuse=lambda policy: crossing(ENGLISH, policy),
             )
 
     def _action_commands(self, group: app_commands.Group) -> None:
@@ -232,8 +236,8 @@ def show(policy: ChatPolicy) -> str:
     modlog = f"<#{policy.modlog}>" if policy.modlog else None
     channels = [f"<#{c}>" for c in sorted(policy.exempt_channels)]
     roles = [f"<@&{r}>" for r in sorted(policy.exempt_roles)]
-    extra = exemptions_text(channels, roles, policy.new_members_days)
-    return f"{settings_text(policy, modlog)}\n{extra}"
+    extra = exemptions_text(ENGLISH, channels, roles, policy.new_members_days)
+    return f"{settings_text(ENGLISH, policy, modlog)}\n{extra}"
 
 
 def edited(ids: frozenset[str], edit: Edit, item: str) -> frozenset[str]:

@@ -26,12 +26,14 @@ from bots.explain_replies import (
     WHY_DATA,
     OriginalGone,
 )
+from bots.i18n import english
 from bots.replies import EXPLAIN_LEGEND, THROTTLED, UNEXPECTED, error_text
 from bots.throttle import Admission, Throttle
 from core.detector import Judge
 from core.errors import DeepGuardError, ShuttingDown
 
 log = logging.getLogger(__name__)
+ENGLISH = english()  # until the Discord bot answers in its users' languages
 
 PICTURE_NAME = "why.png"
 
@@ -86,7 +88,7 @@ class Explanations:
             return  # replayed by a gateway RESUME: it was answered already
         try:
             if self._in_flight.stopping:
-                await _tell(interaction, error_text(ShuttingDown()))
+                await _tell(interaction, error_text(ENGLISH, ShuttingDown()))
                 return
             with self._in_flight.track():
                 await self._answer(interaction, find)
@@ -106,7 +108,7 @@ class Explanations:
             data = await DiscordPort(self._calls).fetch(await find())
             explanation = await self._detector.explain(data, legend=EXPLAIN_LEGEND)
         except DeepGuardError as error:
-            await interaction.followup.send(error_text(error), ephemeral=True)
+            await interaction.followup.send(error_text(ENGLISH, error), ephemeral=True)
             return
         if explanation.png is None:  # a judge that ignored the legend: a bug
             raise RuntimeError("an explanation asked with a legend came without its picture")

@@ -24,7 +24,7 @@ from telegram import Bot, Document, Message, PhotoSize, Sticker
 from telegram.error import BadRequest, TelegramError
 
 from bots import replies
-from core.errors import DeepGuardError, ImageTooLarge
+from core.errors import N_, DeepGuardError, ImageTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,9 @@ def _too_large(size: int | None, max_bytes: int) -> bool:
 
 
 def too_large_error(max_bytes: int) -> ImageTooLarge:
-    return ImageTooLarge(f"the file is too large (limit {round(max_bytes / MiB, 1):g} MB)")
+    return ImageTooLarge(
+        N_("the file is too large (limit {limit})"), limit=f"{round(max_bytes / MiB, 1):g} MB"
+    )
 
 
 async def fetch(bot: Bot, media: Media, max_bytes: int, timeout_s: float) -> bytes:

@@ -18,6 +18,7 @@ import yarl
 from aiohttp.abc import AbstractResolver
 
 from bots.discord import client as discord_client
+from bots.i18n import Catalogs
 from config import DiscordSettings, Settings
 from core.detector import Judge
 from core.moderation.types import ModerationStore
@@ -82,7 +83,14 @@ async def bot_running(
     stop = asyncio.Event()
     store = store or MemoryStore()
     bot = asyncio.create_task(
-        discord_client.run(settings, detector, stop, store=store, resolver=resolver),
+        discord_client.run(
+            settings,
+            detector,
+            stop,
+            store=store,
+            catalogs=Catalogs.load(),
+            resolver=resolver,
+        ),
         name="bot under test",
     )
     connected = asyncio.create_task(fake.ready.wait())
