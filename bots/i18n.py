@@ -186,11 +186,26 @@ def extract(root: Path) -> Catalog:
     return template
 
 
+def _said(catalog: Catalog) -> list[tuple[object, tuple[str, ...]]]:
+    """A catalog's messages and their translators' comments, in order (what a change is)."""
+    return [(m.id, tuple(m.auto_comments)) for m in catalog if m.id]
+
+
 def update(root: Path, directory: Path = LOCALES_DIR) -> None:
-    """Extract the template again and merge it into every catalog (creating missing ones)."""
+    """Extract the template again and merge it into every catalog (creating missing ones).
+
+    While the messages stay the same, the template keeps its creation date, so running this
+    again (on any branch) changes no file but for moved line numbers.
+    """
     template = extract(root)
     directory.mkdir(parents=True, exist_ok=True)
-    with (directory / f"{DOMAIN}.pot").open("wb") as out:
+    pot = directory / f"{DOMAIN}.pot"
+    if pot.exists():
+        with pot.open("rb") as source:
+            previous = read_po(source, domain=DOMAIN)
+        if _said(previous) == _said(template):
+            template.creation_date = previous.creation_date
+    with pot.open("wb") as out:
         write_po(out, template, width=99, omit_header=False)
     for code in LANGUAGES:
         if code == SOURCE:
