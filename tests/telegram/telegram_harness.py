@@ -108,11 +108,19 @@ async def running_bot(
     *,
     ready: str = "getUpdates",
     store: ModerationStore | None = None,
+    catalogs: Catalogs | None = None,
 ) -> AsyncIterator[RunningBot]:
-    """Run `telegram_app.run` as `deepguard run` does; stop it and await its return on exit."""
+    """Run `telegram_app.run` as `deepguard run` does; stop it and await its return on exit.
+
+    `catalogs` are the real ones unless a test brings its own (pseudo-translated ones).
+    """
     stop = asyncio.Event()
     running = telegram_app.run(
-        settings, judge, stop, store=store or MemoryStore(), catalogs=Catalogs.load()
+        settings,
+        judge,
+        stop,
+        store=store or MemoryStore(),
+        catalogs=catalogs or Catalogs.load(),
     )
     bot = RunningBot(asyncio.create_task(running), stop)
     waiter = asyncio.ensure_future(fake.wait_for(ready))
