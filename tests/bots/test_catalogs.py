@@ -7,15 +7,21 @@ untranslated through `python -m bots.i18n`); everything else holds at every comm
 
 from __future__ import annotations
 
+import gettext
+import io
+import logging
 import string
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from babel.messages.catalog import Catalog, Message
+from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
+from babel.support import Translations
 
-from bots.i18n import DOMAIN, LANGUAGES, LOCALES_DIR, SOURCE, Catalogs, extract
+from bots.i18n import DOMAIN, LANGUAGES, LOCALES_DIR, SOURCE, Catalogs, Words, extract
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATED = [code for code in LANGUAGES if code != SOURCE]
@@ -136,3 +142,41 @@ class TestLoading:
     def test_percentages_follow_the_locale(self, code: str, shown: str) -> None:
         """A probability is a whole percentage written the language's way."""
         assert Catalogs.load().words(code).percent(0.7392) == shown
+
+
+class TestWords:
+    def _french(self, translations: dict[object, object]) -> Words:
+        catalog = Catalog(locale="fr", domain=DOMAIN)
+        for source, translated in translations.items():
+            catalog.add(source, translated)  # type: ignore[arg-type]
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        compiled.seek(0)
+        found: gettext.NullTranslations = Translations(compiled, domain=DOMAIN)
+        return Words("fr", found, Locale.parse("fr"))
+
+    def test_placeholders_are_filled_in_the_translations_order(self) -> None:
+        """A translation may put the named values where its language wants them."""
+        words = self._french({"{who} reports flag #{flag}": "Signalement n°{flag} par {who}"})
+        assert words.gettext("{who} reports flag #{flag}", who="@ana", flag=7) == (
+            "Signalement n°7 par @ana"
+        )
+
+    def test_plural_forms_follow_the_language(self) -> None:
+        """French by Babel's rules: the singular for 0 and 1, its own form for whole millions
+        ("d'images"), the plural otherwise."""
+        forms = ("{count} image", "{count} d'images", "{count} images")
+        words = self._french({("{count} frame", "{count} frames"): forms})
+        counted = [words.ngettext("{count} frame", "{count} frames", n) for n in (0, 1, 2, 10**6)]
+        assert counted == ["0 image", "1 image", "2 images", "1000000 d'images"]
+
+    def test_a_broken_translation_says_the_english_instead(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A translation naming a value the message has not is logged, and the reply is said in
+        English rather than failing."""
+        words = self._french({"Flags will now be posted in {where}.": "Publiés dans {ou}."})
+        with caplog.at_level(logging.ERROR, logger="bots.i18n"):
+            said = words.gettext("Flags will now be posted in {where}.", where="#mods")
+        assert said == "Flags will now be posted in #mods."
+        assert "broken placeholders" in caplog.text
