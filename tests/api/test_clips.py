@@ -155,7 +155,8 @@ class TestRemote:
             del answered[timing], expected[timing]
         assert answered == expected
         assert answered["media"] == "video"
-        assert len(answered["frames"]) == 8
+        assert judged.clip is not None
+        assert len(judged.clip.frames) == 8
 
     @pytest.mark.parametrize(
         ("data", "error"),

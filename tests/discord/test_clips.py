@@ -213,6 +213,7 @@ async def test_a_flagged_video_is_one_upload_called_a_video(
         judgement.fake_probability, "video"
     )
     assert notice["content"].startswith(f"🚩 Flag #1: a video by <@{fd.HUMAN['id']}>")
+    assert flag is not None
     assert flag.status is FlagStatus.OPEN
     assert flag.flag.fake_probability == judgement.fake_probability
     assert flag.flag.sha256 == judgement.sha256
