@@ -45,29 +45,37 @@ async def _no_lost_errors() -> AsyncIterator[None]:
         yield
 
 
-async def classify(running: Running, data: bytes, *, form: bool) -> tuple[int, Any]:
-    """POST `data` as the raw body or as a form's file; the status and the JSON answer."""
+async def classify(
+    running: Running, data: bytes, *, form: bool, label: str = "application/octet-stream"
+) -> tuple[int, Any]:
+    """POST `data` as the raw body (labelled `label`) or as a form's file; the status and the
+    JSON answer."""
     if form:
         body = aiohttp.FormData()
         body.add_field("file", data, filename="upload.bin")
         request = running.session.post(f"{running.url}/v1/classify", data=body)
     else:
-        request = running.classify(data, headers={"Content-Type": "application/octet-stream"})
+        request = running.classify(data, headers={"Content-Type": label})
     async with request as response:
         return response.status, await response.json()
 
 
 class TestByteCaps:
-    @pytest.mark.parametrize("form", [False, True], ids=["raw", "form"])
+    @pytest.mark.parametrize(
+        ("form", "label"),
+        [(False, "application/octet-stream"), (False, "video/mp4"), (True, "")],
+        ids=["raw", "raw-video-label", "form"],
+    )
     async def test_a_video_over_the_image_cap_is_judged(
-        self, classifier: HFClassifier, form: bool
+        self, classifier: HFClassifier, form: bool, label: str
     ) -> None:
-        """Uploads are read up to the video cap: a video larger than the image cap is judged."""
+        """Uploads are read up to the video cap: a video larger than the image cap is judged,
+        sent raw (labelled as anything or as a video) or as a form."""
         settings = serve_settings(
             images={"max_bytes": len(CLIP) - 1}, video={"max_bytes": len(CLIP) + 1}
         )
         async with serving(settings, classifier) as running:
-            status, answer = await classify(running, CLIP, form=form)
+            status, answer = await classify(running, CLIP, form=form, label=label)
             local = await running.detector.judge(CLIP)
         assert status == 200
         assert answer["media"] == "video"
