@@ -23,7 +23,7 @@ import aiohttp
 import discord
 from cachetools import TTLCache
 
-from bots.discord.inputs import DiscordImage, VideoLink, byte_cap
+from bots.discord.inputs import DiscordImage, VideoLink, declared_media
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
 from bots.explain_replies import WHY_BUTTON, WHY_DATA, is_verdict
@@ -34,6 +34,7 @@ from config import DiscordSettings
 from core.errors import ClipTooLarge, ImageTooLarge
 from core.images import bytes_text
 from core.moderation.types import Action, Flag
+from core.result import Media
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,7 @@ class DiscordPort:
             return await calls.links.fetch(ref.url, video_max_bytes=calls.video_max_bytes)
         if isinstance(ref, str):
             return await calls.links.fetch(ref)
-        cap = byte_cap(ref, calls.max_bytes, calls.video_max_bytes)
-        if ref.size > cap:  # refused before the download; the core checks the bytes again
-            if cap == calls.max_bytes:
-                raise ImageTooLarge()
-            raise ClipTooLarge(f"the video is too large (limit {bytes_text(cap)})")
+        check_declared_size(ref, calls.max_bytes, calls.video_max_bytes)
         try:
             async with asyncio.timeout(self._calls.settings.fetch_timeout_s):
                 return await ref.read()
@@ -205,6 +202,22 @@ class InteractionPort(DiscordPort):
                     await interaction.response.send_message(fitted(text), ephemeral=True)
         except discord.HTTPException as error:
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
+
+
+def check_declared_size(attachment: discord.Attachment, images: int, video: int) -> None:
+    """Refuse an attachment by its declared size, before the download, under its kind's cap.
+
+    The core checks the bytes against their own kind's cap again; a file that says nothing
+    useful may be either, so it gets the larger cap and its bytes decide.
+    """
+    declared = declared_media(attachment)
+    if declared is Media.IMAGE:
+        if attachment.size > images:
+            raise ImageTooLarge()
+        return
+    cap = video if declared is Media.VIDEO else max(images, video)
+    if attachment.size > cap:
+        raise ClipTooLarge(f"the video is too large (limit {bytes_text(cap)})")
 
 
 def with_why(view: discord.ui.View | None = None) -> discord.ui.View:

@@ -22,6 +22,7 @@ import discord
 from bots.port import Event, Image, Post
 from config import DiscordSettings
 from core.moderation.types import ChatKey, UploadContext
+from core.result import Media
 
 _IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".heic", ".heif")
 _VIDEO_SUFFIXES: Final = (".mp4", ".m4v", ".mov", ".webm", ".mkv")
@@ -123,16 +124,15 @@ class Collector:
         return Image(f"sticker:{sticker.id}", link)
 
 
-def byte_cap(attachment: discord.Attachment, images: int, video: int) -> int:
-    """The declared size an attachment may have: a video's cap for a video, the image cap for
-    an image, the larger for a file with no useful label (its bytes decide; the core checks
-    them against their kind's cap)."""
+def declared_media(attachment: discord.Attachment) -> Media | None:
+    """What an attachment says it is, by its label (or its name when unlabelled): a video,
+    an image (a GIF included), or None when it says nothing useful."""
     label, name = _label(attachment), attachment.filename.lower()
     if label.startswith("video/") or (label in _UNLABELLED and name.endswith(_VIDEO_SUFFIXES)):
-        return video
+        return Media.VIDEO
     if label.startswith("image/") or name.endswith(_IMAGE_SUFFIXES):
-        return images
-    return max(images, video)
+        return Media.IMAGE
+    return None
 
 
 def _label(attachment: discord.Attachment) -> str:
