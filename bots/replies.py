@@ -24,7 +24,7 @@ THROTTLED = "You're sending images faster than I can check them, so I'll skip so
 
 
 HELP = (
-    "I estimate whether an image is likely AI-generated or a deepfake.\n"
+    "I estimate whether an image or a video is likely AI-generated or a deepfake.\n"
     "Send or post an image (photo, file or sticker), a GIF or a video and I reply with the "
     "probability that it is AI-made, in three bands: likely AI-generated, uncertain, likely real. "
     "For a GIF or a video I check frames across the whole clip and name its most suspicious "
