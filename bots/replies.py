@@ -24,15 +24,18 @@ THROTTLED = "You're sending images faster than I can check them, so I'll skip so
 
 
 HELP = (
-    "I estimate whether an image is likely AI-generated or a deepfake.\n"
-    "Send or post an image (photo, file or sticker) and I reply with the probability that it is "
-    "AI-made, in three bands: likely AI-generated, uncertain, likely real.\n"
-    "/check: reply to a message that has an image to check that image.\n"
+    "I estimate whether an image or a video is likely AI-generated or a deepfake.\n"
+    "Send or post an image (photo, file or sticker), a GIF or a video and I reply with the "
+    "probability that it is AI-made, in three bands: likely AI-generated, uncertain, likely real. "
+    "For a GIF or a video I check frames across the whole clip and name its most suspicious "
+    "moment.\n"
+    "/check: reply to a message that has an image, GIF or video to check it.\n"
     "/help: this message.\n\n"
     "Limits: the model is right about 4 times in 5 (78.5% accuracy on its test set), so treat a "
     "result as a hint for a human to weigh, never as proof. Heavily edited, screenshotted or "
     "re-compressed images are harder to judge.\n"
-    "Privacy: images are checked on the bot's own server and are never stored or shared.\n"
+    "Privacy: images and videos are checked on the bot's own server and are never stored or "
+    "shared.\n"
     "Tip: send the original as a file, not as a photo. Chat apps re-compress photos and drop "
     "their Content Credentials and metadata, which can show that an image was made with AI."
 )
@@ -221,7 +224,7 @@ LINK_UNAVAILABLE_REASON = (
 )
 
 
-NO_IMAGE_FOUND = "I couldn't find an image in that message."
+NO_IMAGE_FOUND = "I couldn't find an image or a video in that message."
 
 
 # Under the picture that answers "why?" (`core.heatmap`): it shows where the model looked, and
@@ -240,8 +243,8 @@ STORE_UNAVAILABLE = "I can't reach my database right now; please try again in a 
 
 # Telegram: /check sent without replying to a message, the command menu, a failed download.
 CHECK_NEEDS_IMAGE = (
-    "Reply /check to a message that has an image (a photo, an image file or a sticker) "
-    "and I'll check that image."
+    "Reply /check to a message that has an image or a video (a photo, a file, a sticker or a "
+    "GIF) and I'll check it."
 )
 
 
@@ -249,6 +252,6 @@ DOWNLOAD_FAILED_REASON = "the file could not be downloaded; please send it again
 
 
 COMMAND_DESCRIPTIONS = {
-    "check": "Check the image in the message you reply to",
+    "check": "Check the image or video in the message you reply to",
     "help": "What I do, my limits and privacy",
 }

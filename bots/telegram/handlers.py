@@ -1,8 +1,8 @@
 """What the Telegram bot does with an update: collect its images into an event for the pipeline.
 
-A photo, image file or sticker (new, or swapped in by an edit) is an upload; the messages of an
-album are gathered first, so the album gets one reply. `/check` in reply to a message is a
-request about that message's image, which works in privacy mode too.
+A photo, image file, sticker, GIF, video or video note (new, or swapped in by an edit) is an
+upload; the messages of an album are gathered first, so the album gets one reply. `/check` in
+reply to a message is a request about that message's upload, which works in privacy mode too.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class TelegramHandlers:
         self._settings = settings
 
     async def on_image(self, update: Update, context: Context) -> None:
-        """A photo, image file or sticker, new or swapped in by an edit; albums reply once."""
+        """A photo, file, sticker or clip, new or swapped in by an edit; albums reply once."""
         message = update.effective_message
         media = media_of(message, self._settings.max_file_bytes) if message else None
         if message is None or media is None:
