@@ -15,10 +15,11 @@ this order, the same on every platform:
   (`moderates`) an image over the rate waits for it; elsewhere it is dropped, the sender told
   once per burst (always, when they asked).
 - judge: every image of the event at once, so they share a model batch; an expected failure
-  (`core.errors`) becomes a polite line of the reply, an unlabelled file that is not an image
-  drops out, and a bug is raised as itself. Where moderators count on scanning (`moderates`)
-  every image of a message is judged; elsewhere an adapter may cap them per message, and a
-  file that is no image takes no place under the cap.
+  (`core.errors`) becomes a polite line of the reply, an unlabelled file that is neither an
+  image nor a clip drops out, and a bug is raised as itself. Where moderators count on
+  scanning (`moderates`) every image of a message is judged; elsewhere an adapter may cap them
+  per message, and a file that is no image takes no place under the cap. A clip (an animation
+  or a video) is one upload: one judgement, flagged and counted as one, by its probability.
 - decide and act: each verdict under the chat's `declared_ai_is_fake` (an image declaring AI
   itself is FAKE, reason DECLARED); per message, its worst (a declared one first) against the
   policy; a flag is recorded, then its actions are taken one by one. An action the platform
@@ -58,6 +59,7 @@ from core.backlog import Backlog
 from core.detector import Judge
 from core.errors import DeepGuardError, Overloaded, UnsupportedImage
 from core.images import sniff_format
+from core.kinds import HEAD_BYTES, video_demuxer
 from core.moderation.policy import (
     answers,
     decide,
@@ -275,7 +277,7 @@ class Pipeline:
             data = await port.fetch(image.ref)
         except DeepGuardError as error:
             return None if image.sniff else error
-        if image.sniff and sniff_format(data) is None:
+        if image.sniff and not _readable(data):
             return None
         try:
             return await self._judge.judge(data)
@@ -328,6 +330,7 @@ class Pipeline:
                 fake_probability=worst.fake_probability,
                 actions=decision.actions,
                 declared=replies.provenance_line(words, worst) if _declared(worst) else None,
+                media=worst.media,
             )
         )
         log.info("flag %d: message %s (%s)", flag.id, post.id, decision.reason)
@@ -375,7 +378,10 @@ class Pipeline:
             await port.warn(
                 message,
                 moderation_replies.warning_text(
-                    words, flag.flag.fake_probability, declared=flag.flag.declared
+                    words,
+                    flag.flag.fake_probability,
+                    flag.flag.media.value,
+                    declared=flag.flag.declared,
                 ),
                 flag,
                 words,
@@ -447,6 +453,11 @@ def _under(policy: ChatPolicy, outcome: Outcome) -> Outcome:
     if isinstance(outcome, Judgement):
         return outcome.with_policy(declared_ai_is_fake=policy.declared_ai_is_fake)
     return outcome
+
+
+def _readable(data: bytes) -> bool:
+    """Whether an unlabelled file's bytes are an image, an animation or a video."""
+    return sniff_format(data) is not None or video_demuxer(data[:HEAD_BYTES]) is not None
 
 
 def _declared(judgement: Judgement) -> bool:

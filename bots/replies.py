@@ -32,15 +32,18 @@ THROTTLED = N_(
 
 
 HELP = N_(
-    "I estimate whether an image is likely AI-generated or a deepfake.\n"
-    "Send or post an image (photo, file or sticker) and I reply with the probability that it is "
-    "AI-made, in three bands: likely AI-generated, uncertain, likely real.\n"
-    "/check: reply to a message that has an image to check that image.\n"
+    "I estimate whether an image or a video is likely AI-generated or a deepfake.\n"
+    "Send or post an image (photo, file or sticker), a GIF or a video and I reply with the "
+    "probability that it is AI-made, in three bands: likely AI-generated, uncertain, likely real. "
+    "For a GIF or a video I check frames across the whole clip and name its most suspicious "
+    "moment.\n"
+    "/check: reply to a message that has an image, GIF or video to check it.\n"
     "/help: this message.\n\n"
     "Limits: the model is right about 4 times in 5 (78.5% accuracy on its test set), so treat a "
     "result as a hint for a human to weigh, never as proof. Heavily edited, screenshotted or "
     "re-compressed images are harder to judge.\n"
-    "Privacy: images are checked on the bot's own server and are never stored or shared.\n"
+    "Privacy: images and videos are checked on the bot's own server and are never stored or "
+    "shared.\n"
     "Tip: send the original as a file, not as a photo. Chat apps re-compress photos and drop "
     "their Content Credentials and metadata, which can show that an image was made with AI."
 )
@@ -313,7 +316,7 @@ LINK_UNAVAILABLE_REASON = N_(
 )
 
 
-NO_IMAGE_FOUND = N_("I couldn't find an image in that message.")
+NO_IMAGE_FOUND = N_("I couldn't find an image or a video in that message.")
 
 
 # Under the picture that answers "why?" (`core.heatmap`): it shows where the model looked, and
@@ -333,8 +336,8 @@ STORE_UNAVAILABLE = N_("I can't reach my database right now; please try again in
 
 # Telegram: /check sent without replying to a message, the command menu, a failed download.
 CHECK_NEEDS_IMAGE = N_(
-    "Reply /check to a message that has an image (a photo, an image file or a sticker) "
-    "and I'll check that image."
+    "Reply /check to a message that has an image or a video (a photo, a file, a sticker or a "
+    "GIF) and I'll check it."
 )
 
 
@@ -342,6 +345,6 @@ DOWNLOAD_FAILED_REASON = N_("the file could not be downloaded; please send it ag
 
 
 COMMAND_DESCRIPTIONS = {
-    "check": N_("Check the image in the message you reply to"),
+    "check": N_("Check the image or video in the message you reply to"),
     "help": N_("What I do, my limits and privacy"),
 }

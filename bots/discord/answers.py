@@ -1,4 +1,7 @@
-"""The pipeline's port on Discord: fetching images, replying, and a flag's actions.
+"""The pipeline's port on Discord: fetching images and clips, replying, and a flag's actions.
+
+A declared size over its kind's cap (the video cap for a video, the image cap for an image) is
+refused before the download; the core checks the bytes against their own kind's cap again.
 
 `ChannelPort` answers a message where it was posted; a channel that denies the bot Send
 Messages is skipped for `muted_channel_s` (one warning, not a failed request per image). A reply
@@ -20,7 +23,7 @@ import aiohttp
 import discord
 from cachetools import TTLCache
 
-from bots.discord.inputs import DiscordImage
+from bots.discord.inputs import DiscordImage, VideoLink, declared_media
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
 from bots.explain_replies import WHY_BUTTON, WHY_DATA, is_verdict
@@ -29,8 +32,10 @@ from bots.moderation_replies import MARKER_EMOJI, flag_notice
 from bots.port import Failure
 from bots.replies import DISCLAIMER, cut_short
 from config import DiscordSettings
-from core.errors import ImageTooLarge
+from core.errors import N_, ClipTooLarge, ImageTooLarge
+from core.images import bytes_text
 from core.moderation.types import Action, Flag
+from core.result import Media
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +51,14 @@ class DiscordCalls:
         links: LinkFetcher,
         settings: DiscordSettings,
         max_bytes: int,
+        video_max_bytes: int,
     ) -> None:
+        """`max_bytes` is the image cap, `video_max_bytes` the video cap (declared sizes)."""
         self.client = client
         self.links = links
         self.settings = settings
         self.max_bytes = max_bytes
+        self.video_max_bytes = video_max_bytes
         self.muted = MutedChannels(settings.muted_channel_s)
 
 
@@ -62,10 +70,12 @@ class DiscordPort:
         self._client = calls.client
 
     async def fetch(self, ref: DiscordImage) -> bytes:
+        calls = self._calls
+        if isinstance(ref, VideoLink):
+            return await calls.links.fetch(ref.url, video_max_bytes=calls.video_max_bytes)
         if isinstance(ref, str):
-            return await self._calls.links.fetch(ref)
-        if ref.size > self._calls.max_bytes:
-            raise ImageTooLarge()
+            return await calls.links.fetch(ref)
+        check_declared_size(ref, calls.max_bytes, calls.video_max_bytes)
         try:
             async with asyncio.timeout(self._calls.settings.fetch_timeout_s):
                 return await ref.read()
@@ -99,6 +109,7 @@ class DiscordPort:
             where,
             flag.flag.fake_probability,
             message.jump_url,
+            flag.flag.media.value,
             declared=flag.flag.declared,
         )
         posted = await channel.send(text, view=buttons(flag.id, "confirm", "dismiss"))
@@ -195,6 +206,22 @@ class InteractionPort(DiscordPort):
                     await interaction.response.send_message(fitted(words, text), ephemeral=True)
         except discord.HTTPException as error:
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
+
+
+def check_declared_size(attachment: discord.Attachment, images: int, video: int) -> None:
+    """Refuse an attachment by its declared size, before the download, under its kind's cap.
+
+    The core checks the bytes against their own kind's cap again; a file that says nothing
+    useful may be either, so it gets the larger cap and its bytes decide.
+    """
+    declared = declared_media(attachment)
+    if declared is Media.IMAGE:
+        if attachment.size > images:
+            raise ImageTooLarge()
+        return
+    cap = video if declared is Media.VIDEO else max(images, video)
+    if attachment.size > cap:
+        raise ClipTooLarge(N_("the video is too large (limit {limit})"), limit=bytes_text(cap))
 
 
 def with_why(view: discord.ui.View | None = None) -> discord.ui.View:

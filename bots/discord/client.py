@@ -148,7 +148,13 @@ class DeepGuardClient(discord.AutoShardedClient):
         self.store = store
         self._links = LinkFetcher(settings.discord, settings.images.max_bytes, resolver)
         self._collect = Collector(settings.discord)
-        self._calls = DiscordCalls(self, self._links, settings.discord, settings.images.max_bytes)
+        self._calls = DiscordCalls(
+            self,
+            self._links,
+            settings.discord,
+            settings.images.max_bytes,
+            settings.video.max_bytes,
+        )
         self._pipeline = Pipeline(
             detector,
             store,

@@ -29,8 +29,10 @@ from core.errors import ShuttingDown
 log = logging.getLogger(__name__)
 ENGLISH = english()  # until the Discord bot answers in its users' languages
 
-CHECK_DESCRIPTION = "Check whether an image is likely AI-generated (only you see the answer)"
-IMAGE_DESCRIPTION = "The image to check"
+CHECK_DESCRIPTION = (
+    "Check whether an image or video is likely AI-generated (only you see the answer)"
+)
+IMAGE_DESCRIPTION = "The image, GIF or video to check"
 MENU_NAME = "Check for AI image"
 
 Collect = Callable[[], Awaitable[DiscordEvent]]

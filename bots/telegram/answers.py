@@ -84,6 +84,7 @@ class TelegramPort:
             chat_name(message.chat),
             flag.flag.fake_probability,
             message.link or "",
+            flag.flag.media.value,
             declared=flag.flag.declared,
         )
         buttons = review_buttons(words, flag.id)

@@ -49,7 +49,16 @@ log = logging.getLogger(__name__)
 
 _Data = dict[Any, Any]
 TelegramApp = Application[ExtBot[int], Context, _Data, _Data, _Data, None]
-IMAGES = filters.PHOTO | filters.Document.ALL | filters.Sticker.STATIC
+# Photos, files, still and video stickers, GIFs (sent as MP4 animations), videos, video notes.
+IMAGES = (
+    filters.PHOTO
+    | filters.Document.ALL
+    | filters.Sticker.STATIC
+    | filters.Sticker.VIDEO
+    | filters.ANIMATION
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+)
 ALLOWED_UPDATES = [
     Update.MESSAGE,
     Update.EDITED_MESSAGE,

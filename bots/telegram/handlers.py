@@ -1,9 +1,10 @@
 """What the Telegram bot does with an update: collect its images into an event for the pipeline.
 
-A photo, image file or sticker (new, or swapped in by an edit) is an upload; the messages of an
-album are gathered first, so the album gets one reply. `/check` in reply to a message is a
-request about that message's image, which works in privacy mode too. A private chat is answered
-in its user's language, a group in its own (`bots.telegram.languages`).
+A photo, image file, sticker, GIF, video or video note (new, or swapped in by an edit) is an
+upload; the messages of an album are gathered first, so the album gets one reply. `/check` in
+reply to a message is a request about that message's upload, which works in privacy mode too.
+A private chat is answered in its user's language, a group in its own
+(`bots.telegram.languages`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class TelegramHandlers:
         self._settings = settings
 
     async def on_image(self, update: Update, context: Context) -> None:
-        """A photo, image file or sticker, new or swapped in by an edit; albums reply once."""
+        """A photo, file, sticker or clip, new or swapped in by an edit; albums reply once."""
         message = update.effective_message
         media = media_of(message, self._settings.max_file_bytes) if message else None
         if message is None or media is None:
