@@ -11,6 +11,8 @@ from typing import Final
 
 from bots.replies import DISCLAIMER
 from core.errors import DeepGuardError
+from core.explain import Explanation
+from core.sampling import clock_text
 
 WHY_BUTTON: Final = "Why?"
 WHY_DATA: Final = "dg:why"  # the button's id on both platforms: it never expires
@@ -30,3 +32,11 @@ class OriginalGone(DeepGuardError):
 def is_verdict(text: str) -> bool:
     """Whether a reply answers judged images (and so gets a "Why?" button)."""
     return text.endswith(DISCLAIMER)
+
+
+def explain_caption(explanation: Explanation) -> str:
+    """The caption under the picture; a clip's says which moment of it is shown."""
+    if explanation.frame is None:
+        return EXPLAIN_CAPTION
+    moment = clock_text(explanation.frame.time_s)
+    return f"{EXPLAIN_CAPTION} The frame at {moment}, the clip's most suspicious moment."

@@ -23,7 +23,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots.delivery import InFlight
-from bots.explain_replies import EXPLAIN_CAPTION, WHY_BUTTON, WHY_DATA, OriginalGone
+from bots.explain_replies import WHY_BUTTON, WHY_DATA, OriginalGone, explain_caption
 from bots.replies import EXPLAIN_LEGEND, THROTTLED, error_text
 from bots.telegram.media import fetch, media_of
 from bots.throttle import Admission, Throttle
@@ -86,11 +86,18 @@ class WhyButton:
                 return
             if explanation.png is None:  # a judge that ignored the legend: a bug
                 raise RuntimeError("an explanation asked with a legend came without its picture")
-            await _answer(context.bot, reply, picture=explanation.png)
+            await _answer(
+                context.bot, reply, picture=explanation.png, caption=explain_caption(explanation)
+            )
 
 
 async def _answer(
-    bot: Bot, reply: Message, *, text: str | None = None, picture: bytes | None = None
+    bot: Bot,
+    reply: Message,
+    *,
+    text: str | None = None,
+    picture: bytes | None = None,
+    caption: str | None = None,
 ) -> None:
     """Quote the verdict reply, in its forum topic when it has one; a refusing chat is logged."""
     where = ReplyParameters(reply.message_id, allow_sending_without_reply=True)
@@ -100,7 +107,7 @@ async def _answer(
             await bot.send_photo(
                 reply.chat_id,
                 picture,
-                caption=EXPLAIN_CAPTION,
+                caption=caption,
                 reply_parameters=where,
                 message_thread_id=topic,
             )

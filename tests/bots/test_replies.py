@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bots import moderation_replies, replies
+from bots.explain_replies import EXPLAIN_CAPTION, explain_caption
 from config import ReplySettings
 from core.errors import (
     ClipTooLong,
@@ -14,6 +16,7 @@ from core.errors import (
     NoPicture,
     Overloaded,
 )
+from core.explain import Explanation, FrameShown, Method, PatchMap
 from core.result import (
     Clip,
     Declares,
@@ -308,3 +311,21 @@ def test_a_reply_from_several_models_says_how_they_split() -> None:
     assert text.splitlines()[1] == "2 of 3 models lean AI-generated"
     single = replies.verdict_text(judge_scores(two, 0.5, "0" * 64), BANDS)
     assert "models" not in single
+
+
+class TestExplainCaption:
+    def _explanation(self, frame: FrameShown | None) -> Explanation:
+        patches = PatchMap(np.zeros((2, 2)), 0.0, Method.EXACT)
+        media = Media.IMAGE if frame is None else Media.VIDEO
+        return Explanation("0" * 64, Scores(0.7, {}), patches, None, media, frame)
+
+    def test_a_still_images_caption_is_the_plain_one(self) -> None:
+        """A picture of a still image needs no word on which moment it shows."""
+        assert explain_caption(self._explanation(None)) == EXPLAIN_CAPTION
+
+    def test_a_clips_caption_names_the_moment_shown(self) -> None:
+        """Under a clip's picture, the frame's time as the verdict reply wrote it."""
+        caption = explain_caption(self._explanation(FrameShown(5, 63.9)))
+        assert caption.startswith(EXPLAIN_CAPTION)
+        assert "1:03" in caption
+        assert "most suspicious" in caption
