@@ -8,7 +8,9 @@ and the one that needs the bytes exactly as sent. A picture or frame is decoded 
 prepared for each model (several models judge together in `core.ensemble`).
 
 Explaining a clip shows one of its frames: `clip_frame` decodes it the way sampling reached it
-(`core.animation` steps to it, `core.video` seeks and decodes on), under the same caps and budget.
+(`core.animation` steps to it, `core.video` seeks and decodes on), under the same caps; the
+decode budget bounds the video's index scan, and the frame itself is always decoded, as a
+clip's first sampled frame is.
 """
 
 from __future__ import annotations
