@@ -157,6 +157,18 @@ class TestRefusals:
         with pytest.raises(DamagedClip):
             await detector.explain(bytes(data))
 
+    async def test_an_animation_whose_first_frame_is_broken_is_a_damaged_clip(
+        self, make_detector: DetectorFactory
+    ) -> None:
+        """An APNG whose first frame's data is garbage: no frame to show, a DamagedClip."""
+        data = bytearray(animation_bytes(red_frames([10, 200, 30]), "PNG"))
+        at = data.find(b"IDAT")
+        length = int.from_bytes(data[at - 4 : at], "big")
+        data[at + 4 : at + 4 + length] = b"\xff" * length
+        detector = await make_detector(FakeExplainer())
+        with pytest.raises(DamagedClip):
+            await detector.explain(bytes(data))
+
     async def test_a_video_over_its_cap_is_refused_before_reading(
         self, make_detector: DetectorFactory
     ) -> None:
