@@ -14,8 +14,9 @@ in-flight places and errors; `ExplanationUnavailable` is 422 "unexplainable": no
 is an expected, documented answer that retrying never changes, which clients, proxies and
 alerts would take for a server fault) and answers
 the picture (`image/png`, with the app's legend) or, with `Accept: application/json`, the JSON of
-`deepguard explain --json` without "file" (an API has no file name). Explaining is not counted
-as judging in `/metrics`.
+`deepguard explain --json` without "file" (an API has no file name). A clip is explained by its
+most suspicious frame: the JSON names it (`frame`), the PNG carries its time in seconds in
+`X-DeepGuard-Frame-Time`. Explaining is not counted as judging in `/metrics`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from api.wire import (
     ERROR_ANSWERS,
     ERRORS,
     EXPLAIN_PATH,
+    FRAME_TIME_HEADER,
     HTTP_CODES,
     METHOD_HEADER,
     PNG,
@@ -207,20 +209,29 @@ def create_app(api: InferenceAPI, *, lifespan: Lifespan | None = None) -> FastAP
 
     @app.post(
         EXPLAIN_PATH,
-        summary="Where the model saw AI-like and real-like evidence in one image.",
+        summary="Where the model saw AI-like and real-like evidence in one image or clip.",
         description=(
             "Send the image as for classify. The answer is a PNG: the image with the map laid "
             "over it (warm: AI-like, cool: real-like) and a legend. With `Accept: "
             "application/json` it is the map itself: `mean(grid) + bias` is the model's "
             "fake-minus-real logit gap, each cell one patch's share (the fields of `deepguard "
-            "explain --json`, without `file`). 422 `unexplainable` when this model and backend "
-            "cannot explain."
+            "explain --json`, without `file`). An animation or a video is explained by its "
+            "most suspicious sampled frame: the JSON names it in `frame`, the PNG answer gives "
+            "its time in seconds in the `X-DeepGuard-Frame-Time` header. 422 `unexplainable` "
+            "when this model and backend cannot explain."
         ),
         dependencies=guarded,
         response_class=Response,
         responses={
             200: {
                 "description": "The picture, or with Accept: application/json the map.",
+                "headers": {
+                    FRAME_TIME_HEADER: {
+                        "description": "Animations and videos: the explained frame's time, "
+                        "in seconds from the clip's first frame.",
+                        "schema": {"type": "number", "minimum": 0},
+                    }
+                },
                 "content": {
                     PNG: {"schema": {"type": "string", "format": "binary"}},
                     "application/json": {
@@ -237,6 +248,8 @@ def create_app(api: InferenceAPI, *, lifespan: Lifespan | None = None) -> FastAP
         as_json = _wants_json(request.headers.get("accept", ""))
         explanation = await api.explain(request, picture=not as_json)
         headers = {METHOD_HEADER: explanation.patches.method.value}
+        if explanation.frame is not None:
+            headers[FRAME_TIME_HEADER] = f"{explanation.frame.time_s:.3f}"
         if as_json or explanation.png is None:
             answer = ExplanationAnswer.of(explanation).model_dump(mode="json")
             return JSONResponse(answer, headers=headers)

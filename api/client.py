@@ -10,7 +10,8 @@ pure function of the bytes, so a retry can never do harm. One pooled session ser
 legend is asked for, the picture is painted here from that map and the bytes the caller already
 holds (`core.heatmap`), in the bot's own words: one model run, and the server's legend (the API's
 PNG answer) never stands in for the bot's. The map is laid over the whole picture, as the
-SigLIP models (which resize, never crop) are shown it.
+SigLIP models (which resize, never crop) are shown it; for a clip, over the frame the answer
+names, decoded here as the server decoded it (`core.decoding.clip_frame`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import json
 import logging
 import random
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
@@ -35,7 +37,8 @@ from api.wire import (
     error_for_answer,
     judgement_from_json,
 )
-from config import ImageLimits, RemoteSettings
+from config import ImageLimits, RemoteSettings, VideoSettings
+from core.decoding import clip_frame
 from core.errors import N_, DeepGuardError, ModelError, RequestTimeout, ShuttingDown
 from core.explain import Explanation, Method
 from core.heatmap import explanation_png
@@ -64,11 +67,13 @@ class RemoteDetector:
         *,
         token: str | None = None,
         limits: ImageLimits | None = None,
+        video: VideoSettings | None = None,
     ) -> None:
         self._endpoint = url.rstrip("/") + CLASSIFY_PATH
         self._explain_endpoint = url.rstrip("/") + EXPLAIN_PATH
         self._settings = settings
         self._limits = limits or ImageLimits()  # for decoding an image to paint its map on
+        self._video = video or VideoSettings()  # and a clip's frame
         self._headers = {"Content-Type": "application/octet-stream", "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -134,10 +139,14 @@ class RemoteDetector:
         if legend is None:
             return explanation
         png = await asyncio.to_thread(self._paint, data, explanation, legend)
-        return Explanation(digest, explanation.scores, explanation.patches, png)
+        return replace(explanation, png=png)
 
     def _paint(self, data: bytes, explanation: Explanation, legend: str) -> bytes:
-        return explanation_png(decode_image(data, self._limits), explanation.patches, legend)
+        if explanation.frame is None:
+            picture = decode_image(data, self._limits)
+        else:
+            picture = clip_frame(data, explanation.frame.index, self._limits, self._video).image
+        return explanation_png(picture, explanation.patches, legend)
 
     async def _judge(self, data: bytes) -> Judgement:
         status, _, body = await self._call(self._endpoint, data)

@@ -35,7 +35,7 @@ from core.errors import (
     UnsupportedClip,
     UnsupportedImage,
 )
-from core.explain import Explanation, Method, PatchMap
+from core.explain import Explanation, FrameShown, Method, PatchMap
 from core.result import (
     Clip,
     Declares,
@@ -56,6 +56,8 @@ EXPLAIN_PATH = "/v1/explain"
 PNG = "image/png"
 # Not part of the JSON contract: how the map was made (`core.explain.Method`), on both answers.
 METHOD_HEADER = "X-Explanation-Method"
+# The PNG answer's only word on which moment of a clip it shows: the frame's seconds.
+FRAME_TIME_HEADER = "X-DeepGuard-Frame-Time"
 MAX_MESSAGE_CHARS = 300
 
 
@@ -300,6 +302,15 @@ def judgement_from_json(body: bytes) -> Judgement:
     return JudgementAnswer.model_validate_json(body).judgement()
 
 
+class ShownFrameAnswer(BaseModel):
+    """The frame of an animation or a video that an explanation shows."""
+
+    model_config = ConfigDict(strict=True)
+
+    index: int = Field(ge=0, description="The frame's index in presentation order, from 0.")
+    time_s: float = Field(ge=0.0, description="Seconds from the clip's first frame.")
+
+
 class ExplanationAnswer(BaseModel):
     """`deepguard explain --json`'s fields without "file": `mean(grid) + bias` is the gap.
 
@@ -314,18 +325,33 @@ class ExplanationAnswer(BaseModel):
     cols: int = Field(ge=1)
     grid: list[list[float]] = Field(description="rows lists of cols patch shares, in logits.")
     bias: float = Field(description="What the gap holds besides the patches.")
+    media: Literal["image", "animation", "video"] = Field(
+        "image", description="What the upload was, from its bytes."
+    )
+    # Only for animations and videos: a still image answers without it.
+    frame: ShownFrameAnswer | None = Field(
+        None,
+        exclude_if=_absent,
+        description="Animations and videos: the frame explained, their most suspicious one.",
+    )
 
     @classmethod
     def of(cls, explanation: Explanation) -> ExplanationAnswer:
         return cls.model_validate(explanation.as_dict(), strict=False)
 
     def explanation(self, sha256: str, method: Method, png: bytes | None = None) -> Explanation:
-        """The core's `Explanation` of the image of `sha256`; raises `ValueError` if malformed."""
+        """The core's `Explanation` of the upload of `sha256`; raises `ValueError` if malformed."""
         grid = np.asarray(self.grid, dtype=np.float64)
         if grid.shape != (self.rows, self.cols):
             raise ValueError(f"a {grid.shape} grid is not {self.rows}x{self.cols}")
+        if (self.media == "image") != (self.frame is None):
+            raise ValueError(
+                f"an explained {self.media} {'with' if self.frame else 'without'} a frame"
+            )
         scores = Scores(fake_probability=self.fake_probability, classes={})
-        return Explanation(sha256, scores, PatchMap(grid, self.bias, method), png)
+        frame = None if self.frame is None else FrameShown(self.frame.index, self.frame.time_s)
+        patches = PatchMap(grid, self.bias, method)
+        return Explanation(sha256, scores, patches, png, Media(self.media), frame)
 
 
 class ErrorAnswer(BaseModel):

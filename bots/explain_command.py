@@ -1,9 +1,11 @@
 """`deepguard explain FILE`: where the model saw AI-like and real-like evidence in one image.
 
-Without `--json` it writes the picture (`-o OUT.png`, by default `FILE`'s name with
-`.explain.png` beside it) and says where. With `--json` it prints `{"file", "fake_probability",
-"rows", "cols", "grid", "bias"}`, where `mean(grid) + bias` is the fake-minus-real logit gap, and
-writes the picture only when `-o` names one. A file that cannot be explained is reported like
+An animation or a video is explained by its most suspicious sampled frame. Without `--json` it
+writes the picture (`-o OUT.png`, by default `FILE`'s name with `.explain.png` beside it) and
+says where (and, for a clip, which frame). With `--json` it prints `{"file", "fake_probability",
+"rows", "cols", "grid", "bias", "media"}`, where `mean(grid) + bias` is the fake-minus-real logit
+gap, plus `"frame": {"index", "time_s"}` for a clip, and writes the picture only when `-o` names
+one. A file that cannot be explained is reported like
 `deepguard check` reports it (`{"file", "error"}` with `--json`), with exit status 2.
 
 Like every command line output, this stays English (an error's English `message`, the English
@@ -14,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
 from bots import replies
-from config import ImageLimits, Settings
+from config import ImageLimits, Settings, VideoSettings
 from core.detector import Detector
 from core.errors import DeepGuardError
-from core.images import check_byte_size
+from core.kinds import HEAD_BYTES, check_upload_size
+from core.sampling import clock_text
 
 EXIT_OK, EXIT_FAILED = 0, 2
 
@@ -30,12 +34,12 @@ async def explain(settings: Settings, path: Path, *, output: Path | None, as_jso
     """Explain one file; the model is loaded only once the file has been read."""
     target = output if output is not None or as_json else default_output(path)
     try:
-        data = await asyncio.to_thread(_read, path, settings.images)
+        data = await asyncio.to_thread(_read, path, settings.images, settings.video)
     except (DeepGuardError, OSError) as exc:
         return _failed(path, _reason(exc), as_json=as_json)
     legend = replies.EXPLAIN_LEGEND if target is not None else None
     async with Detector.open(
-        settings.model, settings.queue, settings.images, settings.provenance
+        settings.model, settings.queue, settings.images, settings.provenance, settings.video
     ) as detector:
         try:
             explanation = await detector.explain(data, legend=legend)
@@ -51,7 +55,11 @@ async def explain(settings: Settings, path: Path, *, output: Path | None, as_jso
         print(json.dumps({"file": str(path), **explanation.as_dict()}))
     else:
         percent = explanation.fake_probability * 100
-        print(f"{percent:.1f}% probability of AI; the picture is in {target}")
+        shown = explanation.frame
+        frame = (
+            "" if shown is None else f" (the most suspicious frame, at {clock_text(shown.time_s)})"
+        )
+        print(f"{percent:.1f}% probability of AI{frame}; the picture is in {target}")
     return EXIT_OK
 
 
@@ -60,9 +68,12 @@ def default_output(path: Path) -> Path:
     return path.with_name(f"{path.stem}.explain.png")
 
 
-def _read(path: Path, limits: ImageLimits) -> bytes:
-    check_byte_size(path.stat().st_size, limits)  # don't read a huge file just to refuse it
-    return path.read_bytes()
+def _read(path: Path, limits: ImageLimits, video: VideoSettings) -> bytes:
+    """The file's bytes; one over its kind's byte cap is refused without reading it all."""
+    with path.open("rb") as file:
+        head = file.read(HEAD_BYTES)
+        check_upload_size(os.fstat(file.fileno()).st_size, head, limits, video)
+        return head + file.read()
 
 
 def _reason(error: DeepGuardError | OSError) -> str:

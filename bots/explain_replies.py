@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from bots.i18n import N_, Words
-from bots.replies import DISCLAIMER
+from bots.i18n import N_, SOURCE, Words
+from bots.replies import DISCLAIMER, EXPLAIN_LEGEND
 from core.errors import DeepGuardError
+from core.explain import Explanation
+from core.sampling import clock_text
 
 WHY_BUTTON: Final = N_("Why?")
 WHY_DATA: Final = "dg:why"  # the button's id on both platforms: it never expires
@@ -20,6 +22,7 @@ EXPLAIN_DESCRIPTION: Final = N_(
 )
 EXPLAIN_IMAGE: Final = N_("The image to explain")
 EXPLAIN_CAPTION: Final = N_("Why: where the model looked.")
+FRAME_SHOWN: Final = N_("The frame at {time}, the clip's most suspicious moment.")
 
 
 class OriginalGone(DeepGuardError):
@@ -31,3 +34,15 @@ class OriginalGone(DeepGuardError):
 def is_verdict(text: str, words: Words) -> bool:
     """Whether a reply in `words` answers judged images (and so gets a "Why?" button)."""
     return text.endswith(words.gettext(DISCLAIMER))
+
+
+def explain_caption(words: Words, explanation: Explanation) -> str:
+    """The caption under the picture: a clip's says which moment of it is shown; in a language
+    other than English it adds the legend, which the picture itself draws in English."""
+    caption = words.gettext(EXPLAIN_CAPTION)
+    if explanation.frame is not None:
+        moment = clock_text(explanation.frame.time_s)
+        caption = f"{caption} {words.gettext(FRAME_SHOWN, time=moment)}"
+    if words.code != SOURCE:
+        caption = f"{caption}\n{words.gettext(EXPLAIN_LEGEND)}"
+    return caption

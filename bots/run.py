@@ -139,7 +139,11 @@ def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
 
         token = settings.core_token.get_secret_value() if settings.core_token else None
         return RemoteDetector(
-            settings.core_url, settings.remote, token=token, limits=settings.images
+            settings.core_url,
+            settings.remote,
+            token=token,
+            limits=settings.images,
+            video=settings.video,
         )
     return Detector.open(
         settings.model, settings.queue, settings.images, settings.provenance, settings.video

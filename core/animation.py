@@ -19,7 +19,16 @@ from config import ImageLimits, VideoSettings
 from core.errors import N_, DamagedClip, ImageTooLarge
 from core.images import check_dimensions, to_rgb
 from core.result import Media
-from core.sampling import Budget, DecodedClip, FrameSink, check_duration, sample_frames
+from core.sampling import (
+    Budget,
+    ClipFrame,
+    DecodedClip,
+    FrameCatch,
+    FrameSink,
+    Sink,
+    check_duration,
+    sample_frames,
+)
 from core.timeline import Timeline, read_timeline
 
 # Pillow's ways of saying "these bytes are not a whole, valid frame".
@@ -35,20 +44,54 @@ def decode_animation(
     budget: Budget,
 ) -> DecodedClip:
     """The sampled frames of an animation, or a refusal (too large, too long, damaged)."""
+    timeline = _timeline(data, fmt, limits, video)
+    wanted = sample_frames(timeline.starts_us, timeline.end_us, video.frames)
+    _sample(data, fmt, timeline, wanted, limits, sink, budget)
+    if not sink.frames:
+        raise DamagedClip()
+    return DecodedClip(Media.ANIMATION, timeline.duration_s, sink.frames, len(wanted))
+
+
+def animation_frame(
+    data: bytes,
+    fmt: str,
+    limits: ImageLimits,
+    video: VideoSettings,
+    index: int,
+    budget: Budget,
+) -> ClipFrame:
+    """Frame `index` of an animation as sampling decodes it, under the same caps."""
+    timeline = _timeline(data, fmt, limits, video)
+    catch = FrameCatch()
+    if 0 <= index < len(timeline.starts_us):
+        _sample(data, fmt, timeline, [index], limits, catch, budget)
+    return catch.caught()
+
+
+def _timeline(data: bytes, fmt: str, limits: ImageLimits, video: VideoSettings) -> Timeline:
+    """The animation's frames and canvas, checked against the caps before a pixel is decoded."""
     try:
         timeline = read_timeline(data, fmt)
     except (struct.error, IndexError):
         raise DamagedClip() from None
     check_dimensions(timeline.canvas, limits)
     check_duration(timeline.duration_s, video)
-    wanted = sample_frames(timeline.starts_us, timeline.end_us, video.frames)
+    return timeline
+
+
+def _sample(
+    data: bytes,
+    fmt: str,
+    timeline: Timeline,
+    wanted: list[int],
+    limits: ImageLimits,
+    sink: Sink,
+    budget: Budget,
+) -> None:
     try:
         _step(data, fmt, timeline, wanted, limits, sink, budget)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(N_("the animation has too many pixels")) from None
-    if not sink.frames:
-        raise DamagedClip()
-    return DecodedClip(Media.ANIMATION, timeline.duration_s, sink.frames, len(wanted))
 
 
 def _step(
@@ -57,7 +100,7 @@ def _step(
     timeline: Timeline,
     wanted: list[int],
     limits: ImageLimits,
-    sink: FrameSink,
+    sink: Sink,
     budget: Budget,
 ) -> None:
     """Decode frame after frame up to each wanted one; stop at the budget or a broken frame."""

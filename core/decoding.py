@@ -6,6 +6,11 @@ once and never reaches a batch. The same thread first reads what the original by
 about themselves (`core.provenance`), before any pixel is decoded: the cheap part of the job,
 and the one that needs the bytes exactly as sent. A picture or frame is decoded once and
 prepared for each model (several models judge together in `core.ensemble`).
+
+Explaining a clip shows one of its frames: `clip_frame` decodes it the way sampling reached it
+(`core.animation` steps to it, `core.video` seeks and decodes on), under the same caps; the
+decode budget bounds the video's index scan, and the frame itself is always decoded, as a
+clip's first sampled frame is.
 """
 
 from __future__ import annotations
@@ -23,16 +28,16 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from config import ImageLimits, VideoSettings
-from core.animation import decode_animation
-from core.errors import ModelError
+from core.animation import animation_frame, decode_animation
+from core.errors import N_, DamagedClip, ModelError
 from core.images import decode_image
 from core.kinds import kind_of
 from core.near_duplicates import perceptual_hash
 from core.preprocess import hash_picture
 from core.provenance.reader import ProvenanceReader
 from core.result import Evidence, Media
-from core.sampling import Budget, Clock, DecodedClip, FrameSink, SampledFrame
-from core.video import decode_video
+from core.sampling import Budget, ClipFrame, Clock, DecodedClip, FrameSink, SampledFrame
+from core.video import decode_video, video_frame
 
 if TYPE_CHECKING:  # the model stack (torch) is imported by `Detector.open` only
     from core.classifier import Classifier
@@ -93,6 +98,11 @@ class Decoder:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._decode_picture, data)
 
+    async def decode_frame(self, data: bytes, index: int) -> tuple[ClipFrame, Any]:
+        """Frame `index` of a clip and the first model's input (for explanations)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._decode_frame, data, index)
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -112,6 +122,10 @@ class Decoder:
     def _decode_picture(self, data: bytes) -> tuple[Image.Image, Any]:
         image = decode_image(data, self._limits, self._draft)
         return image, self._prepare(image)[0]
+
+    def _decode_frame(self, data: bytes, index: int) -> tuple[ClipFrame, Any]:
+        frame = clip_frame(data, index, self._limits, self._video, self._clock)
+        return frame, self._prepare(frame.image)[0]
 
     def _prepare(self, image: Image.Image) -> tuple[Any, ...]:
         return self.prepare(image, hashed=False)[0]
@@ -133,6 +147,21 @@ class Decoder:
             log.exception("preparing a %dx%d image for the model failed", *image.size)
             raise ModelError() from exc
         return prepared, key
+
+
+def clip_frame(
+    data: bytes,
+    index: int,
+    limits: ImageLimits,
+    video: VideoSettings,
+    clock: Clock = time.monotonic,
+) -> ClipFrame:
+    """Frame `index` of an animation or a video, decoded as sampling decodes it (blocking)."""
+    kind = kind_of(data)
+    if kind is None or kind.media is Media.IMAGE:
+        raise DamagedClip(N_("that file is not a clip, so it has no frames"))
+    decode = animation_frame if kind.media is Media.ANIMATION else video_frame
+    return decode(data, kind.decoder, limits, video, index, Budget(video.decode_budget_s, clock))
 
 
 def _hand_over(loop: asyncio.AbstractEventLoop, on_frame: OnFrame, frame: SampledFrame) -> None:

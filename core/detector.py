@@ -19,7 +19,9 @@ flight, are judged once, and `core.clips` makes the clip's answer from theirs.
 run alone on the first model's thread (between batches; an ensemble explains with its first
 model), giving the map of `core.explain` and, when
 asked, its picture (`core.heatmap`). Explaining is rare and never cached; identical requests in
-flight share one run.
+flight share one run. A clip is explained by its most suspicious sampled frame, the one its
+judgement names: the clip is judged as usual (a press of "Why?" under a reply finds it in the
+cache), then that one frame is decoded again (`core.decoding.clip_frame`) and explained.
 
 Shutdown, in order: refuse new requests; let accepted ones (decoding or queued) finish within
 `drain_timeout_s`; then fail whatever is left with `ShuttingDown`, so no caller hangs and no
@@ -51,13 +53,13 @@ from core.errors import (
     RequestTimeout,
     ShuttingDown,
 )
-from core.explain import Explainer, Explanation, PatchMap
+from core.explain import Explainer, Explanation, FrameShown, PatchMap
 from core.heatmap import backdrop, painted_png
-from core.images import check_byte_size, refuse_decompression_bombs
-from core.kinds import HEAD_BYTES, check_upload_size
+from core.images import refuse_decompression_bombs
+from core.kinds import HEAD_BYTES, check_upload_size, kind_of
 from core.provenance.reader import ProvenanceReader
-from core.result import Clip, Evidence, Judgement, Scores, judge_scores
-from core.sampling import DecodedClip, SampledFrame
+from core.result import Clip, Evidence, Judgement, Media, Scores, judge_scores
+from core.sampling import ClipFrame, DecodedClip, SampledFrame
 from core.sharing import ScoreMemory, SingleFlight
 from core.stats import Counters
 
@@ -308,7 +310,7 @@ class Detector:
         )
 
     async def explain(self, data: bytes, *, legend: str | None = None) -> Explanation:
-        """Where the model saw AI-like and real-like evidence in one image.
+        """Where the model saw AI-like and real-like evidence in one image, or a clip's frame.
 
         With `legend`, the explanation carries its picture: a PNG with that legend under it.
         Raises a `DeepGuardError` subclass for every expected failure, `ExplanationUnavailable`
@@ -316,7 +318,7 @@ class Detector:
         """
         if self._closing:
             raise ShuttingDown()
-        check_byte_size(len(data), self._limits)
+        check_upload_size(len(data), data[:HEAD_BYTES], self._limits, self._video)
         explainer = self._lanes.members[0].classifier
         if not isinstance(explainer, Explainer):
             raise ExplanationUnavailable()
@@ -333,7 +335,14 @@ class Detector:
     async def _explain(
         self, explainer: Explainer, digest: str, data: bytes, legend: str | None
     ) -> Explanation:
-        image, pixels = await self._decoder.decode_picture(data)
+        kind = kind_of(data)
+        media, frame = Media.IMAGE, None
+        if kind is not None and kind.media is not Media.IMAGE:
+            media = kind.media
+            clip_frame, pixels = await self._most_suspicious_frame(data)
+            image, frame = clip_frame.image, FrameShown(clip_frame.index, clip_frame.time_s)
+        else:
+            image, pixels = await self._decoder.decode_picture(data)
         loop = asyncio.get_running_loop()
         # The picture's backdrop (the photo shrunk and greyed, the legend) is made while the
         # model runs: ~30 ms of a 12 MP photo off the explanation's time.
@@ -360,7 +369,15 @@ class Detector:
             patches.cols,
             model_ms,
         )
-        return Explanation(digest, scores, patches, png)
+        return Explanation(digest, scores, patches, png, media, frame)
+
+    async def _most_suspicious_frame(self, data: bytes) -> tuple[ClipFrame, Any]:
+        """The frame a clip's judgement names as most suspicious, and the first model's input."""
+        judgement = await self.judge(data)
+        if judgement.clip is None:
+            log.error("a clip was judged as a still image; this is a bug")
+            raise ModelError()
+        return await self._decoder.decode_frame(data, judgement.clip.most_suspicious.index)
 
 
 def _explained(

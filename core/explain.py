@@ -34,7 +34,7 @@ import numpy.typing as npt
 from core.errors import N_, ExplanationUnavailable, ModelError
 from core.labels import LabelMap
 from core.preprocess import PixelArray
-from core.result import Scores
+from core.result import Media, Scores
 
 if TYPE_CHECKING:  # only the PyTorch backend runs the torch half of this module
     import torch
@@ -86,28 +86,48 @@ class PatchMap:
         return float(self.grid.mean()) + self.bias
 
 
+@dataclass(frozen=True, slots=True)
+class FrameShown:
+    """The frame of a clip an explanation is about: its most suspicious sampled frame."""
+
+    index: int  # in presentation order, from 0
+    time_s: float  # from the clip's first frame
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Explanation:
-    """The core's answer to "why?": the map, the probabilities of the same run, maybe a picture."""
+    """The core's answer to "why?": the map, the probabilities of the same run, maybe a picture.
+
+    A clip is explained by one frame, `frame`; its scores and map are that frame's.
+    """
 
     sha256: str
     scores: Scores
     patches: PatchMap
     png: bytes | None = None  # the picture (`core.heatmap`), when one was asked for
+    media: Media = Media.IMAGE
+    frame: FrameShown | None = None  # animations and videos only
 
     @property
     def fake_probability(self) -> float:
         return self.scores.fake_probability
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON shape of `deepguard explain --json` (which adds "file" first)."""
-        return {
+        """The JSON shape of `deepguard explain --json` (which adds "file" first).
+
+        A clip adds the frame shown: `"frame": {"index", "time_s"}`.
+        """
+        fields: dict[str, object] = {
             "fake_probability": round(self.fake_probability, 6),
             "rows": self.patches.rows,
             "cols": self.patches.cols,
             "grid": self.patches.grid.tolist(),
             "bias": self.patches.bias,
+            "media": self.media.value,
         }
+        if self.frame is not None:
+            fields["frame"] = {"index": self.frame.index, "time_s": round(self.frame.time_s, 3)}
+        return fields
 
 
 @runtime_checkable

@@ -18,13 +18,13 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
 
 from config import VideoSettings
-from core.errors import N_, ClipTooLong
+from core.errors import N_, ClipTooLong, DamagedClip
 from core.result import Media
 
 Prepare = Callable[[Image.Image], Any]  # a decoded frame to model input (one per model)
@@ -94,6 +94,15 @@ def _feed(digest: Any, value: Any) -> None:
         digest.update(repr(value).encode())
 
 
+class Sink(Protocol):
+    """Where a sampler puts each frame it decodes, in time order."""
+
+    @property
+    def last_index(self) -> int | None: ...
+
+    def add(self, index: int, time_s: float, image: Image.Image) -> None: ...
+
+
 class FrameSink:
     """Where a sampler puts each frame it decodes: prepared, hashed, kept and passed on at once.
 
@@ -121,6 +130,35 @@ class FrameSink:
         self._frames.append(frame)
         if self._emit is not None:
             self._emit(frame)
+
+
+@dataclass(frozen=True, slots=True)
+class ClipFrame:
+    """One frame of a clip as a picture (what an explanation shows), and where it is."""
+
+    index: int
+    time_s: float
+    image: Image.Image
+
+
+class FrameCatch:
+    """A sink for the one frame asked for, kept as the picture it is (not as model input)."""
+
+    def __init__(self) -> None:
+        self._frame: ClipFrame | None = None
+
+    @property
+    def last_index(self) -> int | None:
+        return None if self._frame is None else self._frame.index
+
+    def add(self, index: int, time_s: float, image: Image.Image) -> None:
+        self._frame = ClipFrame(index, time_s, image)
+
+    def caught(self) -> ClipFrame:
+        """The frame; a clip that did not give it is damaged there."""
+        if self._frame is None:
+            raise DamagedClip(N_("the clip is damaged: that frame could not be decoded"))
+        return self._frame
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import io
 import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
@@ -37,7 +38,16 @@ from config import ImageLimits, VideoSettings
 from core.errors import N_, ClipTooLarge, DamagedClip, ImageTooLarge, NoPicture, UnsupportedClip
 from core.images import TOO_LONG_A_SIDE, TOO_MANY_PIXELS, check_dimensions
 from core.result import Media
-from core.sampling import Budget, DecodedClip, FrameSink, check_duration, sample_frames
+from core.sampling import (
+    Budget,
+    ClipFrame,
+    DecodedClip,
+    FrameCatch,
+    FrameSink,
+    Sink,
+    check_duration,
+    sample_frames,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +82,36 @@ def decode_video(
     budget: Budget,
 ) -> DecodedClip:
     """The sampled frames of a video, or a refusal (too large, too long, no picture, damaged)."""
+    with _indexed(data, demuxer, limits, video, budget) as (container, stream, index):
+        wanted = sample_frames(index.pts, index.end, video.frames)
+        _sample(container, stream, index, wanted, limits, sink, budget)
+        duration_s = _duration_s(index, stream)
+    if not sink.frames:
+        raise DamagedClip(N_("the video is damaged: not one frame could be decoded"))
+    return DecodedClip(Media.VIDEO, duration_s, sink.frames, len(wanted))
+
+
+def video_frame(
+    data: bytes,
+    demuxer: str,
+    limits: ImageLimits,
+    video: VideoSettings,
+    index: int,
+    budget: Budget,
+) -> ClipFrame:
+    """Frame `index` of a video as sampling decodes it (seek, decode on), under the same caps."""
+    catch = FrameCatch()
+    with _indexed(data, demuxer, limits, video, budget) as (container, stream, frames):
+        if 0 <= index < len(frames.pts):
+            _sample(container, stream, frames, [index], limits, catch, budget)
+    return catch.caught()
+
+
+@contextmanager
+def _indexed(
+    data: bytes, demuxer: str, limits: ImageLimits, video: VideoSettings, budget: Budget
+) -> Iterator[tuple[InputContainer, VideoStream, _Index]]:
+    """The open video, its picture stream and its frames' index, checked against the caps."""
     guard = {"max_pixels": str(limits.max_pixels)}
     options = {**guard, "codec_whitelist": _DECODERS}
     try:
@@ -89,14 +129,12 @@ def decode_video(
         index = _scan(container, stream, budget)
         if not index.pts:
             raise DamagedClip(N_("the video is damaged: it holds no frame"))
-        time_base = stream.time_base or Fraction(1, 1)
-        duration_s = float((index.end - index.pts[0]) * time_base)
-        check_duration(duration_s, video)
-        wanted = sample_frames(index.pts, index.end, video.frames)
-        _sample(container, stream, index, wanted, limits, sink, budget)
-    if not sink.frames:
-        raise DamagedClip(N_("the video is damaged: not one frame could be decoded"))
-    return DecodedClip(Media.VIDEO, duration_s, sink.frames, len(wanted))
+        check_duration(_duration_s(index, stream), video)
+        yield container, stream, index
+
+
+def _duration_s(index: _Index, stream: VideoStream) -> float:
+    return float((index.end - index.pts[0]) * (stream.time_base or Fraction(1, 1)))
 
 
 def _picture_stream(container: InputContainer) -> VideoStream:
@@ -181,7 +219,7 @@ def _sample(
     index: _Index,
     wanted: list[int],
     limits: ImageLimits,
-    sink: FrameSink,
+    sink: Sink,
     budget: Budget,
 ) -> None:
     """Decode the wanted frames in order; a target that fails to decode is skipped."""

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from core.explain import Method, PatchMap
 from core.preprocess import PixelArray
 from core.result import Scores
 
@@ -126,6 +127,24 @@ class FakeClassifier:
     def _scores(self, red: int) -> Scores:
         fake = self.script(red)
         return Scores(fake_probability=fake, classes={"Real": 1.0 - fake, "Fake": fake})
+
+
+class FakeExplainer(FakeClassifier):
+    """A `FakeClassifier` that also explains: a 2x3 map whose cells are the red value / 255."""
+
+    def __init__(self, *, explain_gate: Gate | None = None) -> None:
+        super().__init__()
+        self.explain_gate = explain_gate or Gate()
+        self.explain_threads: list[str] = []
+        self.explain_error: Exception | None = None
+
+    def explain(self, prepared: PixelArray, size: tuple[int, int]) -> tuple[Scores, PatchMap]:
+        self.explain_threads.append(threading.current_thread().name)
+        self.explain_gate.pass_through()
+        if self.explain_error is not None:
+            raise self.explain_error
+        red = int(prepared[0, 0, 0])
+        return self._scores(red), PatchMap(np.full((2, 3), red / 255), 0.5, Method.EXACT)
 
 
 def png_bytes(

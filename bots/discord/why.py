@@ -20,11 +20,11 @@ from bots.delivery import InFlight, SeenMessages
 from bots.discord.answers import DiscordCalls, DiscordPort
 from bots.discord.inputs import Collector, DiscordImage
 from bots.explain_replies import (
-    EXPLAIN_CAPTION,
     EXPLAIN_DESCRIPTION,
     EXPLAIN_IMAGE,
     WHY_DATA,
     OriginalGone,
+    explain_caption,
 )
 from bots.i18n import english
 from bots.replies import EXPLAIN_LEGEND, THROTTLED, UNEXPECTED, error_text
@@ -113,7 +113,9 @@ class Explanations:
         if explanation.png is None:  # a judge that ignored the legend: a bug
             raise RuntimeError("an explanation asked with a legend came without its picture")
         picture = discord.File(io.BytesIO(explanation.png), PICTURE_NAME)
-        await interaction.followup.send(EXPLAIN_CAPTION, file=picture, ephemeral=True)
+        await interaction.followup.send(
+            explain_caption(ENGLISH, explanation), file=picture, ephemeral=True
+        )
 
     async def _original(self, interaction: discord.Interaction) -> DiscordImage:
         """The first image of the message the pressed reply answered, fetched again."""

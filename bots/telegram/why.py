@@ -24,8 +24,8 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots.delivery import InFlight
-from bots.explain_replies import EXPLAIN_CAPTION, WHY_BUTTON, WHY_DATA, OriginalGone
-from bots.i18n import SOURCE, Words
+from bots.explain_replies import WHY_BUTTON, WHY_DATA, OriginalGone, explain_caption
+from bots.i18n import Words
 from bots.replies import EXPLAIN_LEGEND, THROTTLED, error_text
 from bots.telegram.chats import is_private
 from bots.telegram.languages import Languages
@@ -96,10 +96,12 @@ class WhyButton:
                 return
             if explanation.png is None:  # a judge that ignored the legend: a bug
                 raise RuntimeError("an explanation asked with a legend came without its picture")
-            caption = words.gettext(EXPLAIN_CAPTION)
-            if words.code != SOURCE:
-                caption = f"{caption}\n{words.gettext(EXPLAIN_LEGEND)}"
-            await _answer(context.bot, reply, picture=explanation.png, caption=caption)
+            await _answer(
+                context.bot,
+                reply,
+                picture=explanation.png,
+                caption=explain_caption(words, explanation),
+            )
 
 
 async def _answer(

@@ -50,7 +50,8 @@ async def test_json_adds_up_to_the_logit_gap(classifier: HFClassifier) -> None:
             status, body = response.status, await response.json()
         local = await running.detector.explain(image)
     assert status == 200
-    assert set(body) == {"fake_probability", "rows", "cols", "grid", "bias"}
+    assert set(body) == {"fake_probability", "rows", "cols", "grid", "bias", "media"}
+    assert body["media"] == "image"
     grid = np.asarray(body["grid"])
     assert grid.shape == (body["rows"], body["cols"])
     assert body["fake_probability"] == pytest.approx(local.fake_probability, abs=1e-6)
@@ -163,5 +164,6 @@ async def test_the_app_draws_with_its_legend_and_names_the_method() -> None:
         "cols": 2,
         "grid": [[0.0, 0.0], [0.0, 0.0]],
         "bias": 0.25,
+        "media": "image",
     }
     assert {picture.headers[METHOD_HEADER], mapped.headers[METHOD_HEADER]} == {"gradient"}

@@ -14,9 +14,10 @@ from transformers import AutoImageProcessor, AutoModelForImageClassification
 
 from bots import replies
 from bots.cli import main
+from tests.sample_clips import LOSSLESS_MKV, noise_frames, video_bytes
 from tests.tiny_model import build_vit_dir
 
-CONTRACT = ["file", "fake_probability", "rows", "cols", "grid", "bias"]
+CONTRACT = ["file", "fake_probability", "rows", "cols", "grid", "bias", "media"]
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +91,28 @@ def test_json_and_output_give_both(
     assert list(json.loads(capsys.readouterr().out)) == CONTRACT
     with Image.open(out) as picture:
         assert picture.size[0] == 512  # a small picture is enlarged for the legend's sake
+
+
+def test_a_video_is_explained_by_its_most_suspicious_frame(
+    tmp_path: Path, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A video's JSON adds "frame": the frame `check` names as its most suspicious."""
+    clip = tmp_path / "clip.mkv"
+    clip.write_bytes(video_bytes(noise_frames(10, side=48, seed=4), LOSSLESS_MKV, rate=5))
+    model = ["--model", str(model_dir)]
+    assert main(["explain", str(clip), "--json", *model]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert list(answer) == [*CONTRACT, "frame"]
+    assert answer["media"] == "video"
+    assert main(["check", "--json", *model, str(clip)]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    worst = max(checked["frames"], key=lambda f: (f["fake_probability"], -f["time_s"]))
+    assert answer["frame"] == {"index": worst["index"], "time_s": worst["time_s"]}
+    assert answer["fake_probability"] == pytest.approx(worst["fake_probability"], abs=1e-6)
+    assert main(["explain", str(clip), *model]) == 0
+    said = capsys.readouterr().out
+    assert "the most suspicious frame, at 0:0" in said
+    assert (tmp_path / "clip.explain.png").exists()
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from bots import moderation_replies, replies
+from bots.explain_replies import EXPLAIN_CAPTION, explain_caption
 from bots.i18n import english
+from bots.replies import EXPLAIN_LEGEND
 from config import ReplySettings
 from core.errors import (
     ClipTooLong,
@@ -15,6 +20,7 @@ from core.errors import (
     NoPicture,
     Overloaded,
 )
+from core.explain import Explanation, FrameShown, Method, PatchMap
 from core.result import (
     Clip,
     Declares,
@@ -28,6 +34,7 @@ from core.result import (
     State,
     judge_scores,
 )
+from tests.pseudo_catalogs import pseudo, pseudo_catalogs
 
 ENGLISH = english()
 
@@ -320,3 +327,31 @@ def test_a_reply_from_several_models_says_how_they_split() -> None:
     assert text.splitlines()[1] == "2 of 3 models lean AI-generated"
     single = replies.verdict_text(ENGLISH, judge_scores(two, 0.5, "0" * 64), BANDS)
     assert "models" not in single
+
+
+class TestExplainCaption:
+    def _explanation(self, frame: FrameShown | None) -> Explanation:
+        patches = PatchMap(np.zeros((2, 2)), 0.0, Method.EXACT)
+        media = Media.IMAGE if frame is None else Media.VIDEO
+        return Explanation("0" * 64, Scores(0.7, {}), patches, None, media, frame)
+
+    def test_a_still_images_caption_is_the_plain_one(self) -> None:
+        """A picture of a still image needs no word on which moment it shows."""
+        assert explain_caption(ENGLISH, self._explanation(None)) == EXPLAIN_CAPTION
+
+    def test_a_clips_caption_names_the_moment_shown(self) -> None:
+        """Under a clip's picture, the frame's time as the verdict reply wrote it."""
+        caption = explain_caption(ENGLISH, self._explanation(FrameShown(5, 63.9)))
+        assert caption.startswith(EXPLAIN_CAPTION)
+        assert "1:03" in caption
+        assert "most suspicious" in caption
+
+    def test_another_language_says_the_moment_and_the_legend_in_it(self, tmp_path: Path) -> None:
+        """The picture draws its legend in English; a French caption carries it in French."""
+        french = pseudo_catalogs(tmp_path).words("fr")
+        caption = explain_caption(french, self._explanation(FrameShown(5, 63.9)))
+        frame = pseudo("fr", "The frame at {time}, the clip's most suspicious moment.")
+        assert caption == (
+            f"{pseudo('fr', EXPLAIN_CAPTION)} {frame.format(time='1:03')}\n"
+            f"{pseudo('fr', EXPLAIN_LEGEND)}"
+        )

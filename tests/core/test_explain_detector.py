@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import io
 import logging
-import threading
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -24,10 +23,14 @@ from core.errors import (
     RequestTimeout,
     ShuttingDown,
 )
-from core.explain import Method, PatchMap
-from core.preprocess import PixelArray
-from core.result import Scores
-from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
+from core.explain import Method
+from tests.fakes import (
+    FakeClassifier,
+    FakeExplainer,
+    Gate,
+    no_unhandled_loop_errors,
+    png_bytes,
+)
 
 LEGEND = "Where the model saw AI-like (warm) and real-like (cool) evidence."
 
@@ -36,24 +39,6 @@ LEGEND = "Where the model saw AI-like (warm) and real-like (cool) evidence."
 async def _no_lost_errors() -> AsyncIterator[None]:
     async with no_unhandled_loop_errors():
         yield
-
-
-class FakeExplainer(FakeClassifier):
-    """A `FakeClassifier` that also explains: a 2x3 map whose cells are the red value / 255."""
-
-    def __init__(self, *, explain_gate: Gate | None = None) -> None:
-        super().__init__()
-        self.explain_gate = explain_gate or Gate()
-        self.explain_threads: list[str] = []
-        self.explain_error: Exception | None = None
-
-    def explain(self, prepared: PixelArray, size: tuple[int, int]) -> tuple[Scores, PatchMap]:
-        self.explain_threads.append(threading.current_thread().name)
-        self.explain_gate.pass_through()
-        if self.explain_error is not None:
-            raise self.explain_error
-        red = int(prepared[0, 0, 0])
-        return self._scores(red), PatchMap(np.full((2, 3), red / 255), 0.5, Method.EXACT)
 
 
 @contextlib.asynccontextmanager
@@ -98,7 +83,8 @@ class TestWithTheTinyModel:
         """as_dict has the CLI's fields, and mean(grid) + bias is the map's gap."""
         explained = await detector.explain(_jpeg())
         shape = explained.as_dict()
-        assert list(shape) == ["fake_probability", "rows", "cols", "grid", "bias"]
+        assert list(shape) == ["fake_probability", "rows", "cols", "grid", "bias", "media"]
+        assert shape["media"] == "image"
         grid, bias = np.array(shape["grid"]), shape["bias"]
         assert grid.shape == (shape["rows"], shape["cols"])
         assert isinstance(bias, float)

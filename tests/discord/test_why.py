@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from bots import replies
-from bots.explain_replies import EXPLAIN_CAPTION, WHY_DATA, OriginalGone
+from bots.explain_replies import EXPLAIN_CAPTION, WHY_DATA, OriginalGone, explain_caption
 from bots.i18n import english
 from config import Settings, ThrottleSettings
 from core.detector import Detector
@@ -34,6 +34,7 @@ from tests.discord.discord_payloads import Json, interaction, snowflake
 from tests.discord.fake_discord import FakeDiscord
 from tests.discord.fake_discord_mod import click, custom_ids, posted
 from tests.fakes import png_bytes
+from tests.sample_clips import H264_MP4, noise_frames, video_bytes
 
 ENGLISH = english()
 
@@ -86,6 +87,24 @@ async def test_why_answers_the_presser_privately_with_the_picture(
     width, height = png_size(picture)
     assert width >= 360
     assert height > width // 2
+
+
+async def test_why_under_a_video_shows_its_most_suspicious_frame(
+    fake: FakeDiscord, settings: Settings, detector: Detector
+) -> None:
+    """A press under a video's verdict answers with that frame's picture, not a refusal."""
+    clip = video_bytes(noise_frames(12, side=48, seed=22), H264_MP4)
+    async with bot_running(fake, bot_settings(settings, fake), detector, await answers_only()):
+        original = await post(fake, attachments=[fake.attachment("clip.mp4", clip, "video/mp4")])
+        fake.messages[original["id"]] = original
+        (body,) = await reply_to(fake, original)
+        _, followup = await press(fake, the_reply(fake, original, body))
+    explained = await detector.explain(clip)
+    assert explained.frame is not None
+    assert followup["content"] == explain_caption(ENGLISH, explained)
+    assert followup["content"] != EXPLAIN_CAPTION
+    (picture,) = followup["uploaded"]
+    assert png_size(picture)[0] >= 360
 
 
 async def test_why_still_works_after_a_restart(

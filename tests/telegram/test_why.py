@@ -14,11 +14,13 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from bots.explain_replies import EXPLAIN_CAPTION, WHY_DATA, OriginalGone
+from bots.explain_replies import EXPLAIN_CAPTION, WHY_DATA, OriginalGone, explain_caption
 from bots.i18n import english
 from bots.replies import THROTTLED, error_text
 from config import Settings, ThrottleSettings
 from core.detector import Detector
+from core.sampling import clock_text
+from tests.sample_clips import H264_MP4, noise_frames, video_bytes
 from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram import FakeTelegram, isolated_fake
 from tests.telegram.telegram_harness import bot_settings, running_bot
@@ -97,6 +99,31 @@ async def test_why_answers_with_the_picture_as_a_photo_reply(
     assert buttons(sent) == [WHY_DATA]
     assert photo["caption"] == EXPLAIN_CAPTION
     assert photo["reply_parameters"]["message_id"] == 5000
+    assert png_width(photos.sent[0]) >= 360
+
+
+async def test_why_under_a_video_explains_its_most_suspicious_frame(
+    fake: FakeTelegram, settings: Settings, detector: Detector
+) -> None:
+    """A press under a video's verdict answers with the picture of the frame the reply names."""
+    photos = Photos(fake)
+    clip = video_bytes(noise_frames(12, side=48, seed=21), H264_MP4)
+    async with running_bot(fake, bot_settings(settings, fake), detector):
+        original = fake.video(clip)
+        fake.push(original)
+        [sent] = await fake.wait_for("sendMessage")
+        press(fake, verdict_reply(sent, original))
+        [photo] = await fake.wait_for("sendPhoto")
+    judged, explained = await detector.judge(clip), await detector.explain(clip)
+    assert judged.clip is not None
+    assert explained.frame is not None
+    assert explained.frame.time_s == judged.clip.most_suspicious.time_s
+    moment = clock_text(explained.frame.time_s)
+    assert buttons(sent) == [WHY_DATA]
+    assert f"most suspicious at {moment}" in sent["text"]
+    assert photo["caption"] == explain_caption(ENGLISH, explained)
+    assert moment in photo["caption"]
+    assert fake.sent("sendMessage") == [sent]  # no refusal after the press
     assert png_width(photos.sent[0]) >= 360
 
 
