@@ -5,7 +5,8 @@ Messages is skipped for `muted_channel_s` (one warning, not a failed request per
 about more images than fit in one Discord message lists the first and says how many are left out.
 `InteractionPort` answers `/check` and the message menu privately, through the interaction's
 response or, once that was deferred, its follow-up. Both take the same actions. A reply in a
-channel about judged images carries a "Why?" button (`bots.discord.why` answers it).
+channel about judged images carries a "Why?" button (`bots.discord.why` answers it). The
+pipeline chooses the language of each text, and the buttons under it are labelled in the same.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bots.discord.inputs import DiscordImage
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
 from bots.explain_replies import WHY_BUTTON, WHY_DATA, is_verdict
+from bots.i18n import Words
 from bots.moderation_replies import MARKER_EMOJI, flag_notice
 from bots.port import Failure
 from bots.replies import DISCLAIMER, cut_short
@@ -74,9 +76,10 @@ class DiscordPort:
     async def react(self, message: discord.Message) -> None:
         await message.add_reaction(MARKER_EMOJI)
 
-    async def warn(self, message: discord.Message, text: str, flag: Flag) -> None:
+    async def warn(self, message: discord.Message, text: str, flag: Flag, words: Words) -> None:
         reference = message.to_reference(fail_if_not_exists=False)
-        await message.channel.send(text, reference=reference, view=buttons(flag.id, "report"))
+        view = buttons(words, flag.id, "report")
+        await message.channel.send(text, reference=reference, view=view)
 
     async def delete(self, message: discord.Message) -> None:
         await message.delete()
@@ -86,7 +89,9 @@ class DiscordPort:
             until = timedelta(minutes=minutes)
             await message.author.timeout(until, reason="DeepGuard: likely AI-generated image")
 
-    async def post_flag(self, message: discord.Message, flag: Flag, modlog: str) -> str:
+    async def post_flag(
+        self, message: discord.Message, flag: Flag, modlog: str, words: Words
+    ) -> str:
         channel = self._client.get_partial_messageable(int(modlog))
         where = getattr(message.channel, "mention", f"<#{message.channel.id}>")
         text = flag_notice(
@@ -97,7 +102,7 @@ class DiscordPort:
             message.jump_url,
             declared=flag.flag.declared,
         )
-        posted = await channel.send(text, view=buttons(flag.id, "confirm", "dismiss"))
+        posted = await channel.send(text, view=buttons(words, flag.id, "confirm", "dismiss"))
         return str(posted.id)
 
     async def tell(self, message: discord.Message, text: str, modlog: str | None) -> None:
@@ -138,17 +143,17 @@ class ChannelPort(DiscordPort):
         super().__init__(calls)
         self._message = message
 
-    async def reply(self, text: str, flag: Flag | None) -> None:
+    async def reply(self, text: str, flag: Flag | None, words: Words) -> None:
         message, muted = self._message, self._calls.muted
         if muted.muted(message.channel.id):
             return  # the channel is still moderated; only the answer is skipped
         reference = message.to_reference(fail_if_not_exists=False)
-        view = buttons(flag.id, "report") if flag is not None else None
+        view = buttons(words, flag.id, "report") if flag is not None else None
         if is_verdict(text):
-            view = with_why(view)
+            view = with_why(words, view)
         try:
             await message.channel.send(
-                fitted(text),
+                fitted(words, text),
                 reference=reference,
                 mention_author=False,
                 view=view if view is not None else discord.utils.MISSING,
@@ -180,31 +185,31 @@ class InteractionPort(DiscordPort):
             if not self._interaction.response.is_done():
                 await self._interaction.response.defer(ephemeral=True, thinking=True)
 
-    async def reply(self, text: str, flag: Flag | None) -> None:
+    async def reply(self, text: str, flag: Flag | None, words: Words) -> None:
         """The private answer; a report button is for the poster, so it has none."""
         interaction = self._interaction
         try:
             async with self._responding:
                 if interaction.response.is_done():
-                    await interaction.followup.send(fitted(text), ephemeral=True)
+                    await interaction.followup.send(fitted(words, text), ephemeral=True)
                 else:
-                    await interaction.response.send_message(fitted(text), ephemeral=True)
+                    await interaction.response.send_message(fitted(words, text), ephemeral=True)
         except discord.HTTPException as error:
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
 
 
-def with_why(view: discord.ui.View | None = None) -> discord.ui.View:
+def with_why(words: Words, view: discord.ui.View | None = None) -> discord.ui.View:
     """`view` (or a new one) with the "Why?" button; stopped: its fixed id routes, not a view."""
     view = view if view is not None else discord.ui.View(timeout=None)
     why: discord.ui.Button[discord.ui.View] = discord.ui.Button(
-        label=WHY_BUTTON, style=discord.ButtonStyle.secondary, custom_id=WHY_DATA
+        label=words.gettext(WHY_BUTTON), style=discord.ButtonStyle.secondary, custom_id=WHY_DATA
     )
     view.add_item(why)
     view.stop()
     return view
 
 
-def fitted(text: str, limit: int = MESSAGE_LIMIT) -> str:
+def fitted(words: Words, text: str, limit: int = MESSAGE_LIMIT) -> str:
     """The reply as Discord takes it: past `limit`, the first lines that fit and a note.
 
     The disclaimer that ends a reply about judged images stays.
@@ -212,7 +217,7 @@ def fitted(text: str, limit: int = MESSAGE_LIMIT) -> str:
     if len(text) <= limit:
         return text
     lines = text.split("\n")
-    tail = [lines.pop()] if lines[-1] == DISCLAIMER else []
+    tail = [lines.pop()] if lines[-1] == words.gettext(DISCLAIMER) else []
     kept: list[str] = []
     while lines and len("\n".join([*kept, lines[0], cut_short(len(lines)), *tail])) <= limit:
         kept.append(lines.pop(0))

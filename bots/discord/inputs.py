@@ -5,7 +5,8 @@ its label: a declared image is always checked, and a file with no useful content
 fetched and checked only if its bytes are an image. Each image gets a key that is stable across
 gateway replays and edits, so the same image of the same message is answered once; a link is
 keyed by its URL's SHA-256, so that a long URL makes no long key. A thread counts as its parent
-channel for the policy's exemptions.
+channel for the policy's exemptions. An event carries the server's own language (its
+`preferred_locale`) and, for an interaction, the presser's (`interaction.locale`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ class Collector:
         """A message posted (or edited) in a channel the bot reads."""
         chat, private = chat_of(message)
         context = upload_context(message, private=private)
-        return Event(chat, message.author.id, context, [self._post(message, context)])
+        return Event(
+            chat,
+            message.author.id,
+            context,
+            [self._post(message, context)],
+            chat_language=server_language(message.guild),
+        )
 
     async def checked_message(
         self, interaction: discord.Interaction, message: discord.Message
@@ -50,7 +57,14 @@ class Collector:
         chat, private = chat_of(message)
         author = await as_member(message.guild, message.author) if message.guild else None
         context = upload_context(message, private=private, author=author, requested=True)
-        return Event(chat, interaction.user.id, context, [self._post(message, context)])
+        return Event(
+            chat,
+            interaction.user.id,
+            context,
+            [self._post(message, context)],
+            answer_language=str(interaction.locale),
+            chat_language=server_language(message.guild),
+        )
 
     def checked_file(
         self, interaction: discord.Interaction, attachment: discord.Attachment
@@ -65,7 +79,14 @@ class Collector:
         post: Post[discord.Message, DiscordImage] = Post(
             f"interaction:{interaction.id}", channel, context, [image] if image else []
         )
-        return Event(chat, interaction.user.id, context, [post])
+        return Event(
+            chat,
+            interaction.user.id,
+            context,
+            [post],
+            answer_language=str(interaction.locale),
+            chat_language=str(interaction.guild_locale) if interaction.guild_locale else None,
+        )
 
     def _post(
         self, message: discord.Message, context: UploadContext
@@ -117,6 +138,11 @@ def _previews(embeds: list[discord.Embed]) -> list[Image[DiscordImage]]:
                 digest = hashlib.sha256(media.url.encode()).hexdigest()  # URLs can be KBs long
                 found[media.url] = Image(f"link:{digest}", link)
     return list(found.values())
+
+
+def server_language(guild: discord.Guild | None) -> str | None:
+    """The language a server set in Discord (its Community settings); None outside servers."""
+    return str(guild.preferred_locale) if guild is not None else None
 
 
 def chat_of(message: discord.Message) -> tuple[ChatKey, bool]:

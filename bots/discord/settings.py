@@ -1,9 +1,13 @@
 """`/deepguard`: a server's moderation settings, its `stats` and `forget`, for its admins.
 
 Default permissions hide the group from members without Manage Server, but a server's admins
-can change those, so every call checks the member's permissions again. Answers are ephemeral.
-Each `settings` subcommand changes the policy with a pure edit (below), applied by the store in
-one transaction, so admins changing settings at once all keep their change.
+can change those, so every call checks the member's permissions again. Answers are ephemeral,
+in the language of whoever asked (`interaction.locale`). Each `settings` subcommand changes the
+policy with a pure edit (below), applied by the store in one transaction, so admins changing
+settings at once all keep their change. `settings language` sets the language of the server's
+channel replies and mod-log posts; unset, they follow the server's own Discord language.
+
+Command and option names are marked for the catalogs (`bots.discord.translator` localises them).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
+from bots.i18n import LANGUAGES, N_, Catalogs, Words
 from bots.moderation_replies import (
     ADMINS_ONLY,
     FORGOTTEN,
@@ -34,28 +39,57 @@ Edit = Literal["add", "remove"]
 Exemption = Literal["exempt_channels", "exempt_roles", "exempt_users"]
 Refusal = Callable[[ChatPolicy], str | None]  # why a changed policy is not saved, if it isn't
 Admin = Callable[[discord.Interaction], Awaitable[ChatKey | None]]
-MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in Mode]
+
+# TRANSLATORS: the names of Discord command options and choices below: lowercase letters,
+# digits, - or _ only, no spaces, at most 32 characters.
+_MODE_NAMES = {
+    Mode.REPLY_ALL: N_("reply-all"),
+    Mode.FLAG_ONLY: N_("flag-only"),
+    Mode.OFF: N_("off"),
+}
+MODES = [app_commands.Choice(name=_MODE_NAMES[mode], value=mode.value) for mode in Mode]
+EDITS = [
+    app_commands.Choice(name=N_("add"), value="add"),
+    app_commands.Choice(name=N_("remove"), value="remove"),
+]
+SERVER_DEFAULT = "server"  # the language choice that follows the server's Discord language
+# TRANSLATORS: a choice of /deepguard settings language, at most 100 characters.
+SERVER_DEFAULT_CHOICE = N_("Server default (the server's language in Discord)")
+LANGUAGE_CHOICES = [
+    app_commands.Choice(name=SERVER_DEFAULT_CHOICE, value=SERVER_DEFAULT),
+    *(app_commands.Choice(name=name, value=code) for code, name in LANGUAGES.items()),
+]
+LANGUAGE_UNKNOWN = N_(
+    'Not saved: I don\'t speak "{code}". Choose one of the languages offered: {languages}.'
+)
+# TRANSLATORS: a line of the settings panel; {language} is a language's own name ("Deutsch").
+LANGUAGE_LINE = N_("• language: {language}")
+# TRANSLATORS: a line of the settings panel when the server chose no language.
+LANGUAGE_DEFAULT_LINE = N_("• language: {language} (the server's language in Discord)")
 
 
 class ModCommands:
     """Builds the `/deepguard` command group on a store."""
 
-    def __init__(self, store: ModerationStore) -> None:
+    def __init__(self, store: ModerationStore, catalogs: Catalogs) -> None:
         self._store = store
+        self._catalogs = catalogs
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         root = app_commands.Group(
-            name="deepguard",
-            description="DeepGuard moderation for this server",
+            name=N_("deepguard"),
+            description=N_("DeepGuard moderation for this server"),
             guild_only=True,
             default_permissions=discord.Permissions(manage_guild=True),
         )
         settings = app_commands.Group(
-            name="settings", description="Show or change DeepGuard's settings", parent=root
+            name=N_("settings"), description=N_("Show or change DeepGuard's settings"), parent=root
         )
-        SettingsCommands(self._store, self.admin).install(settings)
+        SettingsCommands(self._store, self._catalogs, self.admin).install(settings)
 
-        @root.command(name="stats", description="Images scanned and flagged, last 7 and 30 days")
+        @root.command(
+            name=N_("stats"), description=N_("Images scanned and flagged, last 7 and 30 days")
+        )
         async def stats(interaction: discord.Interaction) -> None:
             if (chat := await self.admin(interaction)) is not None:
                 now = datetime.now(UTC)
@@ -63,11 +97,13 @@ class ModCommands:
                 month = await self._store.stats(chat, now - timedelta(days=30))
                 await answer(interaction, stats_text(week, month))
 
-        @root.command(name="forget", description="Delete all DeepGuard stored about this server")
+        @root.command(
+            name=N_("forget"), description=N_("Delete all DeepGuard stored about this server")
+        )
         async def forget(interaction: discord.Interaction) -> None:
             if (chat := await self.admin(interaction)) is not None:
                 await self._store.forget(chat)
-                await answer(interaction, FORGOTTEN)
+                await answer(interaction, self._words(interaction).gettext(FORGOTTEN))
 
         tree.add_command(root)
 
@@ -77,21 +113,26 @@ class ModCommands:
 
     async def admin(self, interaction: discord.Interaction) -> ChatKey | None:
         """The server's key if the member may manage it; otherwise answer why not."""
+        words = self._words(interaction)
         if interaction.guild_id is None:
-            await answer(interaction, SERVERS_ONLY)
+            await answer(interaction, words.gettext(SERVERS_ONLY))
             return None
         permissions = interaction.permissions
         if not (permissions.administrator or permissions.manage_guild):
-            await answer(interaction, ADMINS_ONLY)
+            await answer(interaction, words.gettext(ADMINS_ONLY))
             return None
         return ChatKey("discord", str(interaction.guild_id))
+
+    def _words(self, interaction: discord.Interaction) -> Words:
+        return self._catalogs.words(str(interaction.locale))
 
 
 class SettingsCommands:
     """The `settings` subcommands; each applies one change to the policy."""
 
-    def __init__(self, store: ModerationStore, admin: Admin) -> None:
+    def __init__(self, store: ModerationStore, catalogs: Catalogs, admin: Admin) -> None:
         self._store = store
+        self._catalogs = catalogs
         self._admin = admin
 
     def install(self, group: app_commands.Group) -> None:
@@ -99,39 +140,47 @@ class SettingsCommands:
         self._band_commands(group)
         self._action_commands(group)
         self._exempt_commands(group)
+        self._language_command(group)
 
     def _mode_commands(self, group: app_commands.Group) -> None:
-        @group.command(name="show", description="Show the settings")
+        @group.command(name=N_("show"), description=N_("Show the settings"))
         async def show_(interaction: discord.Interaction) -> None:
             await self._change(interaction, lambda policy: policy, saved=False)
 
-        @group.command(name="mode", description="reply-all, flag-only or off")
+        @group.command(name=N_("mode"), description=N_("reply-all, flag-only or off"))
+        @app_commands.rename(mode=N_("mode"))
         @app_commands.choices(mode=MODES)
         async def mode(interaction: discord.Interaction, mode: app_commands.Choice[str]) -> None:
             await self._change(interaction, lambda p: with_mode(p, Mode(mode.value)))
 
         @group.command(
-            name="declared",
-            description="Count an image whose own Content Credentials or metadata declare AI "
-            "as AI-generated (off: the model alone decides)",
+            name=N_("declared"),
+            description=N_(
+                "Count an image whose own Content Credentials or metadata declare AI "
+                "as AI-generated (off: the model alone decides)"
+            ),
         )
+        @app_commands.rename(on=N_("on"))
         async def declared(interaction: discord.Interaction, on: bool) -> None:
             await self._change(interaction, lambda p: replace(p, declared_ai_is_fake=on))
 
     def _band_commands(self, group: app_commands.Group) -> None:
 
         @group.command(
-            name="threshold", description="Flag images at or above this % probability of AI"
+            name=N_("threshold"),
+            description=N_("Flag images at or above this % probability of AI"),
         )
+        @app_commands.rename(percent=N_("percent"))
         async def threshold(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
         ) -> None:
             await self._change(interaction, lambda p: with_threshold(p, percent / 100))
 
         @group.command(
-            name="uncertain",
-            description='Below this % probability of AI the reply says "likely real"',
+            name=N_("uncertain"),
+            description=N_('Below this % probability of AI the reply says "likely real"'),
         )
+        @app_commands.rename(percent=N_("percent"))
         async def uncertain(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
         ) -> None:
@@ -141,8 +190,15 @@ class SettingsCommands:
 
     def _action_commands(self, group: app_commands.Group) -> None:
 
-        @group.command(name="actions", description="What happens to a flagged image")
-        @app_commands.rename(time_out="timeout")
+        @group.command(name=N_("actions"), description=N_("What happens to a flagged image"))
+        @app_commands.rename(
+            react=N_("react"),
+            warn=N_("warn"),
+            modlog=N_("modlog"),
+            delete=N_("delete"),
+            time_out=N_("timeout"),
+            timeout_minutes=N_("timeout_minutes"),
+        )
         async def actions(
             interaction: discord.Interaction,
             react: bool | None = None,
@@ -161,7 +217,10 @@ class SettingsCommands:
             }
             await self._change(interaction, lambda p: with_actions(p, wanted, timeout_minutes))
 
-        @group.command(name="modlog", description="Where flags are posted (leave empty to unset)")
+        @group.command(
+            name=N_("modlog"), description=N_("Where flags are posted (leave empty to unset)")
+        )
+        @app_commands.rename(channel=N_("channel"))
         async def modlog(
             interaction: discord.Interaction, channel: app_commands.AppCommandChannel | None = None
         ) -> None:
@@ -170,32 +229,66 @@ class SettingsCommands:
             )
 
         @group.command(
-            name="new-members",
-            description="Only scan members who joined less than N days ago (0: all)",
+            name=N_("new-members"),
+            description=N_("Only scan members who joined less than N days ago (0: all)"),
         )
+        @app_commands.rename(days=N_("days"))
         async def new_members(
             interaction: discord.Interaction, days: app_commands.Range[int, 0, 3650]
         ) -> None:
             await self._change(interaction, lambda p: replace(p, new_members_days=days or None))
 
     def _exempt_commands(self, group: app_commands.Group) -> None:
-        @group.command(name="exempt-channel", description="Never flag images in a channel")
+        @group.command(name=N_("exempt-channel"), description=N_("Never flag images in a channel"))
+        @app_commands.rename(edit=N_("edit"), channel=N_("channel"))
+        @app_commands.choices(edit=EDITS)
         async def exempt_channel(
-            interaction: discord.Interaction, edit: Edit, channel: app_commands.AppCommandChannel
+            interaction: discord.Interaction,
+            edit: app_commands.Choice[str],
+            channel: app_commands.AppCommandChannel,
         ) -> None:
-            await self._change(interaction, exempting("exempt_channels", edit, str(channel.id)))
+            change = exempting("exempt_channels", _edit(edit), str(channel.id))
+            await self._change(interaction, change)
 
-        @group.command(name="exempt-role", description="Never flag images of members with a role")
+        @group.command(
+            name=N_("exempt-role"), description=N_("Never flag images of members with a role")
+        )
+        @app_commands.rename(edit=N_("edit"), role=N_("role"))
+        @app_commands.choices(edit=EDITS)
         async def exempt_role(
-            interaction: discord.Interaction, edit: Edit, role: discord.Role
+            interaction: discord.Interaction, edit: app_commands.Choice[str], role: discord.Role
         ) -> None:
-            await self._change(interaction, exempting("exempt_roles", edit, str(role.id)))
+            await self._change(interaction, exempting("exempt_roles", _edit(edit), str(role.id)))
 
-        @group.command(name="exempt-user", description="Never flag images of one member")
+        @group.command(name=N_("exempt-user"), description=N_("Never flag images of one member"))
+        @app_commands.rename(edit=N_("edit"), user=N_("user"))
+        @app_commands.choices(edit=EDITS)
         async def exempt_user(
-            interaction: discord.Interaction, edit: Edit, user: discord.User
+            interaction: discord.Interaction, edit: app_commands.Choice[str], user: discord.User
         ) -> None:
-            await self._change(interaction, exempting("exempt_users", edit, str(user.id)))
+            await self._change(interaction, exempting("exempt_users", _edit(edit), str(user.id)))
+
+    def _language_command(self, group: app_commands.Group) -> None:
+        @group.command(
+            name=N_("language"),
+            description=N_("The language of the bot's replies and mod-log posts in this server"),
+        )
+        @app_commands.rename(code=N_("language"))
+        @app_commands.describe(code=N_("One of the bot's languages, or the server's own"))
+        @app_commands.choices(code=LANGUAGE_CHOICES)
+        async def language(interaction: discord.Interaction, code: str) -> None:
+            # Discord offers only the choices; a forged or outdated value is refused here.
+            chosen = None if code == SERVER_DEFAULT else self._catalogs.resolve(code)
+            words = self._words(interaction)
+
+            def unknown(policy: ChatPolicy) -> str | None:
+                if code == SERVER_DEFAULT or chosen == code:
+                    return None
+                return words.gettext(
+                    LANGUAGE_UNKNOWN, code=code, languages=", ".join(LANGUAGES.values())
+                )
+
+            await self._change(interaction, lambda p: replace(p, language=chosen), refuse=unknown)
 
     async def _change(
         self,
@@ -209,8 +302,10 @@ class SettingsCommands:
         chat = await self._admin(interaction)
         if chat is None:
             return
+        words, server = self._words(interaction), self._server_language(interaction)
         if not saved:
-            await answer(interaction, show(await self._store.policy(chat, private=False)))
+            saved_policy = await self._store.policy(chat, private=False)
+            await answer(interaction, show(words, saved_policy, server))
             return
         refusals: list[str] = []
 
@@ -225,15 +320,37 @@ class SettingsCommands:
         if policy is None:
             await answer(interaction, refusals[0])
             return
-        await answer(interaction, f"{SETTINGS_SAVED}\n{show(policy)}")
+        await answer(
+            interaction, f"{words.gettext(SETTINGS_SAVED)}\n{show(words, policy, server)}"
+        )
+
+    def _words(self, interaction: discord.Interaction) -> Words:
+        """The asker's language."""
+        return self._catalogs.words(str(interaction.locale))
+
+    def _server_language(self, interaction: discord.Interaction) -> str:
+        """The catalog a server that chose no language is written in: its Discord language's."""
+        locale = str(interaction.guild_locale) if interaction.guild_locale else None
+        return self._catalogs.words(locale).code
 
 
-def show(policy: ChatPolicy) -> str:
+def show(words: Words, policy: ChatPolicy, server_language: str = "en") -> str:
+    """The settings panel in `words`; `server_language` is the catalog code used when the
+    server chose none."""
     modlog = f"<#{policy.modlog}>" if policy.modlog else None
     channels = [f"<#{c}>" for c in sorted(policy.exempt_channels)]
     roles = [f"<@&{r}>" for r in sorted(policy.exempt_roles)]
     extra = exemptions_text(channels, roles, policy.new_members_days)
-    return f"{settings_text(policy, modlog)}\n{extra}"
+    if policy.language is not None and policy.language in LANGUAGES:
+        language = words.gettext(LANGUAGE_LINE, language=LANGUAGES[policy.language])
+    else:
+        default = LANGUAGES.get(server_language, LANGUAGES["en"])
+        language = words.gettext(LANGUAGE_DEFAULT_LINE, language=default)
+    return f"{settings_text(policy, modlog)}\n{extra}\n{language}"
+
+
+def _edit(choice: app_commands.Choice[str]) -> Edit:
+    return "add" if choice.value == "add" else "remove"
 
 
 def edited(ids: frozenset[str], edit: Edit, item: str) -> frozenset[str]:

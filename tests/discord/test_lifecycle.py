@@ -9,6 +9,7 @@ import discord
 import pytest
 
 from bots.discord import client as discord_client
+from bots.i18n import Catalogs
 from config import Settings
 from core.detector import Detector
 from tests.core.memory_store import MemoryStore
@@ -39,7 +40,11 @@ async def test_stop_finishes_the_answer_in_flight_then_returns(
     async with serving(monkeypatch) as fake:
         configured = bot_settings(settings, fake)
         stop = asyncio.Event()
-        bot = asyncio.create_task(discord_client.run(configured, judge, stop, store=MemoryStore()))
+        bot = asyncio.create_task(
+            discord_client.run(
+                configured, judge, stop, store=MemoryStore(), catalogs=Catalogs.load()
+            )
+        )
         await fake.ready.wait()
         message = await post(fake, attachments=[fake.attachment("f.png", image)])
         await judge.entered.wait()
@@ -129,6 +134,12 @@ async def test_a_rejected_token_fails_start_up_without_showing_it(
         fake.fail("GET", "/users/@me", 401, body={"message": "401: Unauthorized", "code": 0})
         configured = bot_settings(settings, fake)
         with pytest.raises(discord.LoginFailure) as failure:
-            await discord_client.run(configured, detector, asyncio.Event(), store=MemoryStore())
+            await discord_client.run(
+                configured,
+                detector,
+                asyncio.Event(),
+                store=MemoryStore(),
+                catalogs=Catalogs.load(),
+            )
     assert TOKEN not in str(failure.value)
     assert fake.identifies == []

@@ -6,7 +6,10 @@ What it answers is the chat pipeline's (tests/bots/test_pipeline.py).
 from __future__ import annotations
 
 from bots.discord.answers import MutedChannels, fitted
+from bots.i18n import Catalogs
 from bots.replies import DISCLAIMER, cut_short
+
+ENGLISH = Catalogs.load().words("en")
 
 
 class Clock:
@@ -39,12 +42,12 @@ class TestFitted:
     def test_a_reply_within_the_limit_is_kept_whole(self) -> None:
         """Up to the limit nothing is cut."""
         text = "\n".join(["Image 1: fine", "Image 2: fine", DISCLAIMER])
-        assert fitted(text, limit=len(text)) == text
+        assert fitted(ENGLISH, text, limit=len(text)) == text
 
     def test_a_long_reply_keeps_the_first_lines_a_note_and_the_disclaimer(self) -> None:
         """The lines that fit, how many were left out, and the disclaimer last."""
         lines = [f"Image {i}: " + "x" * 40 for i in range(1, 21)]
-        shown = fitted("\n".join([*lines, DISCLAIMER]), limit=400)
+        shown = fitted(ENGLISH, "\n".join([*lines, DISCLAIMER]), limit=400)
         kept = shown.split("\n")
         assert len(shown) <= 400
         assert kept[-1] == DISCLAIMER
