@@ -155,9 +155,10 @@ class SettingsCommands:
 
         @group.command(
             name=N_("declared"),
+            # Discord refuses a description over 100 characters (and with it the whole sync).
             description=N_(
-                "Count an image whose own Content Credentials or metadata declare AI "
-                "as AI-generated (off: the model alone decides)"
+                "Count images whose own credentials or metadata declare AI as AI-made "
+                "(off: the model decides)"
             ),
         )
         @app_commands.rename(on=N_("on"))
