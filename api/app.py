@@ -37,7 +37,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import CONTENT_TYPE, Metrics
-from api.upload import check_declared_size, read_image
+from api.upload import UploadCaps, check_declared_size, read_image
 from api.wire import (
     CLASSIFY_PATH,
     ERROR_ANSWERS,
@@ -105,7 +105,7 @@ class InferenceAPI:
         self.legend = legend  # under the pictures of explanations
         self.metrics = metrics
         self._serve = settings.serve
-        self._limits = settings.images
+        self._caps = UploadCaps(settings.images, settings.video)
         # The queue's places plus the batch in the model: past that, the core refuses too.
         self._capacity = settings.queue.max_pending + settings.queue.max_batch_size
         self._judge: Judge | None = None
@@ -147,11 +147,11 @@ class InferenceAPI:
             self.metrics.in_flight.dec()
 
     async def _read(self, request: Request) -> bytes:
-        check_declared_size(request.headers.get("content-length"), self._limits)
+        check_declared_size(request.headers.get("content-length"), self._caps)
         content_type = request.headers.get("content-type", "")
         try:
             async with asyncio.timeout(self._serve.read_timeout_s):
-                return await read_image(content_type, request.stream(), self._limits)
+                return await read_image(content_type, request.stream(), self._caps)
         except TimeoutError:
             raise SlowUpload() from None
 

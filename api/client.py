@@ -36,7 +36,7 @@ from api.wire import (
     judgement_from_json,
 )
 from config import ImageLimits, RemoteSettings
-from core.errors import DeepGuardError, ModelError, RequestTimeout, ShuttingDown
+from core.errors import N_, DeepGuardError, ModelError, RequestTimeout, ShuttingDown
 from core.explain import Explanation, Method
 from core.heatmap import explanation_png
 from core.images import decode_image
@@ -51,7 +51,7 @@ FIRST_WAIT_S = 0.1
 class Unreachable(ShuttingDown):
     """Every attempt to connect failed: the API is down or restarting."""
 
-    default_message = "the image service cannot be reached; please try again in a minute"
+    default_message = N_("the image service cannot be reached; please try again in a minute")
 
 
 class RemoteDetector:

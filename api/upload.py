@@ -1,6 +1,8 @@
-"""The image in a classify request: the raw body, or the file of a multipart form, as it streams.
+"""The upload in a classify request: the raw body, or the file of a multipart form, as it streams.
 
-Nothing is read whole before it is checked: the byte cap holds while reading, and a form goes
+Nothing is read whole before it is checked: the byte cap of the upload's kind holds while
+reading (a video's cap for a video, the image cap for an image or an animation, told from the
+first bytes by `core.kinds.check_upload_size`), and a form goes
 through python-multipart's streaming parser (the one FastAPI uses) chunk by chunk, so a large
 form made of empty parts costs a little time per chunk, between which other requests are
 served. Reading stops once the form's file part is whole; the rest of the body is dropped.
@@ -10,18 +12,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable
+from dataclasses import dataclass
 from typing import Any
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from config import ImageLimits
-from core.errors import InvalidImage, UnsupportedImage
-from core.images import check_byte_size
+from config import ImageLimits, VideoSettings
+from core.errors import N_, ImageTooLarge, InvalidImage, UnsupportedImage
+from core.images import bytes_text
+from core.kinds import HEAD_BYTES, check_upload_size
 
 log = logging.getLogger(__name__)
 
-# Room for a form's boundaries and part headers around an image of the largest allowed size.
+# Room for a form's boundaries and part headers around an upload of the largest allowed size.
 FORM_SLACK_BYTES = 64 * 1024
 RAW_TYPES = (b"application/octet-stream", b"")
 FILE_FIELDS = (b"file", b"image")
@@ -32,32 +36,50 @@ BOUNDARY_CHARS = frozenset(
 MAX_BOUNDARY = 70
 
 
-def body_limit(limits: ImageLimits) -> int:
-    return limits.max_bytes + FORM_SLACK_BYTES
+@dataclass(frozen=True, slots=True)
+class UploadCaps:
+    """The byte caps of an upload: images' (animations too) and videos'."""
+
+    images: ImageLimits
+    video: VideoSettings
+
+    @property
+    def largest(self) -> int:
+        return max(self.images.max_bytes, self.video.max_bytes)
+
+    def check(self, data: bytes | bytearray) -> None:
+        """Refuse `data` (read so far) once it is over its own kind's cap."""
+        check_upload_size(len(data), bytes(data[:HEAD_BYTES]), self.images, self.video)
+
+    def check_body(self, size: int) -> None:
+        """Refuse a body over the largest cap and the form's slack, whatever it holds."""
+        if size > self.largest + FORM_SLACK_BYTES:
+            raise ImageTooLarge(
+                N_("the file is too large (limit {limit})"), limit=bytes_text(self.largest)
+            )
 
 
-def check_declared_size(content_length: str | None, limits: ImageLimits) -> None:
-    """Refuse a body announced as too large before reading a byte of it."""
+def check_declared_size(content_length: str | None, caps: UploadCaps) -> None:
+    """Refuse a body announced as too large for any upload before reading a byte of it."""
     declared = int(content_length) if content_length and content_length.isdigit() else 0
-    if declared > body_limit(limits):
-        check_byte_size(declared, limits)
+    caps.check_body(declared)
 
 
-async def read_image(content_type: str, body: AsyncIterable[bytes], limits: ImageLimits) -> bytes:
-    """The image bytes of a request, by its Content-Type; the core sniffs the real format."""
+async def read_image(content_type: str, body: AsyncIterable[bytes], caps: UploadCaps) -> bytes:
+    """The uploaded bytes of a request, by its Content-Type; the core sniffs the real format."""
     media_type, params = parse_options_header(content_type)
     if media_type == b"multipart/form-data":
-        return await _form_file(_boundary(params), body, limits)
-    if media_type.startswith(b"image/") or media_type in RAW_TYPES:
-        return await _raw(body, limits)
+        return await _form_file(_boundary(params), body, caps)
+    if media_type.startswith((b"image/", b"video/")) or media_type in RAW_TYPES:
+        return await _raw(body, caps)
     raise UnsupportedImage("send the image as the request body or as a multipart/form-data file")
 
 
-async def _raw(body: AsyncIterable[bytes], limits: ImageLimits) -> bytes:
+async def _raw(body: AsyncIterable[bytes], caps: UploadCaps) -> bytes:
     image = bytearray()
     async for chunk in body:
         image += chunk
-        check_byte_size(len(image), limits)
+        caps.check(image)
     return bytes(image)
 
 
@@ -74,13 +96,12 @@ def _boundary(params: dict[bytes, bytes]) -> bytes:
     return boundary
 
 
-async def _form_file(boundary: bytes, body: AsyncIterable[bytes], limits: ImageLimits) -> bytes:
-    form = _FormFile(boundary, limits)
+async def _form_file(boundary: bytes, body: AsyncIterable[bytes], caps: UploadCaps) -> bytes:
+    form = _FormFile(boundary, caps)
     received = 0
     async for chunk in body:
         received += len(chunk)
-        if received > body_limit(limits):
-            check_byte_size(received, limits)
+        caps.check_body(received)
         if form.feed(chunk):
             return form.image()
     return form.image()
@@ -100,8 +121,8 @@ _PARSER_LOG.parent = log  # handled and filtered like any logger below ours
 class _FormFile:
     """Picks the first part with a file name (or named `file` or `image`) out of a form."""
 
-    def __init__(self, boundary: bytes, limits: ImageLimits) -> None:
-        self._limits = limits
+    def __init__(self, boundary: bytes, caps: UploadCaps) -> None:
+        self._caps = caps
         self._parser = MultipartParser(
             boundary,
             {
@@ -163,7 +184,7 @@ class _FormFile:
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
             self._file += data[start:end]
-            check_byte_size(len(self._file), self._limits)
+            self._caps.check(self._file)
 
     def _on_part_end(self) -> None:
         if self._in_file:

@@ -18,15 +18,21 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import (
+    N_,
+    ClipTooLarge,
+    ClipTooLong,
     CorruptImage,
+    DamagedClip,
     DeepGuardError,
     ExplanationUnavailable,
     ImageTooLarge,
     InvalidImage,
     ModelError,
+    NoPicture,
     Overloaded,
     RequestTimeout,
     ShuttingDown,
+    UnsupportedClip,
     UnsupportedImage,
 )
 from core.explain import Explanation, Method, PatchMap
@@ -56,19 +62,21 @@ MAX_MESSAGE_CHARS = 300
 class Unavailable(ShuttingDown):
     """The API is up but cannot judge yet (the model is still loading)."""
 
-    default_message = "the image service is starting; please try again in a minute"
+    default_message = N_("the image service is starting; please try again in a minute")
 
 
 class Unauthorized(ModelError):
     """The API refused our credentials: an operator's mistake, not the user's."""
 
-    default_message = "the image service is not set up correctly; please tell the bot's operator"
+    default_message = N_(
+        "the image service is not set up correctly; please tell the bot's operator"
+    )
 
 
 class SlowUpload(RequestTimeout):
     """The request body did not arrive whole within the server's read timeout."""
 
-    default_message = "the image took too long to arrive; please try again"
+    default_message = N_("the image took too long to arrive; please try again")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +87,18 @@ class ErrorKind:
     retry: bool = False  # answered with Retry-After: trying again later may work
 
 
-# Subclasses before their parents: the first match names an error.
+# Subclasses before their parents: the first match names an error. A clip's refusals have their
+# own codes under their parent's status, so a client that knows only the image codes still
+# sorts them by status.
 ERRORS: tuple[ErrorKind, ...] = (
+    ErrorKind("clip_too_large", 413, ClipTooLarge),
+    ErrorKind("clip_too_long", 413, ClipTooLong),
     ErrorKind("too_large", 413, ImageTooLarge),
+    ErrorKind("unsupported_clip", 415, UnsupportedClip),
     ErrorKind("unsupported", 415, UnsupportedImage),
+    ErrorKind("damaged_clip", 400, DamagedClip),
     ErrorKind("corrupt", 400, CorruptImage),
+    ErrorKind("no_picture", 400, NoPicture),
     ErrorKind("invalid", 400, InvalidImage),
     ErrorKind("overloaded", 429, Overloaded, retry=True),
     ErrorKind("unavailable", 503, Unavailable, retry=True),
@@ -321,9 +336,10 @@ class ErrorAnswer(BaseModel):
 
 
 class InvalidAnswer(ErrorAnswer):
-    """Corrupt or unreadable image, or a request that is not an upload (no file, bad form)."""
+    """Corrupt or unreadable image or clip, a video without a picture, or a request that is not
+    an upload (no file, bad form)."""
 
-    error: Literal["corrupt", "invalid"]
+    error: Literal["damaged_clip", "corrupt", "no_picture", "invalid"]
 
 
 class UnauthorizedAnswer(ErrorAnswer):
@@ -351,15 +367,15 @@ class ReadTimeoutAnswer(ErrorAnswer):
 
 
 class TooLargeAnswer(ErrorAnswer):
-    """Image over the byte, pixel or side limit."""
+    """Image over the byte, pixel or side limit; a video over its byte cap or a clip too long."""
 
-    error: Literal["too_large"]
+    error: Literal["clip_too_large", "clip_too_long", "too_large"]
 
 
 class UnsupportedAnswer(ErrorAnswer):
-    """Not an image format that is decoded, or not sent as an image."""
+    """Not an image format that is decoded, not sent as an upload, or a video codec not decoded."""
 
-    error: Literal["unsupported"]
+    error: Literal["unsupported_clip", "unsupported"]
 
 
 class OverloadedAnswer(ErrorAnswer):

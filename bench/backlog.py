@@ -41,6 +41,7 @@ async def _flood(limit: int, model_dir: Path) -> dict[str, float]:
     import resource
 
     from bots.delivery import SeenMessages
+    from bots.i18n import Catalogs
     from bots.pipeline import Pipeline
     from bots.port import Event, Image, Post
     from bots.throttle import Throttle
@@ -80,6 +81,7 @@ async def _flood(limit: int, model_dir: Path) -> dict[str, float]:
             MemoryStore(),
             Throttle(ThrottleSettings()),
             SeenMessages(),
+            Catalogs.load(),
             bands=ReplySettings(),
             burst=ThrottleSettings().burst,
             backlog=Backlog(limit),

@@ -1,4 +1,7 @@
-"""`deepguard backends`: measure every backend here, print the table and the recommendation."""
+"""`deepguard backends`: measure every backend here, print the table and the recommendation.
+
+An operator's tool: its table and messages stay English, like the rest of the command line.
+"""
 
 from __future__ import annotations
 

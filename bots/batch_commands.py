@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bots.i18n import english
 from bots.replies import provenance_line
 from config import ImageLimits, ModelSettings, Settings, VideoSettings
 from core.detector import Detector, Judge
@@ -28,6 +29,7 @@ from core.result import Judgement, VerdictReason
 from core.sampling import clock_text
 
 Outcome = Judgement | str  # a verdict, or the user-safe reason there is none
+ENGLISH = english()  # the CLI's tables and JSON stay English
 
 
 async def check(settings: Settings, files: Sequence[Path], *, as_json: bool) -> int:
@@ -108,7 +110,7 @@ def _table_line(path: Path, outcome: Outcome) -> str:
             f" ({clip.media.value}, {clip.frames_decoded} frames, "
             f"most suspicious at {clock_text(worst.time_s)})"
         )
-    declared = provenance_line(outcome)
+    declared = provenance_line(ENGLISH, outcome)
     if declared is None:
         return line
     if outcome.verdict_reason is VerdictReason.DECLARED:

@@ -5,6 +5,9 @@ Without `--json` it writes the picture (`-o OUT.png`, by default `FILE`'s name w
 "rows", "cols", "grid", "bias"}`, where `mean(grid) + bias` is the fake-minus-real logit gap, and
 writes the picture only when `-o` names one. A file that cannot be explained is reported like
 `deepguard check` reports it (`{"file", "error"}` with `--json`), with exit status 2.
+
+Like every command line output, this stays English (an error's English `message`, the English
+legend): the catalogs are for chats.
 """
 
 from __future__ import annotations

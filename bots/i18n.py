@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gettext
 import io
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.numbers import format_percent
 from babel.support import Translations
+
+from core.errors import N_
+
+__all__ = ["LANGUAGES", "N_", "Catalogs", "Words", "english", "extract", "update"]
+
+log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "deepguard"
@@ -57,13 +64,10 @@ LANGUAGES: Mapping[str, str] = {
 
 # What `pybabel extract` would be told: the functions whose first arguments are messages.
 KEYWORDS: Mapping[str, tuple[int, ...] | None] = {"gettext": None, "ngettext": (1, 2), "N_": None}
-# Where messages are written: the bots' words, and the reasons core's errors give.
-SOURCES = ("bots", "core")
-
-
-def N_(message: str) -> str:
-    """Mark `message` for the catalogs where it is written; `words.gettext` translates it."""
-    return message
+# Where messages are written: the bots' words, and the reasons the core's errors give (and the
+# remote core's, which reach chats through `api.client`). `N_` is defined once, in
+# `core.errors`, so the core can mark its reasons without knowing the bots.
+SOURCES = ("bots", "core", "api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +81,15 @@ class Words:
     def gettext(self, message: str, /, **values: object) -> str:
         """`message` in this language, its `{placeholders}` filled from `values`."""
         translated = self.translations.gettext(message)
-        return translated.format(**values) if values else translated
+        if not values:
+            return translated
+        return _filled(translated, message, values)
 
     def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
         """The form of a counting message that fits `count` (also there as `{count}`)."""
         translated = self.translations.ngettext(singular, plural, count)
-        return translated.format(count=count, **values)
+        source = singular if count == 1 else plural
+        return _filled(translated, source, {"count": count, **values})
 
     def percent(self, probability: float) -> str:
         """A probability as a whole percentage written this language's way."""
@@ -92,6 +99,21 @@ class Words:
     def tag(self) -> str:
         """The language as a BCP 47 tag ("pt-BR"), as Discord and Telegram spell languages."""
         return self.code.replace("_", "-")
+
+
+def _filled(translated: str, source: str, values: Mapping[str, object]) -> str:
+    """A translation's placeholders filled; a broken translation (a placeholder misspelt) is
+    logged and the English said instead, rather than failing the reply."""
+    try:
+        return translated.format(**values)
+    except (KeyError, IndexError, ValueError):
+        log.error("a translation of %r has broken placeholders: %r", source, translated)
+        return source.format(**values)
+
+
+def english() -> Words:
+    """The source language's `Words`, for what always speaks English (the CLI, its tests)."""
+    return Words(SOURCE, gettext.NullTranslations(), Locale.parse(SOURCE))
 
 
 class Catalogs:
@@ -104,7 +126,7 @@ class Catalogs:
 
     @classmethod
     def load(cls, directory: Path = LOCALES_DIR) -> Catalogs:
-        words = {SOURCE: Words(SOURCE, gettext.NullTranslations(), Locale.parse(SOURCE))}
+        words = {SOURCE: english()}
         for code in LANGUAGES:
             if code == SOURCE:
                 continue
@@ -164,11 +186,26 @@ def extract(root: Path) -> Catalog:
     return template
 
 
+def _said(catalog: Catalog) -> list[tuple[object, tuple[str, ...]]]:
+    """A catalog's messages and their translators' comments, in order (what a change is)."""
+    return [(m.id, tuple(m.auto_comments)) for m in catalog if m.id]
+
+
 def update(root: Path, directory: Path = LOCALES_DIR) -> None:
-    """Extract the template again and merge it into every catalog (creating missing ones)."""
+    """Extract the template again and merge it into every catalog (creating missing ones).
+
+    While the messages stay the same, the template keeps its creation date, so running this
+    again (on any branch) changes no file but for moved line numbers.
+    """
     template = extract(root)
     directory.mkdir(parents=True, exist_ok=True)
-    with (directory / f"{DOMAIN}.pot").open("wb") as out:
+    pot = directory / f"{DOMAIN}.pot"
+    if pot.exists():
+        with pot.open("rb") as source:
+            previous = read_po(source, domain=DOMAIN)
+        if _said(previous) == _said(template):
+            template.creation_date = previous.creation_date
+    with pot.open("wb") as out:
         write_po(out, template, width=99, omit_header=False)
     for code in LANGUAGES:
         if code == SOURCE:

@@ -15,16 +15,22 @@ this order, the same on every platform:
   (`moderates`) an image over the rate waits for it; elsewhere it is dropped, the sender told
   once per burst (always, when they asked).
 - judge: every image of the event at once, so they share a model batch; an expected failure
-  (`core.errors`) becomes a polite line of the reply, an unlabelled file that is not an image
-  drops out, and a bug is raised as itself. Where moderators count on scanning (`moderates`)
-  every image of a message is judged; elsewhere an adapter may cap them per message, and a
-  file that is no image takes no place under the cap.
+  (`core.errors`) becomes a polite line of the reply, an unlabelled file that is neither an
+  image nor a clip drops out, and a bug is raised as itself. Where moderators count on
+  scanning (`moderates`) every image of a message is judged; elsewhere an adapter may cap them
+  per message, and a file that is no image takes no place under the cap. A clip (an animation
+  or a video) is one upload: one judgement, flagged and counted as one, by its probability.
 - decide and act: each verdict under the chat's `declared_ai_is_fake` (an image declaring AI
   itself is FAKE, reason DECLARED); per message, its worst (a declared one first) against the
   policy; a flag is recorded, then its actions are taken one by one. An action the platform
   refuses (e.g. HTTP 403) is switched off where it was refused and the moderators are told
   once; any other failure is logged. One failing action never stops the others, nor the reply.
 - reply: last, so a reply that fails never cancels a flag's actions.
+
+Words: an answer meant for one person (`Event.answer_language`: a private chat, an interaction)
+is written in their language; everything else (a channel's reply, warnings, mod-log posts,
+notices to moderators) in the chat's (`ChatPolicy.language`, else `Event.chat_language`), and
+English when neither is known.
 
 While the moderation database cannot be reached (`StoreUnavailable`), a group's upload gets
 silence (its policy is unknown), a private chat or an explicit request is still answered (never
@@ -42,6 +48,7 @@ from datetime import UTC, datetime, timedelta
 
 from bots import moderation_replies, replies
 from bots.delivery import SeenMessages
+from bots.i18n import Catalogs, Words
 from bots.moderation_replies import reply_bands
 from bots.outage import Outage
 from bots.port import Event, Failure, Image, M, Port, Post, R
@@ -52,6 +59,7 @@ from core.backlog import Backlog
 from core.detector import Judge
 from core.errors import DeepGuardError, Overloaded, UnsupportedImage
 from core.images import sniff_format
+from core.kinds import HEAD_BYTES, video_demuxer
 from core.moderation.policy import (
     answers,
     decide,
@@ -87,6 +95,7 @@ class Pipeline:
         store: ModerationStore,
         throttle: Throttle,
         seen: SeenMessages,
+        catalogs: Catalogs,
         *,
         bands: ReplySettings,
         burst: int,
@@ -104,6 +113,7 @@ class Pipeline:
         self._store = store
         self._throttle = throttle
         self._seen = seen
+        self._catalogs = catalogs
         self._bands = bands  # the operator's, for private chats
         self._declared_ai_is_fake = declared_ai_is_fake
         self._burst = burst
@@ -124,7 +134,9 @@ class Pipeline:
             posts = [await self._fresh(event.chat, post) for post in posts]
         count = sum(_at_most(len(post.images), self._cap(policy, post)) for post in posts)
         answered = answers(policy, event.context)
-        if count and not await self._admitted(port, event, policy, count, answered):
+        chat_words = self.chat_words(policy, event)
+        answer_words = self.answer_words(policy, event)
+        if count and not await self._admitted(port, event, policy, count, answered, answer_words):
             return
         found = await self._outcomes(port, posts, policy) if count else [[] for _ in posts]
         found = [[_under(policy, outcome) for outcome in outcomes] for outcomes in found]
@@ -134,12 +146,27 @@ class Pipeline:
         flags = [
             flag
             for post, outcomes in zip(posts, found, strict=True)
-            if (flag := await self._conclude(port, event.chat, policy, post, outcomes))
+            if (flag := await self._conclude(port, event.chat, policy, post, outcomes, chat_words))
         ]
         if answered:
             await self._answer(
-                port, event, policy, [o for outcomes in found for o in outcomes], flags
+                port,
+                event,
+                policy,
+                [o for outcomes in found for o in outcomes],
+                flags,
+                answer_words,
             )
+
+    def chat_words(self, policy: ChatPolicy, event: Event[M, R]) -> Words:
+        """The chat's language: its saved choice, else the platform's default, else English."""
+        return self._catalogs.words(policy.language or event.chat_language)
+
+    def answer_words(self, policy: ChatPolicy, event: Event[M, R]) -> Words:
+        """The answer's language: its person's when it is meant for one, else the chat's."""
+        if event.answer_language is not None:
+            return self._catalogs.words(event.answer_language)
+        return self.chat_words(policy, event)
 
     def _aged(self, post: Post[M, R], requested: bool) -> Post[M, R]:
         """A message older than the retention is never flagged again: its record may be purged.
@@ -191,6 +218,7 @@ class Pipeline:
         policy: ChatPolicy,
         count: int,
         answered: bool,
+        words: Words,
     ) -> bool:
         """Spend the sender's tokens; an image over the rate waits where it must be scanned."""
         cost = min(count, self._burst)  # more than a burst could never be paid for
@@ -201,7 +229,7 @@ class Pipeline:
         if admission is Admission.ALLOW:
             return True
         if answered and (admission is Admission.REFUSE_AND_NOTIFY or event.requested):
-            await port.reply(replies.THROTTLED, None)
+            await port.reply(words.gettext(replies.THROTTLED), None, words)
         return False
 
     async def _outcomes(
@@ -249,7 +277,7 @@ class Pipeline:
             data = await port.fetch(image.ref)
         except DeepGuardError as error:
             return None if image.sniff else error
-        if image.sniff and sniff_format(data) is None:
+        if image.sniff and not _readable(data):
             return None
         try:
             return await self._judge.judge(data)
@@ -265,6 +293,7 @@ class Pipeline:
         policy: ChatPolicy,
         post: Post[M, R],
         outcomes: Sequence[Outcome],
+        words: Words,
     ) -> Flag | None:
         """Decide on the post's worst image; a new flag is recorded and its actions taken."""
         judgements = [outcome for outcome in outcomes if isinstance(outcome, Judgement)]
@@ -277,15 +306,18 @@ class Pipeline:
         log.debug("%s/%s message %s: %s", chat.platform, chat.chat, post.id, decision.reason)
         if not decision.flag:
             return None
-        flag = await self.outage.attempt(self._flag(chat, post, worst, decision), None)
+        flag = await self.outage.attempt(self._flag(chat, post, worst, decision, words), None)
         if flag is not None:
-            await self._act(port, chat, post, post.message, flag, policy)
+            await self._act(port, chat, post, post.message, flag, policy, words)
         return flag
 
     async def _flag(
-        self, chat: ChatKey, post: Post[M, R], worst: Judgement, decision: Decision
+        self, chat: ChatKey, post: Post[M, R], worst: Judgement, decision: Decision, words: Words
     ) -> Flag | None:
-        """Record the flag (the image's SHA-256 only); None if the message has one already."""
+        """Record the flag (the image's SHA-256 only); None if the message has one already.
+
+        Its declaration is kept as words, in the chat's language its warning and post use.
+        """
         if not await self._store.claim(chat, f"flag:{post.id}"):
             return None
         flag = await self._store.add_flag(
@@ -297,7 +329,8 @@ class Pipeline:
                 sha256=worst.sha256,
                 fake_probability=worst.fake_probability,
                 actions=decision.actions,
-                declared=replies.provenance_line(worst) if _declared(worst) else None,
+                declared=replies.provenance_line(words, worst) if _declared(worst) else None,
+                media=worst.media,
             )
         )
         log.info("flag %d: message %s (%s)", flag.id, post.id, decision.reason)
@@ -311,17 +344,18 @@ class Pipeline:
         message: M,
         flag: Flag,
         policy: ChatPolicy,
+        words: Words,
     ) -> None:
         """Take each of the flag's actions on its own: a failure stops none of the others."""
         for action in ACTION_ORDER:
             if action not in flag.flag.actions:
                 continue
             try:
-                await self._take(port, action, message, flag, policy)
+                await self._take(port, action, message, flag, policy, words)
             except Exception as error:
                 failure = port.failure(error, action)
                 if failure is Failure.REFUSED:
-                    await self._refused(port, chat, post, message, action, error)
+                    await self._refused(port, chat, post, message, action, error, words)
                 elif failure is Failure.GONE:
                     log.info("flag %d: %s found nothing: %s", flag.id, action, error)
                 elif failure is Failure.FAILED:
@@ -330,7 +364,13 @@ class Pipeline:
                     log.error("flag %d: %s failed unexpectedly", flag.id, action, exc_info=error)
 
     async def _take(
-        self, port: Port[M, R], action: Action, message: M, flag: Flag, policy: ChatPolicy
+        self,
+        port: Port[M, R],
+        action: Action,
+        message: M,
+        flag: Flag,
+        policy: ChatPolicy,
+        words: Words,
     ) -> None:
         if action is Action.REACT:
             await port.react(message)
@@ -338,12 +378,16 @@ class Pipeline:
             await port.warn(
                 message,
                 moderation_replies.warning_text(
-                    flag.flag.fake_probability, declared=flag.flag.declared
+                    words,
+                    flag.flag.fake_probability,
+                    flag.flag.media.value,
+                    declared=flag.flag.declared,
                 ),
                 flag,
+                words,
             )
         elif action is Action.MODLOG and policy.modlog is not None:
-            posted = await port.post_flag(message, flag, policy.modlog)
+            posted = await port.post_flag(message, flag, policy.modlog, words)
             await self.outage.attempt(self._store.set_modlog_message(flag.id, posted), None)
         elif action is Action.TIMEOUT:
             await port.time_out(message, policy.timeout_minutes)
@@ -358,6 +402,7 @@ class Pipeline:
         message: M,
         action: Action,
         error: Exception,
+        words: Words,
     ) -> None:
         """Switch `action` off where it was refused and tell the moderators, once.
 
@@ -380,7 +425,9 @@ class Pipeline:
         log.warning(
             "%s refused %s in %s (%s); switched off there", chat.platform, action, places[0], error
         )
-        notice = moderation_replies.permission_missing(action, port.place(message, places[0]))
+        notice = moderation_replies.permission_missing(
+            words, action, port.place(message, places[0])
+        )
         await port.tell(message, notice, usable_modlog(policy))
 
     async def _answer(
@@ -390,14 +437,15 @@ class Pipeline:
         policy: ChatPolicy,
         outcomes: Sequence[Outcome],
         flags: Sequence[Flag],
+        words: Words,
     ) -> None:
         """The one reply about the event, in the chat's bands (a private chat has none)."""
         bands = self._bands if event.context.private else reply_bands(policy)
-        text = replies.answer_text(outcomes, bands)
+        text = replies.answer_text(words, outcomes, bands)
         if text is None and event.requested:
-            text = replies.NO_IMAGE_FOUND
+            text = words.gettext(replies.NO_IMAGE_FOUND)
         if text is not None:
-            await port.reply(text, flags[0] if flags else None)
+            await port.reply(text, flags[0] if flags else None, words)
 
 
 def _under(policy: ChatPolicy, outcome: Outcome) -> Outcome:
@@ -405,6 +453,11 @@ def _under(policy: ChatPolicy, outcome: Outcome) -> Outcome:
     if isinstance(outcome, Judgement):
         return outcome.with_policy(declared_ai_is_fake=policy.declared_ai_is_fake)
     return outcome
+
+
+def _readable(data: bytes) -> bool:
+    """Whether an unlabelled file's bytes are an image, an animation or a video."""
+    return sniff_format(data) is not None or video_demuxer(data[:HEAD_BYTES]) is not None
 
 
 def _declared(judgement: Judgement) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import make_url
 
 from bots import replies
+from bots.i18n import Catalogs
 from config import Settings
 from core.detector import Detector, Judge
 from core.moderation.store import SqlStore, purge_regularly
@@ -74,6 +75,7 @@ async def run(settings: Settings) -> None:
     """Load the model (or use the remote core), start the bots, stop them cleanly on a signal."""
     if not (settings.discord.enabled or settings.telegram.enabled):
         raise NoBotConfigured(f"no bot token is set; set {' or '.join(TOKEN_VARIABLES)}")
+    catalogs = Catalogs.load()  # every language's words, compiled once for both bots
     # The database before the model: a wrong URL fails in a second, not after the model loaded.
     async with (
         process(settings.health_file, *secrets_of(settings)) as stop,
@@ -84,7 +86,7 @@ async def run(settings: Settings) -> None:
             purge_regularly(store, settings.moderation.purge_interval_h * 3600), name="purge"
         )
         try:
-            await serve(settings, detector, stop, store)
+            await serve(settings, detector, stop, store, catalogs)
         finally:
             purge.cancel()
             await asyncio.gather(purge, return_exceptions=True)
@@ -145,7 +147,11 @@ def _open_judge(settings: Settings) -> AbstractAsyncContextManager[Judge]:
 
 
 async def serve(
-    settings: Settings, detector: Judge, stop: asyncio.Event, store: ModerationStore
+    settings: Settings,
+    detector: Judge,
+    stop: asyncio.Event,
+    store: ModerationStore,
+    catalogs: Catalogs,
 ) -> None:
     """Run each configured adapter until `stop` is set; one failing stops the others."""
     # Imported here so that `deepguard check` and a one-platform install load one client only.
@@ -154,13 +160,15 @@ async def serve(
             from bots.telegram import application as telegram_app
 
             group.create_task(
-                telegram_app.run(settings, detector, stop, store=store), name="telegram"
+                telegram_app.run(settings, detector, stop, store=store, catalogs=catalogs),
+                name="telegram",
             )
         if settings.discord.enabled:
             from bots.discord import client as discord_client
 
             group.create_task(
-                discord_client.run(settings, detector, stop, store=store), name="discord"
+                discord_client.run(settings, detector, stop, store=store, catalogs=catalogs),
+                name="discord",
             )
     log.info("bots stopped")
 

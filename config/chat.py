@@ -83,6 +83,10 @@ class DiscordSettings(BaseModel):
     cdn_base_url: str = Field(
         "https://cdn.discordapp.com", description="Where sticker images are downloaded from."
     )
+    media_base_url: str = Field(
+        "https://media.discordapp.net",
+        description="Where GIF stickers are downloaded from (Discord's media proxy).",
+    )
     muted_channel_s: float = Field(
         600.0, ge=0.0, description="After a 403 on reply, skip that channel this long."
     )

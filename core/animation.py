@@ -16,7 +16,7 @@ import zlib
 from PIL import Image
 
 from config import ImageLimits, VideoSettings
-from core.errors import DamagedClip, ImageTooLarge
+from core.errors import N_, DamagedClip, ImageTooLarge
 from core.images import check_dimensions, to_rgb
 from core.result import Media
 from core.sampling import Budget, DecodedClip, FrameSink, check_duration, sample_frames
@@ -45,7 +45,7 @@ def decode_animation(
     try:
         _step(data, fmt, timeline, wanted, limits, sink, budget)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge("the animation has too many pixels") from None
+        raise ImageTooLarge(N_("the animation has too many pixels")) from None
     if not sink.frames:
         raise DamagedClip()
     return DecodedClip(Media.ANIMATION, timeline.duration_s, sink.frames, len(wanted))

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from core.errors import ExplanationUnavailable, ModelError
+from core.errors import N_, ExplanationUnavailable, ModelError
 from core.labels import LabelMap
 from core.preprocess import PixelArray
 from core.result import Scores
@@ -129,7 +129,7 @@ def contrast(labels: LabelMap, logits: Sequence[float]) -> tuple[int, int]:
     fakes = labels.fake or every - labels.real
     reals = labels.real or every - labels.fake
     if not fakes or not reals:
-        raise ExplanationUnavailable("this model has no fake and real classes to weigh")
+        raise ExplanationUnavailable(N_("this model has no fake and real classes to weigh"))
     return (
         max(sorted(fakes), key=lambda i: logits[i]),
         max(sorted(reals), key=lambda i: logits[i]),

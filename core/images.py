@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from config import ImageLimits
-from core.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from core.errors import N_, CorruptImage, ImageTooLarge, UnsupportedImage
 
 # Transparent pixels are composited on white: what chat clients show behind them.
 BACKGROUND: Final = (255, 255, 255)
@@ -80,7 +80,7 @@ def decode_image(
     """
     check_byte_size(len(data), limits)
     if not data:
-        raise CorruptImage("the file is empty")
+        raise CorruptImage(N_("the file is empty"))
     fmt = sniff_format(data)
     if fmt is None and _cut_short(data):
         raise CorruptImage()
@@ -92,7 +92,9 @@ def decode_image(
 def check_byte_size(size: int, limits: ImageLimits) -> None:
     """Refuse an upload over the byte cap before anything reads (or hashes) it."""
     if size > limits.max_bytes:
-        raise ImageTooLarge(f"the file is too large (limit {bytes_text(limits.max_bytes)})")
+        raise ImageTooLarge(
+            N_("the file is too large (limit {limit})"), limit=bytes_text(limits.max_bytes)
+        )
 
 
 def bytes_text(size: int) -> str:
@@ -137,11 +139,17 @@ def _decode_checked(
             ImageOps.exif_transpose(image, in_place=True)
             return to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge("the image has too many pixels") from None
+        raise ImageTooLarge(N_("the image has too many pixels")) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error):
         # Pillow's ways of saying "these bytes are not a whole, valid image" (its
         # UnidentifiedImageError is an OSError).
         raise CorruptImage() from None
+
+
+TOO_LONG_A_SIDE: Final = N_("the image is too large ({width}x{height}; limit {side} px a side)")
+TOO_MANY_PIXELS: Final = N_(
+    "the image has too many pixels ({width}x{height}; limit {megapixels} MP)"
+)
 
 
 def check_dimensions(size: tuple[int, int], limits: ImageLimits) -> None:
@@ -150,14 +158,11 @@ def check_dimensions(size: tuple[int, int], limits: ImageLimits) -> None:
     if width < 1 or height < 1:
         raise CorruptImage()
     if max(width, height) > limits.max_side:
-        raise ImageTooLarge(
-            f"the image is too large ({width}x{height}; limit {limits.max_side} px a side)"
-        )
+        raise ImageTooLarge(TOO_LONG_A_SIDE, width=width, height=height, side=limits.max_side)
     max_pixels = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
     if width * height > max_pixels:
-        megapixels = max_pixels / 1e6
         raise ImageTooLarge(
-            f"the image has too many pixels ({width}x{height}; limit {megapixels:g} MP)"
+            TOO_MANY_PIXELS, width=width, height=height, megapixels=f"{max_pixels / 1e6:g}"
         )
 
 

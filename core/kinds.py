@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from config import ImageLimits, VideoSettings
-from core.errors import ClipTooLarge
+from core.errors import N_, ClipTooLarge
 from core.images import bytes_text, check_byte_size, sniff_format
 from core.result import Media
 from core.timeline import read_timeline
@@ -82,7 +82,9 @@ def check_upload_size(size: int, head: bytes, limits: ImageLimits, video: VideoS
     if video_demuxer(head) is None:
         check_byte_size(size, limits)
     elif size > video.max_bytes:
-        raise ClipTooLarge(f"the video is too large (limit {bytes_text(video.max_bytes)})")
+        raise ClipTooLarge(
+            N_("the video is too large (limit {limit})"), limit=bytes_text(video.max_bytes)
+        )
 
 
 def video_demuxer(head: bytes) -> str | None:

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from config import VideoSettings
-from core.errors import ClipTooLong
+from core.errors import N_, ClipTooLong
 from core.result import Media
 
 Prepare = Callable[[Image.Image], Any]  # a decoded frame to model input (one per model)
@@ -136,8 +136,9 @@ class DecodedClip:
 def check_duration(duration_s: float, video: VideoSettings) -> None:
     if duration_s > video.max_duration_s:
         raise ClipTooLong(
-            f"the clip is too long ({clock_text(duration_s)}; "
-            f"limit {clock_text(video.max_duration_s)})"
+            N_("the clip is too long ({duration}; limit {limit})"),
+            duration=clock_text(duration_s),
+            limit=clock_text(video.max_duration_s),
         )
 
 

@@ -34,8 +34,8 @@ from av.video.stream import VideoStream
 from PIL import Image
 
 from config import ImageLimits, VideoSettings
-from core.errors import ClipTooLarge, DamagedClip, ImageTooLarge, NoPicture, UnsupportedClip
-from core.images import check_dimensions
+from core.errors import N_, ClipTooLarge, DamagedClip, ImageTooLarge, NoPicture, UnsupportedClip
+from core.images import TOO_LONG_A_SIDE, TOO_MANY_PIXELS, check_dimensions
 from core.result import Media
 from core.sampling import Budget, DecodedClip, FrameSink, check_duration, sample_frames
 
@@ -77,7 +77,7 @@ def decode_video(
     try:
         container = av.open(io.BytesIO(data), mode="r", format=demuxer, options=options)
     except (av.FFmpegError, UnicodeDecodeError):
-        raise DamagedClip("the video is damaged or incomplete") from None
+        raise DamagedClip(N_("the video is damaged or incomplete")) from None
     with container:
         stream = _picture_stream(container)
         _check_frame_size(stream, limits)
@@ -88,14 +88,14 @@ def decode_video(
         stream.thread_type = ThreadType.AUTO
         index = _scan(container, stream, budget)
         if not index.pts:
-            raise DamagedClip("the video is damaged: it holds no frame")
+            raise DamagedClip(N_("the video is damaged: it holds no frame"))
         time_base = stream.time_base or Fraction(1, 1)
         duration_s = float((index.end - index.pts[0]) * time_base)
         check_duration(duration_s, video)
         wanted = sample_frames(index.pts, index.end, video.frames)
         _sample(container, stream, index, wanted, limits, sink, budget)
     if not sink.frames:
-        raise DamagedClip("the video is damaged: not one frame could be decoded")
+        raise DamagedClip(N_("the video is damaged: not one frame could be decoded"))
     return DecodedClip(Media.VIDEO, duration_s, sink.frames, len(wanted))
 
 
@@ -111,18 +111,33 @@ def _picture_stream(container: InputContainer) -> VideoStream:
     raise NoPicture()
 
 
+# A frame over the image limits, said of the video's frame (whole sentences, for the catalogs).
+_FRAME_REFUSALS = {
+    TOO_LONG_A_SIDE: N_(
+        "the video's frame is too large ({width}x{height}; limit {side} px a side)"
+    ),
+    TOO_MANY_PIXELS: N_(
+        "the video's frame has too many pixels ({width}x{height}; limit {megapixels} MP)"
+    ),
+}
+
+
 def _check_frame_size(stream: VideoStream, limits: ImageLimits) -> None:
     """From the header; FFmpeg leaves the size at 0 when it exceeds its `max_pixels` guard."""
     width, height = stream.codec_context.width, stream.codec_context.height
     if width < 1 or height < 1:
         raise ClipTooLarge(
-            f"the video's frame size is unreadable or over the limit "
-            f"({limits.max_pixels / 1e6:g} MP, {limits.max_side} px a side)"
+            N_(
+                "the video's frame size is unreadable or over the limit "
+                "({megapixels} MP, {side} px a side)"
+            ),
+            megapixels=f"{limits.max_pixels / 1e6:g}",
+            side=limits.max_side,
         )
     try:
         check_dimensions((width, height), limits)
     except ImageTooLarge as refusal:
-        raise ClipTooLarge(refusal.message.replace("the image", "the video's frame")) from None
+        raise ClipTooLarge(_FRAME_REFUSALS[refusal.template], **refusal.values) from None
 
 
 def _declared_duration(container: InputContainer, stream: VideoStream) -> float | None:
@@ -242,7 +257,7 @@ def _checked(frame: VideoFrame, limits: ImageLimits) -> VideoFrame:
     try:
         check_dimensions((frame.width, frame.height), limits)
     except ImageTooLarge as refusal:
-        raise ClipTooLarge(refusal.message.replace("the image", "the video's frame")) from None
+        raise ClipTooLarge(_FRAME_REFUSALS[refusal.template], **refusal.values) from None
     return frame
 
 

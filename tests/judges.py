@@ -8,12 +8,15 @@ import re
 import pytest
 
 from bots import replies
+from bots.i18n import english
 from bots.replies import Outcome
 from config import Settings
 from core.detector import Judge
 from core.errors import DeepGuardError
 from core.explain import Explanation
 from core.result import Judgement
+
+ENGLISH = english()
 
 # The fields of a still image's answer, in `deepguard check --json` (plus "file") and the API.
 CHECK_JSON_FIELDS = {
@@ -71,4 +74,4 @@ async def expected(detector: Judge, settings: Settings, *images: bytes) -> str:
             outcomes.append(await detector.judge(image))
         except DeepGuardError as error:
             outcomes.append(error)
-    return replies.outcomes_text(outcomes, settings.replies)
+    return replies.outcomes_text(ENGLISH, outcomes, settings.replies)

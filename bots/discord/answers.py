@@ -1,4 +1,7 @@
-"""The pipeline's port on Discord: fetching images, replying, and a flag's actions.
+"""The pipeline's port on Discord: fetching images and clips, replying, and a flag's actions.
+
+A declared size over its kind's cap (the video cap for a video, the image cap for an image) is
+refused before the download; the core checks the bytes against their own kind's cap again.
 
 `ChannelPort` answers a message where it was posted; a channel that denies the bot Send
 Messages is skipped for `muted_channel_s` (one warning, not a failed request per image). A reply
@@ -21,7 +24,7 @@ import aiohttp
 import discord
 from cachetools import TTLCache
 
-from bots.discord.inputs import DiscordImage
+from bots.discord.inputs import DiscordImage, VideoLink, declared_media
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
 from bots.explain_replies import WHY_BUTTON, WHY_DATA, is_verdict
@@ -30,8 +33,10 @@ from bots.moderation_replies import MARKER_EMOJI, flag_notice
 from bots.port import Failure
 from bots.replies import DISCLAIMER, cut_short
 from config import DiscordSettings
-from core.errors import ImageTooLarge
+from core.errors import N_, ClipTooLarge, ImageTooLarge
+from core.images import bytes_text
 from core.moderation.types import Action, Flag
+from core.result import Media
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +52,14 @@ class DiscordCalls:
         links: LinkFetcher,
         settings: DiscordSettings,
         max_bytes: int,
+        video_max_bytes: int,
     ) -> None:
+        """`max_bytes` is the image cap, `video_max_bytes` the video cap (declared sizes)."""
         self.client = client
         self.links = links
         self.settings = settings
         self.max_bytes = max_bytes
+        self.video_max_bytes = video_max_bytes
         self.muted = MutedChannels(settings.muted_channel_s)
 
 
@@ -63,10 +71,12 @@ class DiscordPort:
         self._client = calls.client
 
     async def fetch(self, ref: DiscordImage) -> bytes:
+        calls = self._calls
+        if isinstance(ref, VideoLink):
+            return await calls.links.fetch(ref.url, video_max_bytes=calls.video_max_bytes)
         if isinstance(ref, str):
-            return await self._calls.links.fetch(ref)
-        if ref.size > self._calls.max_bytes:
-            raise ImageTooLarge()
+            return await calls.links.fetch(ref)
+        check_declared_size(ref, calls.max_bytes, calls.video_max_bytes)
         try:
             async with asyncio.timeout(self._calls.settings.fetch_timeout_s):
                 return await ref.read()
@@ -95,11 +105,13 @@ class DiscordPort:
         channel = self._client.get_partial_messageable(int(modlog))
         where = getattr(message.channel, "mention", f"<#{message.channel.id}>")
         text = flag_notice(
+            words,
             flag.id,
             message.author.mention,
             where,
             flag.flag.fake_probability,
             message.jump_url,
+            flag.flag.media.value,
             declared=flag.flag.declared,
         )
         posted = await channel.send(text, view=buttons(words, flag.id, "confirm", "dismiss"))
@@ -149,7 +161,7 @@ class ChannelPort(DiscordPort):
             return  # the channel is still moderated; only the answer is skipped
         reference = message.to_reference(fail_if_not_exists=False)
         view = buttons(words, flag.id, "report") if flag is not None else None
-        if is_verdict(text):
+        if is_verdict(text, words):
             view = with_why(words, view)
         try:
             await message.channel.send(
@@ -198,6 +210,22 @@ class InteractionPort(DiscordPort):
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
 
 
+def check_declared_size(attachment: discord.Attachment, images: int, video: int) -> None:
+    """Refuse an attachment by its declared size, before the download, under its kind's cap.
+
+    The core checks the bytes against their own kind's cap again; a file that says nothing
+    useful may be either, so it gets the larger cap and its bytes decide.
+    """
+    declared = declared_media(attachment)
+    if declared is Media.IMAGE:
+        if attachment.size > images:
+            raise ImageTooLarge()
+        return
+    cap = video if declared is Media.VIDEO else max(images, video)
+    if attachment.size > cap:
+        raise ClipTooLarge(N_("the video is too large (limit {limit})"), limit=bytes_text(cap))
+
+
 def with_why(words: Words, view: discord.ui.View | None = None) -> discord.ui.View:
     """`view` (or a new one) with the "Why?" button; stopped: its fixed id routes, not a view."""
     view = view if view is not None else discord.ui.View(timeout=None)
@@ -219,9 +247,11 @@ def fitted(words: Words, text: str, limit: int = MESSAGE_LIMIT) -> str:
     lines = text.split("\n")
     tail = [lines.pop()] if lines[-1] == words.gettext(DISCLAIMER) else []
     kept: list[str] = []
-    while lines and len("\n".join([*kept, lines[0], cut_short(len(lines)), *tail])) <= limit:
+    while (
+        lines and len("\n".join([*kept, lines[0], cut_short(words, len(lines)), *tail])) <= limit
+    ):
         kept.append(lines.pop(0))
-    return "\n".join([*kept, cut_short(len(lines)), *tail])
+    return "\n".join([*kept, cut_short(words, len(lines)), *tail])
 
 
 class MutedChannels:

@@ -151,12 +151,19 @@ class DeepGuardClient(discord.AutoShardedClient):
         self._catalogs = catalogs
         self._links = LinkFetcher(settings.discord, settings.images.max_bytes, resolver)
         self._collect = Collector(settings.discord)
-        self._calls = DiscordCalls(self, self._links, settings.discord, settings.images.max_bytes)
+        self._calls = DiscordCalls(
+            self,
+            self._links,
+            settings.discord,
+            settings.images.max_bytes,
+            settings.video.max_bytes,
+        )
         self._pipeline = Pipeline(
             detector,
             store,
             throttle,
             seen,
+            catalogs,
             bands=settings.replies,
             burst=settings.throttle.burst,
             max_images=settings.discord.max_images_per_message,

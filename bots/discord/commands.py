@@ -32,11 +32,13 @@ log = logging.getLogger(__name__)
 # spaces, at most 32 characters.
 CHECK_NAME = N_("check")
 # TRANSLATORS: a Discord command's description: at most 100 characters.
-CHECK_DESCRIPTION = N_("Check whether an image is likely AI-generated (only you see the answer)")
+CHECK_DESCRIPTION = N_(
+    "Check whether an image or video is likely AI-generated (only you see the answer)"
+)
 # TRANSLATORS: the name of a Discord command's option: lowercase, no spaces, at most 32 characters.
 IMAGE_NAME = N_("image")
 # TRANSLATORS: a Discord command option's description: at most 100 characters.
-IMAGE_DESCRIPTION = N_("The image to check")
+IMAGE_DESCRIPTION = N_("The image, GIF or video to check")
 # TRANSLATORS: the name of a Discord message menu (right-click a message, Apps): at most 32
 # characters, spaces and capitals allowed.
 MENU_NAME = N_("Check for AI image")
@@ -96,7 +98,7 @@ class Commands:
         port = InteractionPort(self._calls, interaction)
         if self._in_flight.stopping:
             words = self._catalogs.words(str(interaction.locale))
-            await port.reply(error_text(ShuttingDown()), None, words)
+            await port.reply(error_text(words, ShuttingDown()), None, words)
             return
         with self._in_flight.track():
             if self._detector.depth > self._settings.defer_when_queue_over:

@@ -1,17 +1,20 @@
-"""What the pipeline gets from Discord: the images of a message, who posted them and where.
+"""What the pipeline gets from Discord: the uploads of a message, who posted them and where.
 
-Images are attachments, previewed links and stickers. An attachment counts by its bytes, not
-its label: a declared image is always checked, and a file with no useful content type is
-fetched and checked only if its bytes are an image. Each image gets a key that is stable across
-gateway replays and edits, so the same image of the same message is answered once; a link is
-keyed by its URL's SHA-256, so that a long URL makes no long key. A thread counts as its parent
-channel for the policy's exemptions. An event carries the server's own language (its
-`preferred_locale`) and, for an interaction, the presser's (`interaction.locale`).
+Uploads are attachments (images, GIFs and videos), previewed links, `gifv` embeds (Tenor and
+Giphy links, whose MP4 is fetched from Discord's media proxy, never the provider) and stickers
+(PNG, APNG and GIF; Lottie is drawn, not a picture). An attachment counts by its bytes, not its
+label: a declared image or video is always checked, and a file with no useful content type is
+fetched and checked only if its bytes are an image or a clip. Each upload gets a key that is
+stable across gateway replays and edits, so the same upload of the same message is answered
+once; a link is keyed by its URL's SHA-256, so that a long URL makes no long key. A thread
+counts as its parent channel for the policy's exemptions. An event carries the server's own
+language (its `preferred_locale`) and, for an interaction, the presser's (`interaction.locale`).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -20,15 +23,25 @@ import discord
 from bots.port import Event, Image, Post
 from config import DiscordSettings
 from core.moderation.types import ChatKey, UploadContext
+from core.result import Media
 
 _IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".heic", ".heif")
+_VIDEO_SUFFIXES: Final = (".mp4", ".m4v", ".mov", ".webm", ".mkv")
 _UNLABELLED: Final = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 _STICKER_FORMATS: Final = frozenset(
-    {discord.StickerFormatType.png, discord.StickerFormatType.apng}
+    {discord.StickerFormatType.png, discord.StickerFormatType.apng, discord.StickerFormatType.gif}
 )
 
-# An image on Discord: an attachment, or the link of a preview or a sticker.
-DiscordImage = discord.Attachment | str
+
+@dataclass(frozen=True, slots=True)
+class VideoLink:
+    """A `gifv` embed's video on Discord's media proxy: fetched under the video byte cap."""
+
+    url: str
+
+
+# An upload on Discord: an attachment, or the link of a preview, a sticker or a gifv's video.
+DiscordImage = discord.Attachment | str | VideoLink
 DiscordEvent = Event[discord.Message, DiscordImage]
 
 
@@ -113,31 +126,70 @@ class Collector:
     def attachment(
         self, attachment: discord.Attachment, *, explicit: bool = False
     ) -> Image[DiscordImage] | None:
-        """An attachment that may be an image; `explicit` when a user chose it."""
-        label = (attachment.content_type or "").split(";")[0].strip().lower()
+        """An attachment that may be an image or a clip; `explicit` when a user chose it."""
+        label = _label(attachment)
         declared = (
             explicit
-            or label.startswith("image/")
-            or attachment.filename.lower().endswith(_IMAGE_SUFFIXES)
+            or label.startswith(("image/", "video/"))
+            or attachment.filename.lower().endswith(_IMAGE_SUFFIXES + _VIDEO_SUFFIXES)
         )
         if not declared and label not in _UNLABELLED:
-            return None  # a video, a PDF, a text file: not ours to judge
+            return None  # a PDF, a sound, a text file: not ours to judge
         return Image(f"attachment:{attachment.id}", attachment, sniff=not declared)
 
     def _sticker(self, sticker: discord.StickerItem) -> Image[DiscordImage]:
-        link = f"{self._settings.cdn_base_url.rstrip('/')}/stickers/{sticker.id}.png"
+        # GIF stickers are served by the media proxy only; PNG and APNG ones by the CDN.
+        gif = sticker.format is discord.StickerFormatType.gif
+        base = self._settings.media_base_url if gif else self._settings.cdn_base_url
+        link = f"{base.rstrip('/')}/stickers/{sticker.id}.{sticker.format.file_extension}"
         return Image(f"sticker:{sticker.id}", link)
+
+
+def declared_media(attachment: discord.Attachment) -> Media | None:
+    """What an attachment says it is, by its label (or its name when unlabelled): a video,
+    an image (a GIF included), or None when it says nothing useful."""
+    label, name = _label(attachment), attachment.filename.lower()
+    if label.startswith("video/") or (label in _UNLABELLED and name.endswith(_VIDEO_SUFFIXES)):
+        return Media.VIDEO
+    if label.startswith("image/") or name.endswith(_IMAGE_SUFFIXES):
+        return Media.IMAGE
+    return None
+
+
+def _label(attachment: discord.Attachment) -> str:
+    return (attachment.content_type or "").split(";")[0].strip().lower()
 
 
 def _previews(embeds: list[discord.Embed]) -> list[Image[DiscordImage]]:
     found: dict[str, Image[DiscordImage]] = {}
     for embed in embeds:
+        if embed.type == "gifv":
+            gifv = _gifv(embed)
+            if gifv is not None:
+                found.setdefault(embed.url or gifv.key, gifv)
+            continue
         for media in (embed.image, embed.thumbnail):
             if media.url and media.url not in found:
                 link = media.proxy_url or media.url  # Discord's own copy when it made one
                 digest = hashlib.sha256(media.url.encode()).hexdigest()  # URLs can be KBs long
                 found[media.url] = Image(f"link:{digest}", link)
     return list(found.values())
+
+
+def _gifv(embed: discord.Embed) -> Image[DiscordImage] | None:
+    """A Tenor or Giphy clip: its MP4 from Discord's media proxy, else the proxy's still.
+
+    Only Discord's copies (`proxy_url`) are fetched, never the provider's own URL.
+    """
+    video, thumbnail = embed.video, embed.thumbnail
+    if video.proxy_url:
+        link: DiscordImage = VideoLink(video.proxy_url)
+    elif thumbnail.proxy_url:
+        link = thumbnail.proxy_url
+    else:
+        return None
+    source = embed.url or video.url or thumbnail.url or str(link)
+    return Image(f"link:{hashlib.sha256(source.encode()).hexdigest()}", link)
 
 
 def server_language(guild: discord.Guild | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Download the image behind a link that a stranger chose, without letting it reach inside.
+"""Download the image or gifv clip behind a link a stranger chose, never letting it reach inside.
 
 Every hop is checked before it is requested: https only, a host allow-list, no literal private
 address (only addresses plainly on the public internet), and a redirect limit. The address guard
@@ -22,7 +22,8 @@ from yarl import URL
 
 from bots.replies import LINK_REFUSED_REASON, LINK_UNAVAILABLE_REASON
 from config import DiscordSettings
-from core.errors import DeepGuardError, ImageTooLarge
+from core.errors import N_, ClipTooLarge, DeepGuardError, ImageTooLarge
+from core.images import bytes_text
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _CHUNK: Final = 64 * 1024
@@ -133,11 +134,20 @@ class LinkFetcher:
             await self._resolver.close()  # the connector closes only resolvers it made itself
             self._resolver = None
 
-    async def fetch(self, link: str) -> bytes:
-        """The bytes behind `link`; raises `LinkRefused`, `LinkUnavailable` or `ImageTooLarge`."""
+    async def fetch(self, link: str, *, video_max_bytes: int | None = None) -> bytes:
+        """The bytes behind `link`; raises `LinkRefused`, `LinkUnavailable` or `ImageTooLarge`.
+
+        A video (a gifv embed's MP4) is capped at `video_max_bytes`, with `ClipTooLarge`.
+        """
+        if video_max_bytes is None:
+            cap, too_large = self._max_bytes, ImageTooLarge()
+        else:
+            limit = bytes_text(video_max_bytes)
+            too_large = ClipTooLarge(N_("the video is too large (limit {limit})"), limit=limit)
+            cap = video_max_bytes
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await self._follow(URL(link))
+                return await self._follow(URL(link), cap, too_large)
         except TimeoutError:
             raise LinkUnavailable() from None
         except (aiohttp.ClientError, ValueError):
@@ -157,7 +167,7 @@ class LinkFetcher:
         if not self._allow_private and forbidden_address(literal):
             raise LinkRefused()
 
-    async def _follow(self, url: URL) -> bytes:
+    async def _follow(self, url: URL, cap: int, too_large: ImageTooLarge) -> bytes:
         if self._session is None:
             raise RuntimeError("LinkFetcher used outside `async with`; this is a bug")
         for _hop in range(self._max_redirects + 1):
@@ -168,15 +178,18 @@ class LinkFetcher:
                     continue
                 if response.status != 200:
                     raise LinkUnavailable()
-                return await self._read_capped(response)
+                return await _read_capped(response, cap, too_large)
         raise LinkRefused()
 
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
-        if response.content_length is not None and response.content_length > self._max_bytes:
-            raise ImageTooLarge()
-        body = bytearray()
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            body += chunk
-            if len(body) > self._max_bytes:
-                raise ImageTooLarge()
-        return bytes(body)
+
+async def _read_capped(
+    response: aiohttp.ClientResponse, cap: int, too_large: ImageTooLarge
+) -> bytes:
+    if response.content_length is not None and response.content_length > cap:
+        raise too_large
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) > cap:
+            raise too_large
+    return bytes(body)

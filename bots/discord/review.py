@@ -140,7 +140,10 @@ class Reviews:
         deleted = await self._delete(flag) if confirm else None
         if not confirm and Action.REACT in flag.flag.actions:
             await self._unmark(flag)
-        line = review_line(status, interaction.user.mention, deleted=deleted)
+        # The line joins the mod-log post, so it is in the post's language: the server's.
+        policy = await self._store.policy(flag.flag.chat, private=False)
+        server = self._server_words(interaction, policy)
+        line = review_line(server, status, interaction.user.mention, deleted=deleted)
         before = interaction.message.content if interaction.message else ""
         await interaction.response.edit_message(content=f"{before}\n{line}", view=None)
 
@@ -169,7 +172,7 @@ class Reviews:
             await _tell(interaction, words.gettext(REPORT_NOT_YOURS))
             return
         if flag.status is not FlagStatus.OPEN:
-            await _tell(interaction, report_after_review(flag.status))
+            await _tell(interaction, report_after_review(words, flag.status))
             return
         if not await self._store.report(flag.id):
             await _tell(interaction, words.gettext(REPORT_ALREADY))
@@ -177,10 +180,10 @@ class Reviews:
         policy = await self._store.policy(flag.flag.chat, private=False)
         modlog = usable_modlog(policy)
         if modlog is None:
-            await _tell(interaction, report_without_modlog("server"))
+            await _tell(interaction, report_without_modlog(words, "server"))
             return
         server = self._server_words(interaction, policy)
-        notice = report_notice(flag.id, interaction.user.mention)
+        notice = report_notice(server, flag.id, interaction.user.mention)
         channel = self._client.get_partial_messageable(int(modlog))
         try:
             await channel.send(

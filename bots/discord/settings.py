@@ -24,10 +24,13 @@ from bots.i18n import LANGUAGES, N_, Catalogs, Words
 from bots.moderation_replies import (
     ADMINS_ONLY,
     FORGOTTEN,
+    MODE_NAMES,
     SERVERS_ONLY,
     SETTINGS_SAVED,
     crossing,
     exemptions_text,
+    language_choices,
+    language_name,
     settings_text,
     stats_text,
 )
@@ -37,19 +40,16 @@ from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationS
 Change = Callable[[ChatPolicy], ChatPolicy]
 Edit = Literal["add", "remove"]
 Exemption = Literal["exempt_channels", "exempt_roles", "exempt_users"]
-Refusal = Callable[[ChatPolicy], str | None]  # why a changed policy is not saved, if it isn't
+# Why a changed policy is not saved, if it isn't, in the asker's words.
+Refusal = Callable[[Words, ChatPolicy], str | None]
 Admin = Callable[[discord.Interaction], Awaitable[ChatKey | None]]
 
-# TRANSLATORS: the names of Discord command options and choices below: lowercase letters,
-# digits, - or _ only, no spaces, at most 32 characters.
-_MODE_NAMES = {
-    Mode.REPLY_ALL: N_("reply-all"),
-    Mode.FLAG_ONLY: N_("flag-only"),
-    Mode.OFF: N_("off"),
-}
-MODES = [app_commands.Choice(name=_MODE_NAMES[mode], value=mode.value) for mode in Mode]
+# The modes are named as on the settings panels (bots.moderation_replies).
+MODES = [app_commands.Choice(name=MODE_NAMES[mode], value=mode.value) for mode in Mode]
 EDITS = [
+    # TRANSLATORS: a choice of a Discord option, at most 100 characters.
     app_commands.Choice(name=N_("add"), value="add"),
+    # TRANSLATORS: a choice of a Discord option, at most 100 characters.
     app_commands.Choice(name=N_("remove"), value="remove"),
 ]
 SERVER_DEFAULT = "server"  # the language choice that follows the server's Discord language
@@ -59,12 +59,8 @@ LANGUAGE_CHOICES = [
     app_commands.Choice(name=SERVER_DEFAULT_CHOICE, value=SERVER_DEFAULT),
     *(app_commands.Choice(name=name, value=code) for code, name in LANGUAGES.items()),
 ]
-LANGUAGE_UNKNOWN = N_(
-    'Not saved: I don\'t speak "{code}". Choose one of the languages offered: {languages}.'
-)
-# TRANSLATORS: a line of the settings panel; {language} is a language's own name ("Deutsch").
-LANGUAGE_LINE = N_("• language: {language}")
-# TRANSLATORS: a line of the settings panel when the server chose no language.
+# TRANSLATORS: a line of the settings panel when the server chose no language; {language} is a
+# language's own name ("Deutsch").
 LANGUAGE_DEFAULT_LINE = N_("• language: {language} (the server's language in Discord)")
 
 
@@ -77,28 +73,37 @@ class ModCommands:
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         root = app_commands.Group(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=N_("deepguard"),
+            # TRANSLATORS: a Discord command's description: at most 100 characters.
             description=N_("DeepGuard moderation for this server"),
             guild_only=True,
             default_permissions=discord.Permissions(manage_guild=True),
         )
         settings = app_commands.Group(
-            name=N_("settings"), description=N_("Show or change DeepGuard's settings"), parent=root
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=N_("settings"),
+            description=N_("Show or change DeepGuard's settings"),
+            parent=root,
         )
         SettingsCommands(self._store, self._catalogs, self.admin).install(settings)
 
         @root.command(
-            name=N_("stats"), description=N_("Images scanned and flagged, last 7 and 30 days")
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=N_("stats"),
+            description=N_("Images scanned and flagged, last 7 and 30 days"),
         )
         async def stats(interaction: discord.Interaction) -> None:
             if (chat := await self.admin(interaction)) is not None:
                 now = datetime.now(UTC)
                 week = await self._store.stats(chat, now - timedelta(days=7))
                 month = await self._store.stats(chat, now - timedelta(days=30))
-                await answer(interaction, stats_text(week, month))
+                await answer(interaction, stats_text(self._words(interaction), week, month))
 
         @root.command(
-            name=N_("forget"), description=N_("Delete all DeepGuard stored about this server")
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=N_("forget"),
+            description=N_("Delete all DeepGuard stored about this server"),
         )
         async def forget(interaction: discord.Interaction) -> None:
             if (chat := await self.admin(interaction)) is not None:
@@ -143,17 +148,21 @@ class SettingsCommands:
         self._language_command(group)
 
     def _mode_commands(self, group: app_commands.Group) -> None:
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(name=N_("show"), description=N_("Show the settings"))
         async def show_(interaction: discord.Interaction) -> None:
             await self._change(interaction, lambda policy: policy, saved=False)
 
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(name=N_("mode"), description=N_("reply-all, flag-only or off"))
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(mode=N_("mode"))
         @app_commands.choices(mode=MODES)
         async def mode(interaction: discord.Interaction, mode: app_commands.Choice[str]) -> None:
             await self._change(interaction, lambda p: with_mode(p, Mode(mode.value)))
 
         @group.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=N_("declared"),
             # Discord refuses a description over 100 characters (and with it the whole sync).
             description=N_(
@@ -161,6 +170,7 @@ class SettingsCommands:
                 "(off: the model decides)"
             ),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(on=N_("on"))
         async def declared(interaction: discord.Interaction, on: bool) -> None:
             await self._change(interaction, lambda p: replace(p, declared_ai_is_fake=on))
@@ -168,9 +178,12 @@ class SettingsCommands:
     def _band_commands(self, group: app_commands.Group) -> None:
 
         @group.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=N_("threshold"),
+            # TRANSLATORS: a Discord command's description: at most 100 characters.
             description=N_("Flag images at or above this % probability of AI"),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(percent=N_("percent"))
         async def threshold(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
@@ -178,26 +191,37 @@ class SettingsCommands:
             await self._change(interaction, lambda p: with_threshold(p, percent / 100))
 
         @group.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=N_("uncertain"),
             description=N_('Below this % probability of AI the reply says "likely real"'),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(percent=N_("percent"))
         async def uncertain(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
         ) -> None:
             await self._change(
-                interaction, lambda p: replace(p, uncertain_from=percent / 100), refuse=crossing
+                interaction,
+                lambda p: replace(p, uncertain_from=percent / 100),
+                refuse=crossing,
             )
 
     def _action_commands(self, group: app_commands.Group) -> None:
 
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(name=N_("actions"), description=N_("What happens to a flagged image"))
         @app_commands.rename(
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             react=N_("react"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             warn=N_("warn"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             modlog=N_("modlog"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             delete=N_("delete"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             time_out=N_("timeout"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             timeout_minutes=N_("timeout_minutes"),
         )
         async def actions(
@@ -219,8 +243,11 @@ class SettingsCommands:
             await self._change(interaction, lambda p: with_actions(p, wanted, timeout_minutes))
 
         @group.command(
-            name=N_("modlog"), description=N_("Where flags are posted (leave empty to unset)")
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=N_("modlog"),
+            description=N_("Where flags are posted (leave empty to unset)"),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(channel=N_("channel"))
         async def modlog(
             interaction: discord.Interaction, channel: app_commands.AppCommandChannel | None = None
@@ -230,9 +257,12 @@ class SettingsCommands:
             )
 
         @group.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=N_("new-members"),
+            # TRANSLATORS: a Discord command's description: at most 100 characters.
             description=N_("Only scan members who joined less than N days ago (0: all)"),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(days=N_("days"))
         async def new_members(
             interaction: discord.Interaction, days: app_commands.Range[int, 0, 3650]
@@ -240,7 +270,9 @@ class SettingsCommands:
             await self._change(interaction, lambda p: replace(p, new_members_days=days or None))
 
     def _exempt_commands(self, group: app_commands.Group) -> None:
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(name=N_("exempt-channel"), description=N_("Never flag images in a channel"))
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(edit=N_("edit"), channel=N_("channel"))
         @app_commands.choices(edit=EDITS)
         async def exempt_channel(
@@ -252,8 +284,11 @@ class SettingsCommands:
             await self._change(interaction, change)
 
         @group.command(
-            name=N_("exempt-role"), description=N_("Never flag images of members with a role")
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=N_("exempt-role"),
+            description=N_("Never flag images of members with a role"),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(edit=N_("edit"), role=N_("role"))
         @app_commands.choices(edit=EDITS)
         async def exempt_role(
@@ -261,7 +296,9 @@ class SettingsCommands:
         ) -> None:
             await self._change(interaction, exempting("exempt_roles", _edit(edit), str(role.id)))
 
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(name=N_("exempt-user"), description=N_("Never flag images of one member"))
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(edit=N_("edit"), user=N_("user"))
         @app_commands.choices(edit=EDITS)
         async def exempt_user(
@@ -271,23 +308,23 @@ class SettingsCommands:
 
     def _language_command(self, group: app_commands.Group) -> None:
         @group.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=N_("language"),
+            # TRANSLATORS: a Discord command's description: at most 100 characters.
             description=N_("The language of the bot's replies and mod-log posts in this server"),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(code=N_("language"))
         @app_commands.describe(code=N_("One of the bot's languages, or the server's own"))
         @app_commands.choices(code=LANGUAGE_CHOICES)
         async def language(interaction: discord.Interaction, code: str) -> None:
             # Discord offers only the choices; a forged or outdated value is refused here.
             chosen = None if code == SERVER_DEFAULT else self._catalogs.resolve(code)
-            words = self._words(interaction)
 
-            def unknown(policy: ChatPolicy) -> str | None:
+            def unknown(words: Words, policy: ChatPolicy) -> str | None:
                 if code == SERVER_DEFAULT or chosen == code:
                     return None
-                return words.gettext(
-                    LANGUAGE_UNKNOWN, code=code, languages=", ".join(LANGUAGES.values())
-                )
+                return language_choices(words, typed=code)
 
             await self._change(interaction, lambda p: replace(p, language=chosen), refuse=unknown)
 
@@ -312,7 +349,7 @@ class SettingsCommands:
 
         def checked(policy: ChatPolicy) -> ChatPolicy | None:
             changed = change(policy)
-            if refuse is not None and (refusal := refuse(changed)):
+            if refuse is not None and (refusal := refuse(words, changed)):
                 refusals.append(refusal)
                 return None
             return changed
@@ -341,13 +378,12 @@ def show(words: Words, policy: ChatPolicy, server_language: str = "en") -> str:
     modlog = f"<#{policy.modlog}>" if policy.modlog else None
     channels = [f"<#{c}>" for c in sorted(policy.exempt_channels)]
     roles = [f"<@&{r}>" for r in sorted(policy.exempt_roles)]
-    extra = exemptions_text(channels, roles, policy.new_members_days)
-    if policy.language is not None and policy.language in LANGUAGES:
-        language = words.gettext(LANGUAGE_LINE, language=LANGUAGES[policy.language])
-    else:
-        default = LANGUAGES.get(server_language, LANGUAGES["en"])
-        language = words.gettext(LANGUAGE_DEFAULT_LINE, language=default)
-    return f"{settings_text(policy, modlog)}\n{extra}\n{language}"
+    extra = exemptions_text(words, channels, roles, policy.new_members_days)
+    lines = [settings_text(words, policy, modlog), extra]
+    if policy.language is None:  # a chosen one is on the shared panel
+        default = language_name(server_language)
+        lines.append(words.gettext(LANGUAGE_DEFAULT_LINE, language=default))
+    return "\n".join(lines)
 
 
 def _edit(choice: app_commands.Choice[str]) -> Edit:

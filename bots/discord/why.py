@@ -97,7 +97,7 @@ class Explanations:
         words = self._catalogs.words(str(interaction.locale))
         try:
             if self._in_flight.stopping:
-                await _tell(interaction, error_text(ShuttingDown()))
+                await _tell(interaction, error_text(words, ShuttingDown()))
                 return
             with self._in_flight.track():
                 await self._answer(interaction, words, find)
@@ -118,7 +118,7 @@ class Explanations:
             legend = words.gettext(EXPLAIN_LEGEND)
             explanation = await self._detector.explain(data, legend=legend)
         except DeepGuardError as error:
-            await interaction.followup.send(error_text(error), ephemeral=True)
+            await interaction.followup.send(error_text(words, error), ephemeral=True)
             return
         if explanation.png is None:  # a judge that ignored the legend: a bug
             raise RuntimeError("an explanation asked with a legend came without its picture")

@@ -18,6 +18,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bots import moderation_replies
 from bots.explain_replies import is_verdict
+from bots.i18n import Words
 from bots.port import Failure
 from bots.telegram.chats import chat_key, chat_name, poster_name
 from bots.telegram.media import Media, fetch
@@ -45,10 +46,10 @@ class TelegramPort:
             self._bot, ref, self._settings.max_file_bytes, self._settings.download_timeout_s
         )
 
-    async def reply(self, text: str, flag: Flag | None) -> None:
+    async def reply(self, text: str, flag: Flag | None, words: Words) -> None:
         """Answer the event; the report button stays on warnings, where the poster sees it."""
         try:
-            markup = why_markup() if is_verdict(text) else None
+            markup = why_markup(words) if is_verdict(text, words) else None
             await reply(self._bot, self._message, text, markup)
         except TelegramError as exc:  # blocked, kicked, muted: a fact about the chat, not a bug
             log.warning("reply in %s failed: %s", self._message.chat_id, exc)
@@ -58,8 +59,8 @@ class TelegramPort:
             message.chat_id, message.message_id, moderation_replies.MARKER_EMOJI
         )
 
-    async def warn(self, message: Message, text: str, flag: Flag) -> None:
-        await reply(self._bot, message, text, report_button(flag.id))
+    async def warn(self, message: Message, text: str, flag: Flag, words: Words) -> None:
+        await reply(self._bot, message, text, report_button(words, flag.id))
 
     async def delete(self, message: Message) -> None:
         await self._bot.delete_message(message.chat_id, message.message_id)
@@ -75,16 +76,18 @@ class TelegramPort:
             until_date=datetime.now(UTC) + timedelta(minutes=minutes),
         )
 
-    async def post_flag(self, message: Message, flag: Flag, modlog: str) -> str:
+    async def post_flag(self, message: Message, flag: Flag, modlog: str, words: Words) -> str:
         text = moderation_replies.flag_notice(
+            words,
             flag.id,
             poster_name(message),
             chat_name(message.chat),
             flag.flag.fake_probability,
             message.link or "",
+            flag.flag.media.value,
             declared=flag.flag.declared,
         )
-        buttons = review_buttons(flag.id)
+        buttons = review_buttons(words, flag.id)
         try:
             posted = await self._bot.send_message(modlog, text, reply_markup=buttons)
         except ChatMigrated as exc:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
-from telegram import BotCommand, BotCommandScopeAllChatAdministrators, Update
+from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -30,11 +30,12 @@ from telegram.ext import (
     filters,
 )
 
-from bots import moderation_replies, replies
 from bots.delivery import InFlight, SeenMessages
+from bots.i18n import Catalogs
 from bots.pipeline import Pipeline
 from bots.run import install_redaction
 from bots.telegram.handlers import Context, TelegramHandlers
+from bots.telegram.languages import Languages, announce_commands
 from bots.telegram.media import Albums
 from bots.telegram.settings import moderation_handlers
 from bots.telegram.why import WHY_PATTERN, WhyButton
@@ -48,7 +49,16 @@ log = logging.getLogger(__name__)
 
 _Data = dict[Any, Any]
 TelegramApp = Application[ExtBot[int], Context, _Data, _Data, _Data, None]
-IMAGES = filters.PHOTO | filters.Document.ALL | filters.Sticker.STATIC
+# Photos, files, still and video stickers, GIFs (sent as MP4 animations), videos, video notes.
+IMAGES = (
+    filters.PHOTO
+    | filters.Document.ALL
+    | filters.Sticker.STATIC
+    | filters.Sticker.VIDEO
+    | filters.ANIMATION
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+)
 ALLOWED_UPDATES = [
     Update.MESSAGE,
     Update.EDITED_MESSAGE,
@@ -58,7 +68,12 @@ ALLOWED_UPDATES = [
 
 
 async def run(
-    settings: Settings, detector: Judge, stop: asyncio.Event, *, store: ModerationStore
+    settings: Settings,
+    detector: Judge,
+    stop: asyncio.Event,
+    *,
+    store: ModerationStore,
+    catalogs: Catalogs,
 ) -> None:
     """Serve Telegram until `stop` is set, then answer the updates in flight and return."""
     telegram = settings.telegram
@@ -71,12 +86,12 @@ async def run(
     undo_redaction = _redact([token, _secret(telegram.webhook_secret)])
     try:
         inflight, throttle = InFlight(), Throttle(settings.throttle)
-        handlers = build_handlers(settings, detector, store, inflight, throttle)
-        why = WhyButton(detector, throttle, telegram, inflight)
+        handlers = build_handlers(settings, detector, store, inflight, catalogs, throttle)
+        why = WhyButton(detector, throttle, telegram, inflight, handlers.languages)
         app = build_application(telegram, token, handlers, store, why)
         await initialize(app)
         try:
-            await announce_commands(app)
+            await announce_commands(app.bot, catalogs)
             await _serve(app, telegram, inflight, stop)
         finally:
             await app.shutdown()
@@ -157,6 +172,7 @@ def build_handlers(
     detector: Judge,
     store: ModerationStore,
     inflight: InFlight,
+    catalogs: Catalogs,
     throttle: Throttle | None = None,
 ) -> TelegramHandlers:
     """The handlers and everything they share, built once for one run."""
@@ -165,6 +181,7 @@ def build_handlers(
         store,
         throttle or Throttle(settings.throttle),
         SeenMessages(),
+        catalogs,
         bands=settings.replies,
         burst=settings.throttle.burst,
         retention=timedelta(days=settings.moderation.retention_days),
@@ -172,7 +189,10 @@ def build_handlers(
         declared_ai_is_fake=settings.provenance.declared_ai_is_fake,
     )
     telegram = settings.telegram
-    return TelegramHandlers(pipeline, store, Albums(telegram.album_wait_s), inflight, telegram)
+    languages = Languages(catalogs, store, pipeline.outage)
+    return TelegramHandlers(
+        pipeline, store, Albums(telegram.album_wait_s), inflight, telegram, languages
+    )
 
 
 def build_application(
@@ -203,7 +223,7 @@ def build_application(
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGES & IMAGES, handlers.on_image))
     if why is not None:
         app.add_handler(CallbackQueryHandler(why.on_press, WHY_PATTERN))
-    app.add_handlers(moderation_handlers(store))
+    app.add_handlers(moderation_handlers(store, handlers.languages))
     app.add_error_handler(handlers.on_error)
     return app
 
@@ -217,14 +237,3 @@ async def initialize(app: TelegramApp) -> None:
         if isinstance(exc, InvalidToken):
             raise InvalidToken("Telegram rejected DEEPGUARD_TELEGRAM__TOKEN") from None
         raise
-
-
-async def announce_commands(app: TelegramApp) -> None:
-    """Fill Telegram's command menus (administrators also see moderation); failures cost a menu."""
-    commands = [BotCommand(name, text) for name, text in replies.COMMAND_DESCRIPTIONS.items()]
-    admin = [BotCommand(n, t) for n, t in moderation_replies.ADMIN_COMMAND_DESCRIPTIONS.items()]
-    try:
-        await app.bot.set_my_commands(commands)
-        await app.bot.set_my_commands(commands + admin, BotCommandScopeAllChatAdministrators())
-    except TelegramError as exc:
-        log.warning("could not set the telegram command menu: %s", exc)

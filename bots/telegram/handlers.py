@@ -1,8 +1,10 @@
 """What the Telegram bot does with an update: collect its images into an event for the pipeline.
 
-A photo, image file or sticker (new, or swapped in by an edit) is an upload; the messages of an
-album are gathered first, so the album gets one reply. `/check` in reply to a message is a
-request about that message's image, which works in privacy mode too.
+A photo, image file, sticker, GIF, video or video note (new, or swapped in by an edit) is an
+upload; the messages of an album are gathered first, so the album gets one reply. `/check` in
+reply to a message is a request about that message's upload, which works in privacy mode too.
+A private chat is answered in its user's language, a group in its own
+(`bots.telegram.languages`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bots.pipeline import Pipeline
 from bots.port import Event, Image, Post
 from bots.telegram.answers import TelegramPort, reply
 from bots.telegram.chats import chat_key, upload_context
+from bots.telegram.languages import Languages, answer_language
 from bots.telegram.media import Albums, Media, media_of
 from config import TelegramSettings
 from core.errors import StoreUnavailable
@@ -43,15 +46,17 @@ class TelegramHandlers:
         albums: Albums[Pending],
         inflight: InFlight,
         settings: TelegramSettings,
+        languages: Languages,
     ) -> None:
         self._pipeline = pipeline
+        self.languages = languages
         self._store = store
         self._albums = albums
         self._inflight = inflight
         self._settings = settings
 
     async def on_image(self, update: Update, context: Context) -> None:
-        """A photo, image file or sticker, new or swapped in by an edit; albums reply once."""
+        """A photo, file, sticker or clip, new or swapped in by an edit; albums reply once."""
         message = update.effective_message
         media = media_of(message, self._settings.max_file_bytes) if message else None
         if message is None or media is None:
@@ -74,7 +79,8 @@ class TelegramHandlers:
             media = media_of(target, self._settings.max_file_bytes) if target else None
             if target is None or media is None:
                 hint = replies.CHECK_NEEDS_IMAGE if target is None else replies.NO_IMAGE_FOUND
-                await port.reply(hint, None)
+                words = await self.languages.of_message(message)
+                await port.reply(words.gettext(hint), None, words)
                 return
             await self._pipeline.run(requested(message, target, media), port)
 
@@ -82,21 +88,35 @@ class TelegramHandlers:
         """`/start` and `/help`: what the bot does, its limits and its commands."""
         message = update.effective_message
         if message is not None and await self._claim(message, "help"):
-            await self._port(context, message).reply(replies.HELP, None)
+            words = await self.languages.of_message(message)
+            await self._port(context, message).reply(words.gettext(replies.HELP), None, words)
 
     async def on_error(self, update: object, context: Context) -> None:
         """Log an error once (a bug with its traceback) and tell the user if possible."""
         update_id = update.update_id if isinstance(update, Update) else None
         if isinstance(context.error, StoreUnavailable):  # a command or button needing the store
             self._pipeline.outage.failed(context.error)
-            await _tell(context.bot, update, replies.STORE_UNAVAILABLE)
+            await self._tell(context.bot, update, replies.STORE_UNAVAILABLE)
             return
         if isinstance(context.error, TelegramError):
             # Blocked, kicked, muted or offline: a fact about the chat, and a reply would fail too.
             log.warning("Telegram failed a call for update %s: %s", update_id, context.error)
             return
         log.error("unexpected error handling update %s", update_id, exc_info=context.error)
-        await _tell(context.bot, update, replies.UNEXPECTED)
+        await self._tell(context.bot, update, replies.UNEXPECTED)
+
+    async def _tell(self, bot: Bot, update: object, text: str) -> None:
+        """Answer the press or the message an update brought, if it can be answered: a press
+        in its presser's language, a message in its chat's."""
+        if not isinstance(update, Update):
+            return
+        with contextlib.suppress(TelegramError):
+            if update.callback_query is not None:
+                words = self.languages.of(update.callback_query.from_user)
+                await update.callback_query.answer(words.gettext(text), show_alert=True)
+            elif update.effective_message is not None:
+                words = await self.languages.of_message(update.effective_message)
+                await reply(bot, update.effective_message, words.gettext(text))
 
     def _port(self, context: Context, message: Message) -> TelegramPort:
         return TelegramPort(context.bot, self._store, self._settings, message)
@@ -118,29 +138,30 @@ class TelegramHandlers:
         )
 
 
-async def _tell(bot: Bot, update: object, text: str) -> None:
-    """Answer the press or the message an update brought, if it can be answered."""
-    if not isinstance(update, Update):
-        return
-    with contextlib.suppress(TelegramError):
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
-        elif update.effective_message is not None:
-            await reply(bot, update.effective_message, text)
-
-
 def posted(album: Sequence[Pending]) -> TelegramEvent:
     """Messages posted in a chat, one or an album's, each flagged on its own."""
     posts = [_post(message, media) for message, media in album]
     first = album[0][0]
-    return Event(chat_key(first.chat_id), _sender(first), posts[0].context, posts)
+    return Event(
+        chat_key(first.chat_id),
+        _sender(first),
+        posts[0].context,
+        posts,
+        answer_language=answer_language(first),
+    )
 
 
 def requested(command: Message, target: Message, media: Media) -> TelegramEvent:
     """`/check` on `target`: the command is answered, the target flagged as policy says."""
     context = upload_context(command, requested=True)
     post = _post(target, media, requested=True)
-    return Event(chat_key(command.chat_id), _sender(command), context, [post])
+    return Event(
+        chat_key(command.chat_id),
+        _sender(command),
+        context,
+        [post],
+        answer_language=answer_language(command),
+    )
 
 
 def _post(message: Message, media: Media, *, requested: bool = False) -> Post[Message, Media]:

@@ -1,10 +1,13 @@
-"""Which file in a Telegram message is the image to check, how its bytes are fetched, and
-how the messages of an album are gathered into one upload.
+"""Which file in a Telegram message is the image or clip to check, how its bytes are fetched,
+and how the messages of an album are gathered into one upload.
 
-Telegram sends one photo in several sizes, images as documents (to keep their quality) and
-stickers as WebP. A document's label is not trusted either way: a file whose name or type says
-image is always checked, so a broken one gets a reason, and a file labelled only as generic
-binary is checked too, but answered only when its bytes turn out to be an image.
+Telegram sends one photo in several sizes, images as documents (to keep their quality),
+stickers as WebP (or WebM for video stickers; animated Lottie ones are skipped), GIFs as MP4
+`animation`s, and videos and round video notes as MP4. A document's label is not trusted either
+way: a file whose name or type says image or video is always checked, so a broken one gets a
+reason, and a file labelled only as generic binary is checked too, but answered only when its
+bytes turn out to be an image or a clip. Bots may download at most 20 MB from the Bot API, so a
+larger declared `file_size` is refused, naming that limit, before any getFile call.
 
 An album arrives as separate messages sharing a `media_group_id`, usually in one batch of
 updates but with no marker for the last one. The first message to arrive waits until no further
@@ -20,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Final, Generic, TypeVar
 
-from telegram import Bot, Document, Message, PhotoSize, Sticker
+from telegram import Animation, Bot, Document, Message, PhotoSize, Sticker, Video, VideoNote
 from telegram.error import BadRequest, TelegramError
 
 from bots import replies
-from core.errors import DeepGuardError, ImageTooLarge
+from core.errors import N_, DeepGuardError, ImageTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ MiB: Final = 1024 * 1024
 IMAGE_SUFFIXES: Final = frozenset(
     {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".gif", ".heic", ".heif", ".avif", ".bmp", ".tif"}
 )
+VIDEO_SUFFIXES: Final = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv"})
 # Labels that say nothing about the content, so the bytes decide.
 GENERIC_TYPES: Final = frozenset(
     {"", "application/octet-stream", "binary/octet-stream", "application/binary"}
@@ -42,6 +46,12 @@ GENERIC_TYPES: Final = frozenset(
 
 class DownloadFailed(DeepGuardError):
     default_message = replies.DOWNLOAD_FAILED_REASON
+
+
+class OverDownloadLimit(ImageTooLarge):
+    """Declared larger than the Bot API lets a bot download (`getFile` would refuse it)."""
+
+    subject = "file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +68,10 @@ def media_of(message: Message, max_bytes: int) -> Media | None:
     """The file in `message` worth checking, or None when there is nothing to check."""
     if message.photo:
         return _photo(message.photo, max_bytes)
+    # An animation's message carries it as a `document` too: the animation is the one to take.
+    clip = message.animation or message.video or message.video_note
+    if clip is not None:
+        return _clip(clip)
     if message.document:
         return _document(message.document, max_bytes)
     if message.sticker:
@@ -76,16 +90,20 @@ def _photo(sizes: Sequence[PhotoSize], max_bytes: int) -> Media:
 def _document(document: Document, max_bytes: int) -> Media | None:
     mime = (document.mime_type or "").lower()
     suffix = PurePosixPath(document.file_name or "").suffix.lower()
-    claimed = mime.startswith("image/") or suffix in IMAGE_SUFFIXES
+    claimed = mime.startswith(("image/", "video/")) or suffix in IMAGE_SUFFIXES | VIDEO_SUFFIXES
     if not claimed and (mime not in GENERIC_TYPES or _too_large(document.file_size, max_bytes)):
         return None
     return Media(document.file_id, document.file_unique_id, document.file_size, claimed)
 
 
+def _clip(clip: Animation | Video | VideoNote) -> Media:
+    return Media(clip.file_id, clip.file_unique_id, clip.file_size)
+
+
 def _sticker(sticker: Sticker) -> Media | None:
-    if sticker.is_animated or sticker.is_video:  # Lottie and WebM: not still images
+    if sticker.is_animated:  # Lottie: vector drawing instructions, not a picture
         return None
-    return Media(sticker.file_id, sticker.file_unique_id, sticker.file_size)
+    return Media(sticker.file_id, sticker.file_unique_id, sticker.file_size)  # WebP or WebM
 
 
 def _too_large(size: int | None, max_bytes: int) -> bool:
@@ -93,7 +111,10 @@ def _too_large(size: int | None, max_bytes: int) -> bool:
 
 
 def too_large_error(max_bytes: int) -> ImageTooLarge:
-    return ImageTooLarge(f"the file is too large (limit {round(max_bytes / MiB, 1):g} MB)")
+    return OverDownloadLimit(
+        N_("it is over Telegram's {limit} download limit for bots"),
+        limit=f"{round(max_bytes / MiB, 1):g} MB",
+    )
 
 
 async def fetch(bot: Bot, media: Media, max_bytes: int, timeout_s: float) -> bytes:

@@ -8,6 +8,9 @@ Anyone can send any callback data for a bot's message (a modified client, a stal
 press counts only where its flag put that button: Confirm and Dismiss on the flag's own mod-log
 post, "Report a mistake" in the flagged group. Data that does not parse, an id no flag can have,
 or a button away from its flag is answered "this button has expired", and nothing else happens.
+
+A press is answered privately in the presser's language; the mod-log post and the report notice
+are in the flagged group's language.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots import moderation_replies
+from bots.i18n import Words
 from bots.telegram.chats import display_name, is_admin
+from bots.telegram.languages import Languages
 from core.moderation.policy import usable_modlog
 from core.moderation.types import FLAG_ID_MAX, Flag, FlagStatus, ModerationStore
 
@@ -39,25 +44,23 @@ PATTERN = r"^dg:"
 _DATA = re.compile(r"dg:(ok|no|rp):([1-9][0-9]{0,9})", re.ASCII)
 
 
-def review_buttons(flag_id: int) -> InlineKeyboardMarkup:
+def review_buttons(words: Words, flag_id: int) -> InlineKeyboardMarkup:
     """Confirm / Dismiss; the data names the flag, so the buttons still work after a restart."""
+    confirm = words.gettext(moderation_replies.CONFIRM_BUTTON)
+    dismiss = words.gettext(moderation_replies.DISMISS_BUTTON)
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(
-                    moderation_replies.CONFIRM_BUTTON, callback_data=f"dg:ok:{flag_id}"
-                ),
-                InlineKeyboardButton(
-                    moderation_replies.DISMISS_BUTTON, callback_data=f"dg:no:{flag_id}"
-                ),
+                InlineKeyboardButton(confirm, callback_data=f"dg:ok:{flag_id}"),
+                InlineKeyboardButton(dismiss, callback_data=f"dg:no:{flag_id}"),
             ]
         ]
     )
 
 
-def report_button(flag_id: int) -> InlineKeyboardMarkup:
+def report_button(words: Words, flag_id: int) -> InlineKeyboardMarkup:
     button = InlineKeyboardButton(
-        moderation_replies.REPORT_BUTTON, callback_data=f"dg:rp:{flag_id}"
+        words.gettext(moderation_replies.REPORT_BUTTON), callback_data=f"dg:rp:{flag_id}"
     )
     return InlineKeyboardMarkup([[button]])
 
@@ -65,8 +68,9 @@ def report_button(flag_id: int) -> InlineKeyboardMarkup:
 class ReviewButtons:
     """Callback handlers for flag buttons; the store is the only state."""
 
-    def __init__(self, store: ModerationStore) -> None:
+    def __init__(self, store: ModerationStore, languages: Languages) -> None:
         self._store = store
+        self._languages = languages
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -74,10 +78,11 @@ class ReviewButtons:
             return
         pressed = _parsed(query.data)
         flag = await self._store.get_flag(pressed[1]) if pressed else None
+        words = self._languages.of(query.from_user)
         if pressed is not None and flag is None:
-            await query.answer(moderation_replies.UNKNOWN_FLAG)
+            await query.answer(words.gettext(moderation_replies.UNKNOWN_FLAG))
         elif pressed is None or flag is None or not _in_place(query.message, pressed[0], flag):
-            await expired(query)
+            await expired(query, words)
         elif pressed[0] == "rp":
             await self._report(context.bot, query, flag)
         else:
@@ -90,12 +95,15 @@ class ReviewButtons:
         # The message stays where it was posted even if the group has since got a new id.
         group, where = int(flag.flag.chat.chat), int(flag.flag.channel)
         message_id = int(flag.flag.message)
+        words = self._languages.of(query.from_user)
         if not await is_admin(bot, group, query.from_user.id):
-            await query.answer(moderation_replies.REVIEW_ADMINS_ONLY, show_alert=True)
+            await query.answer(
+                words.gettext(moderation_replies.REVIEW_ADMINS_ONLY), show_alert=True
+            )
             return
         reviewed = await self._store.review(flag.id, status, str(query.from_user.id))
         if reviewed is None:
-            await query.answer(moderation_replies.ALREADY_REVIEWED)
+            await query.answer(words.gettext(moderation_replies.ALREADY_REVIEWED))
             return
         deleted: bool | None = None
         if status is FlagStatus.CONFIRMED:
@@ -103,36 +111,47 @@ class ReviewButtons:
         else:
             with contextlib.suppress(TelegramError):  # the marker is a courtesy
                 await bot.set_message_reaction(where, message_id, [])
-        line = moderation_replies.review_line(
-            status, display_name(query.from_user), deleted=deleted
+        reviewer = display_name(query.from_user)
+        await query.answer(
+            moderation_replies.review_line(words, status, reviewer, deleted=deleted)
         )
-        await query.answer(line)
+        group_words = await self._languages.group(flag.flag.chat.chat)
+        line = moderation_replies.review_line(group_words, status, reviewer, deleted=deleted)
         await _close_post(query.message, line)
 
     async def _report(self, bot: Bot, query: CallbackQuery, flag: Flag) -> None:
+        words = self._languages.of(query.from_user)
         if str(query.from_user.id) != flag.flag.author:
-            await query.answer(moderation_replies.REPORT_NOT_YOURS, show_alert=True)
+            await query.answer(words.gettext(moderation_replies.REPORT_NOT_YOURS), show_alert=True)
             return
         if flag.status is not FlagStatus.OPEN:
             await query.answer(
-                moderation_replies.report_after_review(flag.status), show_alert=True
+                moderation_replies.report_after_review(words, flag.status), show_alert=True
             )
             return
         if not await self._store.report(flag.id):
-            await query.answer(moderation_replies.REPORT_ALREADY)
+            await query.answer(words.gettext(moderation_replies.REPORT_ALREADY))
             return
-        modlog = usable_modlog(await self._store.policy(flag.flag.chat, private=False))
+        policy = await self._store.policy(flag.flag.chat, private=False)
+        modlog = usable_modlog(policy)
         if modlog is None:
-            await query.answer(moderation_replies.report_without_modlog("group"), show_alert=True)
+            await query.answer(
+                moderation_replies.report_without_modlog(words, "group"), show_alert=True
+            )
             return
-        notice = moderation_replies.report_notice(flag.id, display_name(query.from_user))
+        group_words = self._languages.catalogs.words(policy.language)
+        notice = moderation_replies.report_notice(
+            group_words, flag.id, display_name(query.from_user)
+        )
         try:
             await bot.send_message(modlog, notice)
         except TelegramError as exc:
             log.warning("flag %d: report not posted to the mod-log: %s", flag.id, exc)
-            await query.answer(moderation_replies.REPORT_MODLOG_FAILED, show_alert=True)
+            await query.answer(
+                words.gettext(moderation_replies.REPORT_MODLOG_FAILED), show_alert=True
+            )
             return
-        await query.answer(moderation_replies.REPORT_THANKS)
+        await query.answer(words.gettext(moderation_replies.REPORT_THANKS))
 
 
 def _parsed(data: str | None) -> tuple[str, int] | None:
@@ -152,16 +171,22 @@ def _in_place(post: MaybeInaccessibleMessage | None, kind: str, flag: Flag) -> b
     return flag.modlog_message == f"{post.chat.id}/{post.message_id}"
 
 
-async def expired(query: CallbackQuery) -> None:
+async def expired(query: CallbackQuery, words: Words) -> None:
     """Answer a press that is no longer (or never was) one of ours; nothing else happens."""
     log.info("button %r pressed by %s: expired", query.data, query.from_user.id)
-    await query.answer(moderation_replies.BUTTON_EXPIRED)
+    await query.answer(words.gettext(moderation_replies.BUTTON_EXPIRED))
 
 
-async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+class UnknownButtons:
     """A press no other handler took: its data is not one of ours (any more)."""
-    if update.callback_query is not None:
-        await expired(update.callback_query)
+
+    def __init__(self, languages: Languages) -> None:
+        self._languages = languages
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is not None:
+            await expired(query, self._languages.of(query.from_user))
 
 
 async def _delete(bot: Bot, chat: int, message: int) -> bool:

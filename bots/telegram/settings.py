@@ -5,9 +5,11 @@ data following the chat when the bot is removed or a group is upgraded.
 `/settings threshold 0.8`, `/settings uncertain 0.3` (never above the threshold),
 `/settings modlog -100123` (asks that chat first: see `bots.telegram.modlog`; or `off`),
 `/settings exempt 42` / `unexempt 42` (or in reply to the user's message), `/settings declared
-on|off` (an image declaring AI counts as such, or the model alone decides) set the rest. Every
-message and every button press is checked with `getChatMember` at that moment: being an
-administrator yesterday is not enough.
+on|off` (an image declaring AI counts as such, or the model alone decides) and `/settings
+language fr` (the group's language; without a code, or with one no catalog has, the choices)
+set the rest. Every message and every button press is checked with `getChatMember` at that
+moment: being an administrator yesterday is not enough. Answers in a group are in its language,
+a button's private notice in the presser's.
 
 Telegram sends a `my_chat_member` update when the bot is removed from a group (or a user blocks
 it in private): that chat's settings, flags and counts are deleted then. A basic group upgraded
@@ -35,6 +37,7 @@ from telegram.ext import (
 )
 
 from bots import moderation_replies
+from bots.i18n import N_, Words
 from bots.moderation_replies import crossing
 from bots.telegram.chats import (
     author_id,
@@ -44,10 +47,11 @@ from bots.telegram.chats import (
     is_private,
     sender_is_admin,
 )
+from bots.telegram.languages import Languages
 from bots.telegram.modlog import PATTERN as MODLOG_PATTERN
 from bots.telegram.modlog import ModlogHandshake, withdrawn
 from bots.telegram.review import PATTERN as REVIEW_PATTERN
-from bots.telegram.review import ReviewButtons, expired, on_unknown_button
+from bots.telegram.review import ReviewButtons, UnknownButtons, expired
 from core.moderation.policy import parse_fraction, with_mode, with_threshold
 from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationStore
 
@@ -59,16 +63,18 @@ ACTIONS = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
 BANDS = frozenset({"threshold", "uncertain"})  # typed as a share: 80%, 80 or 0.8
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 SWITCH = {"on": True, "off": False}
-DECLARED_BUTTON = "declared AI is fake"
+DECLARED_BUTTON = N_("declared AI is fake")
 
 
-def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Context, None]]:
+def moderation_handlers(
+    store: ModerationStore, languages: Languages
+) -> list[BaseHandler[Update, Context, None]]:
     """The commands, buttons and membership updates of moderation, sharing one store."""
-    handshake = ModlogHandshake(store)
+    handshake = ModlogHandshake(store, languages)
     settings, review, chat = (
-        SettingsCommand(store, handshake),
-        ReviewButtons(store),
-        ChatCommands(store),
+        SettingsCommand(store, handshake, languages),
+        ReviewButtons(store, languages),
+        ChatCommands(store, languages),
     )
     only_new = filters.UpdateType.MESSAGE  # an edited command is not a new request
     return [
@@ -80,42 +86,72 @@ def moderation_handlers(store: ModerationStore) -> list[BaseHandler[Update, Cont
         CallbackQueryHandler(handshake.on_confirm, MODLOG_PATTERN),
         ChatMemberHandler(chat.on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
         MessageHandler(filters.StatusUpdate.MIGRATE, chat.on_migrated),
-        CallbackQueryHandler(on_unknown_button),  # last: a press none of the above took
+        # Last: a press none of the above took.
+        CallbackQueryHandler(UnknownButtons(languages).on_press),
     ]
 
 
 class SettingsCommand:
     """`/settings` and its buttons; the store is the only state."""
 
-    def __init__(self, store: ModerationStore, modlog: ModlogHandshake) -> None:
+    def __init__(
+        self, store: ModerationStore, modlog: ModlogHandshake, languages: Languages
+    ) -> None:
         self._store = store
         self._modlog = modlog
+        self._languages = languages
 
     async def on_settings(self, update: Update, context: Context) -> None:
         message = update.effective_message
-        if message is None or not await self._may_configure(message, context.bot):
+        if message is None or not await first_time(self._store, message):
+            return
+        words = await self._languages.of_message(message)
+        if not await self._may_configure(message, context.bot, words):
             return
         key, chat = chat_key(message.chat_id), str(message.chat_id)
         args = context.args or []
+        if args and args[0] == "language":
+            await self._language(key, args[1:], message, words)
+            return
         if (target := typed_modlog(args)) is not None:
-            await message.reply_text(await self._modlog.ask(context.bot, message, target))
+            await message.reply_text(await self._modlog.ask(context.bot, message, target, words))
             return
         if not args or args[0] == "show":
             policy = await self._store.policy(key, private=False)
         else:
-            changed = await self._change(key, args, message)
+            changed = await self._change(key, args, message, words)
             if changed is None:
                 return
             policy = changed
-        text = moderation_replies.settings_text(policy)
-        await message.reply_text(text, reply_markup=keyboard(policy, chat))
+        text = moderation_replies.settings_text(words, policy)
+        await message.reply_text(text, reply_markup=keyboard(words, policy, chat))
 
-    async def _change(self, key: ChatKey, args: list[str], message: Message) -> ChatPolicy | None:
+    async def _language(
+        self, key: ChatKey, args: list[str], message: Message, words: Words
+    ) -> None:
+        """`/settings language <code>`: saved atomically, confirmed in the new language; no
+        code, or one no catalog fits, gets the choices."""
+        typed = " ".join(args)
+        code = self._languages.catalogs.resolve(typed) if typed else None
+        if code is None:
+            await message.reply_text(moderation_replies.language_choices(words, typed or None))
+            return
+
+        def chosen(policy: ChatPolicy) -> ChatPolicy:
+            return replace(policy, language=code)
+
+        await self._store.change_policy(key, chosen)
+        spoken = self._languages.catalogs.words(code)
+        await message.reply_text(moderation_replies.language_set(spoken, code))
+
+    async def _change(
+        self, key: ChatKey, args: list[str], message: Message, words: Words
+    ) -> ChatPolicy | None:
         """Apply the typed change atomically; None once the sender was told why it was not."""
         refusals: list[str] = []
 
         def change(policy: ChatPolicy) -> ChatPolicy | None:
-            result = typed(policy, args, message)
+            result = typed(words, policy, args, message)
             if isinstance(result, str):
                 refusals.append(result)
                 return None
@@ -126,15 +162,13 @@ class SettingsCommand:
             await message.reply_text(refusals[0])
         return changed
 
-    async def _may_configure(self, message: Message, bot: Bot) -> bool:
-        """A new message from a group's administrator; anything else is refused or ignored."""
-        if not await first_time(self._store, message):
-            return False
+    async def _may_configure(self, message: Message, bot: Bot, words: Words) -> bool:
+        """A group's administrator; anyone else is refused."""
         if is_private(message):
-            await message.reply_text(moderation_replies.SETTINGS_GROUPS_ONLY)
+            await message.reply_text(words.gettext(moderation_replies.SETTINGS_GROUPS_ONLY))
             return False
         if not await sender_is_admin(bot, message):
-            await message.reply_text(moderation_replies.ADMINS_ONLY)
+            await message.reply_text(words.gettext(moderation_replies.ADMINS_ONLY))
             return False
         return True
 
@@ -143,15 +177,16 @@ class SettingsCommand:
         post = query.message if query is not None else None
         if query is None:
             return
+        words = self._languages.of(query.from_user)
         if not isinstance(post, Message):  # too old to edit, or no message at all
-            await expired(query)
+            await expired(query, words)
             return
         pressed = pressed_setting(query.data)
         if pressed is None:
-            await expired(query)
+            await expired(query, words)
             return
         if not await is_admin(context.bot, post.chat_id, query.from_user.id):
-            await query.answer(moderation_replies.ADMINS_ONLY, show_alert=True)
+            await query.answer(words.gettext(moderation_replies.ADMINS_ONLY), show_alert=True)
             return
         key, chat = chat_key(post.chat_id), str(post.chat_id)
 
@@ -165,10 +200,11 @@ class SettingsCommand:
         policy = await self._store.change_policy(key, change)
         if policy is None:
             raise RuntimeError("a settings button's change saved nothing; this is a bug")
-        await query.answer(moderation_replies.SETTINGS_SAVED)
+        await query.answer(words.gettext(moderation_replies.SETTINGS_SAVED))
+        group_words = self._languages.catalogs.words(policy.language)
         try:
-            text = moderation_replies.settings_text(policy)
-            await query.edit_message_text(text, reply_markup=keyboard(policy, chat))
+            text = moderation_replies.settings_text(group_words, policy)
+            await query.edit_message_text(text, reply_markup=keyboard(group_words, policy, chat))
         except BadRequest as exc:
             if "not modified" not in exc.message:  # the current mode pressed again
                 raise
@@ -187,21 +223,23 @@ def pressed_setting(data: str | None) -> Mode | Action | bool | None:
     return None
 
 
-def keyboard(policy: ChatPolicy, chat: str) -> InlineKeyboardMarkup:
+def keyboard(words: Words, policy: ChatPolicy, chat: str) -> InlineKeyboardMarkup:
     """One row of modes (the current one marked), one row of actions (ticked when on), and the
     `declared_ai_is_fake` switch (ticked when on; pressing it sets the other value)."""
 
     def mode(m: Mode) -> InlineKeyboardButton:
         mark = "• " if policy.mode is m else ""
-        return InlineKeyboardButton(f"{mark}{m.value}", callback_data=f"dgs:mode:{m.value}")
+        label = words.gettext(moderation_replies.MODE_NAMES[m])
+        return InlineKeyboardButton(f"{mark}{label}", callback_data=f"dgs:mode:{m.value}")
 
     def action(a: Action) -> InlineKeyboardButton:
         mark = "✓ " if enabled(policy, chat, a) else ""
-        return InlineKeyboardButton(f"{mark}{a.value}", callback_data=f"dgs:act:{a.value}")
+        label = words.gettext(moderation_replies.ACTION_NAMES[a])
+        return InlineKeyboardButton(f"{mark}{label}", callback_data=f"dgs:act:{a.value}")
 
     on = policy.declared_ai_is_fake
     declared = InlineKeyboardButton(
-        f"{'✓ ' if on else ''}{DECLARED_BUTTON}",
+        f"{'✓ ' if on else ''}{words.gettext(DECLARED_BUTTON)}",
         callback_data=f"dgs:declared:{'off' if on else 'on'}",
     )
     return InlineKeyboardMarkup(
@@ -232,7 +270,7 @@ def typed_modlog(args: list[str]) -> str | None:
         return None
 
 
-def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | str:
+def typed(words: Words, policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy | str:
     """The policy after `/settings <name> <value>`, or why it cannot be (a reply's text)."""
     name, value = args[0] if args else "", " ".join(args[1:])
     target = message.reply_to_message
@@ -241,11 +279,11 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
     if name in BANDS:
         share = parse_fraction(value)
         if share is None:
-            return moderation_replies.percent_refused(name)
+            return moderation_replies.percent_refused(words, name)
         if name == "threshold":
             return with_threshold(policy, share)
         banded = replace(policy, uncertain_from=share)
-        return crossing(banded) or banded
+        return crossing(words, banded) or banded
     try:
         if name == "modlog" and value == "off":  # a chat to use is asked first (ModlogHandshake)
             return withdrawn(policy)
@@ -261,43 +299,48 @@ def typed(policy: ChatPolicy, args: list[str], message: Message) -> ChatPolicy |
             return replace(policy, exempt_users=frozenset(changed))
     except ValueError:
         pass
-    return moderation_replies.SETTINGS_USAGE
+    return words.gettext(moderation_replies.SETTINGS_USAGE)
 
 
 class ChatCommands:
     """Per-chat data on demand; the store is the only state."""
 
-    def __init__(self, store: ModerationStore) -> None:
+    def __init__(self, store: ModerationStore, languages: Languages) -> None:
         self._store = store
+        self._languages = languages
 
     async def on_stats(self, update: Update, context: Context) -> None:
         """Images scanned, flagged, confirmed and dismissed in the last 7 and 30 days."""
-        message = await self._from_admin(update, context)
-        if message is None:
+        asked = await self._from_admin(update, context)
+        if asked is None:
             return
+        message, words = asked
         now, key = datetime.now(UTC), chat_key(message.chat_id)
         week = await self._store.stats(key, now - timedelta(days=7))
         month = await self._store.stats(key, now - timedelta(days=30))
-        await message.reply_text(moderation_replies.stats_text(week, month))
+        await message.reply_text(moderation_replies.stats_text(words, week, month))
 
     async def on_forget(self, update: Update, context: Context) -> None:
         """Delete everything stored about this chat, at an administrator's request."""
-        message = await self._from_admin(update, context)
-        if message is None:
+        asked = await self._from_admin(update, context)
+        if asked is None:
             return
+        message, words = asked  # the chat's language, read before it is forgotten
         await self._store.forget(chat_key(message.chat_id))
         log.info("telegram chat %s: data deleted on request", message.chat_id)
-        await message.reply_text(moderation_replies.FORGOTTEN)
+        await message.reply_text(words.gettext(moderation_replies.FORGOTTEN))
 
-    async def _from_admin(self, update: Update, context: Context) -> Message | None:
-        """The command's message when it is new and an administrator sent it (else refused)."""
+    async def _from_admin(self, update: Update, context: Context) -> tuple[Message, Words] | None:
+        """The command's message and its chat's language when it is new and an administrator
+        sent it (else refused)."""
         message = update.effective_message
         if message is None or not await first_time(self._store, message):
             return None
+        words = await self._languages.of_message(message)
         if not await sender_is_admin(context.bot, message):
-            await message.reply_text(moderation_replies.ADMINS_ONLY_COMMAND)
+            await message.reply_text(words.gettext(moderation_replies.ADMINS_ONLY_COMMAND))
             return None
-        return message
+        return message, words
 
     async def on_membership(self, update: Update, context: Context) -> None:
         """The bot left or was removed (or blocked in private): forget the chat."""

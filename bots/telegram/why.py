@@ -4,7 +4,8 @@ The button's data is fixed (`dg:why`), so it works for as long as the reply exis
 restarts: a press brings the verdict reply, and Telegram includes the message it quotes
 (`reply_to_message`), whose image is downloaded again (nothing is stored). The presser spends
 a token like a check; a refusal (throttled, nothing to look at) is a private notice on the
-button, the picture a photo quoting the verdict reply.
+button, in the presser's language, the picture a photo quoting the verdict reply, captioned in
+the chat's (a private chat's: its user's).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from telegram.ext import ContextTypes
 
 from bots.delivery import InFlight
 from bots.explain_replies import EXPLAIN_CAPTION, WHY_BUTTON, WHY_DATA, OriginalGone
+from bots.i18n import SOURCE, Words
 from bots.replies import EXPLAIN_LEGEND, THROTTLED, error_text
+from bots.telegram.chats import is_private
+from bots.telegram.languages import Languages
 from bots.telegram.media import fetch, media_of
 from bots.throttle import Admission, Throttle
 from config import TelegramSettings
@@ -36,9 +40,10 @@ log = logging.getLogger(__name__)
 WHY_PATTERN = rf"^{WHY_DATA}$"
 
 
-def why_markup() -> InlineKeyboardMarkup:
+def why_markup(words: Words) -> InlineKeyboardMarkup:
     """The inline "Why?" button under a verdict reply."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(WHY_BUTTON, callback_data=WHY_DATA)]])
+    button = InlineKeyboardButton(words.gettext(WHY_BUTTON), callback_data=WHY_DATA)
+    return InlineKeyboardMarkup([[button]])
 
 
 class WhyButton:
@@ -50,8 +55,10 @@ class WhyButton:
         throttle: Throttle,
         settings: TelegramSettings,
         inflight: InFlight,
+        languages: Languages,
     ) -> None:
         self._detector = detector
+        self._languages = languages
         self._throttle = throttle
         self._settings = settings
         self._inflight = inflight
@@ -64,15 +71,17 @@ class WhyButton:
             reply = query.message if isinstance(query.message, Message) else None
             original = reply.reply_to_message if reply is not None else None
             media = media_of(original, self._settings.max_file_bytes) if original else None
+            private = self._languages.of(query.from_user)
             if reply is None or media is None:
-                await query.answer(error_text(OriginalGone()), show_alert=True)
+                await query.answer(error_text(private, OriginalGone()), show_alert=True)
                 return
             # The key the pipeline spends a user's checks under (`handlers._sender`).
             presser = f"telegram-user:{query.from_user.id}"
             if self._throttle.admit(presser) is not Admission.ALLOW:
-                await query.answer(THROTTLED, show_alert=True)
+                await query.answer(private.gettext(THROTTLED), show_alert=True)
                 return
             await query.answer()
+            words = private if is_private(reply) else await self._languages.group(reply.chat_id)
             try:
                 data = await fetch(
                     context.bot,
@@ -80,17 +89,26 @@ class WhyButton:
                     self._settings.max_file_bytes,
                     self._settings.download_timeout_s,
                 )
+                # The picture's font has Latin letters only: its legend stays English.
                 explanation = await self._detector.explain(data, legend=EXPLAIN_LEGEND)
             except DeepGuardError as error:
-                await _answer(context.bot, reply, text=error_text(error))
+                await _answer(context.bot, reply, text=error_text(words, error))
                 return
             if explanation.png is None:  # a judge that ignored the legend: a bug
                 raise RuntimeError("an explanation asked with a legend came without its picture")
-            await _answer(context.bot, reply, picture=explanation.png)
+            caption = words.gettext(EXPLAIN_CAPTION)
+            if words.code != SOURCE:
+                caption = f"{caption}\n{words.gettext(EXPLAIN_LEGEND)}"
+            await _answer(context.bot, reply, picture=explanation.png, caption=caption)
 
 
 async def _answer(
-    bot: Bot, reply: Message, *, text: str | None = None, picture: bytes | None = None
+    bot: Bot,
+    reply: Message,
+    *,
+    text: str | None = None,
+    picture: bytes | None = None,
+    caption: str | None = None,
 ) -> None:
     """Quote the verdict reply, in its forum topic when it has one; a refusing chat is logged."""
     where = ReplyParameters(reply.message_id, allow_sending_without_reply=True)
@@ -100,7 +118,7 @@ async def _answer(
             await bot.send_photo(
                 reply.chat_id,
                 picture,
-                caption=EXPLAIN_CAPTION,
+                caption=caption,
                 reply_parameters=where,
                 message_thread_id=topic,
             )

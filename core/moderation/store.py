@@ -367,13 +367,25 @@ async def purge_regularly(
     interval_s: float,
     clock: Clock = utc_now,
 ) -> None:
-    """Purge now and every `interval_s` until cancelled; a failed purge waits for the next turn."""
+    """Purge now and every `interval_s` until cancelled; a failed purge waits for the next turn.
+
+    A database outage (`StoreUnavailable`) is logged once when it starts and once when a purge
+    works again, without a traceback; any other failure is a bug, logged with its traceback.
+    """
+    unreachable = False
     while True:
         try:
             gone = await store.purge(clock())
+        except StoreUnavailable:
+            if not unreachable:
+                log.warning("cannot purge expired moderation data: the database is unreachable")
+            unreachable = True
         except Exception:
             log.exception("purging expired moderation data failed; trying again later")
         else:
+            if unreachable:
+                log.info("purging expired moderation data works again")
+            unreachable = False
             if gone:
                 log.info("purged %d expired moderation rows", gone)
         await asyncio.sleep(interval_s)

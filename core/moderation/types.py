@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from core.result import Media
+
 
 class Mode(StrEnum):
     """What the bot does with images in a chat."""
@@ -109,6 +111,8 @@ class NewFlag:
     # The image's own declaration of AI in words, when that (not the model) flagged it: for the
     # warning and the mod-log post only; not stored, so a flag read back again has None.
     declared: str | None = None
+    # What the upload was (a clip is one upload), for the same two texts; not stored either.
+    media: Media = Media.IMAGE
 
 
 # Flag ids are the database's 32-bit integers (PostgreSQL's SERIAL): a larger one names no flag.

@@ -16,13 +16,17 @@ from typing import Any
 import aiohttp
 
 from api import server as http_server
-from config import ImageLimits, QueueSettings, ServeSettings, Settings
+from config import ImageLimits, QueueSettings, ServeSettings, Settings, VideoSettings
 from core.classifier import Classifier
 from core.detector import Detector
 
 
 def serve_settings(
-    *, queue: dict[str, Any] | None = None, images: dict[str, Any] | None = None, **serve: Any
+    *,
+    queue: dict[str, Any] | None = None,
+    images: dict[str, Any] | None = None,
+    video: dict[str, Any] | None = None,
+    **serve: Any,
 ) -> Settings:
     """Settings for a server on a free loopback port; keyword arguments are ServeSettings."""
     return Settings(
@@ -30,6 +34,7 @@ def serve_settings(
         serve=ServeSettings(host="127.0.0.1", port=0, **serve),
         queue=QueueSettings(**{"max_batch_size": 4, "max_wait_ms": 5, **(queue or {})}),
         images=ImageLimits(**(images or {})),
+        video=VideoSettings(**(video or {})),
     )
 
 
@@ -68,6 +73,7 @@ async def serving(settings: Settings, classifier: Classifier) -> AsyncIterator[R
             queue=settings.queue,
             limits=settings.images,
             threshold=settings.model.threshold,
+            video=settings.video,
         )
         detectors.append(detector)
         return detector

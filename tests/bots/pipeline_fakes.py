@@ -11,6 +11,7 @@ import hashlib
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
+from bots.i18n import Words
 from bots.port import Event, Failure, Image, Post
 from core.errors import DeepGuardError, ExplanationUnavailable
 from core.explain import Explanation
@@ -46,6 +47,7 @@ class FakePort:
     def __init__(self, files: dict[str, bytes | DeepGuardError]) -> None:
         self.files = files
         self.calls: list[Call] = []
+        self.languages: list[tuple[str, str]] = []  # (method, the catalog it wrote in)
         self._failures: defaultdict[str, deque[Exception]] = defaultdict(deque)
 
     def fail(self, method: str, error: Exception, times: int = 1) -> None:
@@ -67,13 +69,15 @@ class FakePort:
             raise data
         return data
 
-    async def reply(self, text: str, flag: Flag | None) -> None:
+    async def reply(self, text: str, flag: Flag | None, words: Words) -> None:
+        self.languages.append(("reply", words.code))
         self._call("reply", text, "" if flag is None else str(flag.id))
 
     async def react(self, message: Message) -> None:
         self._call("react", message.id)
 
-    async def warn(self, message: Message, text: str, flag: Flag) -> None:
+    async def warn(self, message: Message, text: str, flag: Flag, words: Words) -> None:
+        self.languages.append(("warn", words.code))
         self._call("warn", message.id, text, str(flag.id))
 
     async def delete(self, message: Message) -> None:
@@ -82,7 +86,8 @@ class FakePort:
     async def time_out(self, message: Message, minutes: int) -> None:
         self._call("time_out", message.id, str(minutes))
 
-    async def post_flag(self, message: Message, flag: Flag, modlog: str) -> str:
+    async def post_flag(self, message: Message, flag: Flag, modlog: str, words: Words) -> str:
+        self.languages.append(("post_flag", words.code))
         self._call("post_flag", message.id, str(flag.id), modlog)
         return f"post-{flag.id}"
 

@@ -14,6 +14,7 @@ import pytest
 
 from bots import moderation_replies, replies
 from bots.delivery import SeenMessages
+from bots.i18n import Catalogs, english
 from bots.moderation_replies import reply_bands
 from bots.pipeline import Pipeline
 from bots.throttle import Throttle
@@ -34,6 +35,8 @@ from tests.bots.pipeline_fakes import (
 )
 from tests.core.memory_store import MemoryStore, OutageStore
 from tests.fakes import png_bytes
+
+ENGLISH = english()
 
 BANDS = ReplySettings()
 A = Action
@@ -81,6 +84,7 @@ class Rig:
             self.store,
             limiter,
             SeenMessages(),
+            Catalogs.load(),
             bands=BANDS,
             burst=self.throttle.burst,
             backlog=self.backlog,
@@ -145,7 +149,7 @@ class TestOrder:
         rig.script(a=0.9)
         fake = port()
         await rig.pipeline.run(event(), fake)
-        warning = moderation_replies.warning_text(0.9)
+        warning = moderation_replies.warning_text(ENGLISH, 0.9)
         assert fake.calls == [
             ("fetch", "a"),
             ("react", "m1"),
@@ -167,7 +171,9 @@ class TestOrder:
         rig.script(a=0.9)
         fake = port()
         await rig.pipeline.run(event(), fake)
-        verdict = replies.answer_text([await rig.judge.judge(IMAGES["a"])], reply_bands(group()))
+        verdict = replies.answer_text(
+            ENGLISH, [await rig.judge.judge(IMAGES["a"])], reply_bands(group())
+        )
         assert fake.calls == [
             ("fetch", "a"),
             ("react", "m1"),
@@ -246,7 +252,7 @@ class TestPolicy:
         await rig.pipeline.run(event(post("m1", "a")), in_group)
         alone = context(private=True)
         await rig.pipeline.run(event(post("m2", "b", who=alone)), in_private)
-        assert replies.band(0.5, BANDS) == "uncertain"
+        assert replies.band(ENGLISH, 0.5, BANDS) == "uncertain"
         assert "Likely AI-generated" in in_group.calls[-1][1]
         assert "Uncertain" in in_private.calls[-1][1]
         assert "react" not in in_private.names()  # a private chat is never flagged
@@ -367,7 +373,9 @@ class TestJudging:
         fake = port(c=ImageTooLarge())
         await rig.pipeline.run(event(post("m1", "a", "b", "c")), fake)
         verdict = await rig.judge.judge(IMAGES["a"])
-        expected = replies.outcomes_text([verdict, CorruptImage(), ImageTooLarge()], BANDS)
+        expected = replies.outcomes_text(
+            ENGLISH, [verdict, CorruptImage(), ImageTooLarge()], BANDS
+        )
         assert fake.calls[-1] == ("reply", expected, "")
 
     async def test_busy_when_the_queue_is_full(self) -> None:
@@ -386,7 +394,7 @@ class TestJudging:
         await rig.pipeline.run(event(unlabelled), fake)
         assert rig.judge.judged == [IMAGES["a"]]
         verdict = await rig.judge.judge(IMAGES["a"])
-        assert fake.calls[-1] == ("reply", replies.outcomes_text([verdict], BANDS), "")
+        assert fake.calls[-1] == ("reply", replies.outcomes_text(ENGLISH, [verdict], BANDS), "")
 
     async def test_a_labelled_file_that_is_not_an_image_is_refused(self) -> None:
         """A file that claims to be an image gets the core's refusal."""
@@ -394,7 +402,7 @@ class TestJudging:
         rig.judge.script[b"\x89PNG\r\n\x1a\nbad"] = CorruptImage()
         fake = port(broken=b"\x89PNG\r\n\x1a\nbad")
         await rig.pipeline.run(event(post("m1", "broken")), fake)
-        assert fake.calls[-1] == ("reply", replies.error_text(CorruptImage()), "")
+        assert fake.calls[-1] == ("reply", replies.error_text(ENGLISH, CorruptImage()), "")
 
     async def test_a_bug_surfaces_as_itself_and_nothing_is_done(self) -> None:
         """An unexpected error is raised unwrapped (logged with its own traceback); no action."""
@@ -460,7 +468,7 @@ class TestFailures:
             rig.pipeline.run(event(post("m1", "a")), fakes[0]),
             rig.pipeline.run(event(post("m2", "b")), fakes[1]),
         )
-        told = moderation_replies.permission_missing(A.REACT, "#general")
+        told = moderation_replies.permission_missing(ENGLISH, A.REACT, "#general")
         tells = [call for fake in fakes for call in fake.calls if call[0] == "tell"]
         assert tells == [("tell", told, "modlog")]
         assert [fake.names().count("react") for fake in fakes] == [1, 1]
@@ -478,7 +486,7 @@ class TestFailures:
         fake = port()
         fake.fail("post_flag", PlatformRefused("HTTP 403"))
         await rig.pipeline.run(event(), fake)
-        told = moderation_replies.permission_missing(A.MODLOG, "#modlog")
+        told = moderation_replies.permission_missing(ENGLISH, A.MODLOG, "#modlog")
         assert fake.calls[-1] == ("tell", told, "(owner)")
         policy = await rig.store.policy(CHAT, private=False)
         assert policy.disabled == frozenset({("modlog", A.MODLOG)})
@@ -511,7 +519,7 @@ class TestDatabaseOutage:
         await rig.pipeline.run(event(post("m3", "c", who=context(private=True))), in_private)
         await rig.pipeline.run(event(post("m4", "d"), who=context(requested=True)), asked)
         assert (in_group.calls, again.calls) == ([], [])
-        verdict = replies.verdict_text(await rig.judge.judge(IMAGES["c"]), BANDS)
+        verdict = replies.verdict_text(ENGLISH, await rig.judge.judge(IMAGES["c"]), BANDS)
         assert in_private.calls == [("fetch", "c"), ("reply", verdict, "")]
         assert asked.names() == ["fetch", "reply"]  # answered, and nothing flagged
         outage = [r for r in caplog.records if "database" in r.getMessage()]
@@ -537,7 +545,9 @@ class TestDatabaseOutage:
         rig.script(a=0.9)
         fake = OutageOnFetch(store)
         await rig.pipeline.run(event(), fake)
-        verdict = replies.answer_text([await rig.judge.judge(IMAGES["a"])], reply_bands(group()))
+        verdict = replies.answer_text(
+            ENGLISH, [await rig.judge.judge(IMAGES["a"])], reply_bands(group())
+        )
         assert fake.calls == [("fetch", "a"), ("reply", verdict or "", "")]
         assert rig.store.flags == {}
 

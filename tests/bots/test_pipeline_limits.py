@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bots.delivery import SeenMessages
+from bots.i18n import Catalogs
 from bots.pipeline import Pipeline
 from bots.port import Event
 from bots.throttle import Throttle
@@ -43,6 +44,7 @@ def pipeline(judge: ScriptedJudge, store: MemoryStore, **limits: Any) -> Pipelin
         store,
         Throttle(settings),
         SeenMessages(),
+        Catalogs.load(),
         bands=ReplySettings(),
         burst=settings.burst,
         **limits,

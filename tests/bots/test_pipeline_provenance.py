@@ -11,6 +11,7 @@ import pytest
 
 from bots import moderation_replies, replies
 from bots.delivery import SeenMessages
+from bots.i18n import Catalogs, Words, english
 from bots.pipeline import Pipeline
 from bots.throttle import Throttle
 from config import ReplySettings, ThrottleSettings
@@ -27,6 +28,8 @@ from tests.bots.pipeline_fakes import (
 )
 from tests.core.memory_store import MemoryStore, OutageStore
 from tests.fakes import png_bytes
+
+ENGLISH = english()
 
 BANDS = ReplySettings()
 IMAGES = {name: png_bytes(seed) for seed, name in enumerate("abc")}
@@ -67,6 +70,7 @@ async def run(
         store,
         Throttle(settings),
         SeenMessages(),
+        Catalogs.load(),
         bands=BANDS,
         burst=settings.burst,
         declared_ai_is_fake=declared_ai_is_fake,
@@ -115,11 +119,11 @@ async def test_decision_table(
     warnings = [call[2] for call in fake.calls if call[0] == "warn"]
     if flagged and mode is Mode.FLAG_ONLY:
         expected = moderation_replies.warning_text(
-            probability, declared=SIGNED_LINE if declared else None
+            ENGLISH, probability, declared=SIGNED_LINE if declared else None
         )
         assert warnings == [expected]
     if mode is Mode.REPLY_ALL:
-        assert reply(fake).startswith(f"🤖 {replies.DECLARED} (model: 12%)\n{SIGNED_LINE}\n")
+        assert reply(fake).startswith(f"{replies.DECLARED.format(percent='12%')}\n{SIGNED_LINE}\n")
 
 
 async def test_reply_says_declared_and_shows_the_model() -> None:
@@ -142,7 +146,7 @@ async def test_the_chat_can_let_the_model_alone_decide_and_still_see_the_line() 
 
 async def test_a_private_chat_is_answered_declared_and_never_flagged() -> None:
     fake = await run(None, 0.12, (SIGNED,), private=True)
-    assert reply(fake).startswith(f"🤖 {replies.DECLARED} (model: 12%)\n{SIGNED_LINE}")
+    assert reply(fake).startswith(f"{replies.DECLARED.format(percent='12%')}\n{SIGNED_LINE}")
     assert fake.names() == ["fetch", "reply"]
 
 
@@ -156,7 +160,7 @@ async def test_during_an_outage_a_private_chat_follows_the_operator(
         None, 0.12, (SIGNED,), private=True, store=store, declared_ai_is_fake=declared_ai_is_fake
     )
     first = reply(fake).splitlines()[0]
-    assert first.startswith(f"🤖 {replies.DECLARED}") is declared_ai_is_fake
+    assert first.startswith(replies.DECLARED.partition(" (")[0]) is declared_ai_is_fake
     assert store.refused
 
 
@@ -176,18 +180,26 @@ async def test_the_mod_log_post_names_the_declaration() -> None:
     await store.save_policy(CHAT, group(Mode.FLAG_ONLY))
     settings = ThrottleSettings()
     pipeline = Pipeline(
-        judge, store, Throttle(settings), SeenMessages(), bands=BANDS, burst=settings.burst
+        judge,
+        store,
+        Throttle(settings),
+        SeenMessages(),
+        Catalogs.load(),
+        bands=BANDS,
+        burst=settings.burst,
     )
     flags: list[Flag] = []
 
     class Recording(FakePort):
-        async def post_flag(self, message: Message, flag: Flag, modlog: str) -> str:
+        async def post_flag(self, message: Message, flag: Flag, modlog: str, words: Words) -> str:
             flags.append(flag)
-            return await super().post_flag(message, flag, modlog)
+            return await super().post_flag(message, flag, modlog, words)
 
     await pipeline.run(event(), Recording(dict(IMAGES)))
     assert [flag.flag.declared for flag in flags] == [SIGNED_LINE]
     assert [flag.flag.fake_probability for flag in flags] == [0.12]
-    notice = moderation_replies.flag_notice(1, "bob", "general", 0.12, "", declared=SIGNED_LINE)
+    notice = moderation_replies.flag_notice(
+        ENGLISH, 1, "bob", "general", 0.12, "", declared=SIGNED_LINE
+    )
     assert "declares itself AI-generated (model: 12% probability of AI)" in notice
     assert SIGNED_LINE in notice.splitlines()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bots import moderation_replies, replies
+from bots.i18n import english
 from config import ReplySettings
 from core.errors import (
     ClipTooLong,
@@ -28,6 +29,8 @@ from core.result import (
     judge_scores,
 )
 
+ENGLISH = english()
+
 BANDS = ReplySettings()
 
 
@@ -48,12 +51,12 @@ def _judgement(fake: float) -> Judgement:
 )
 def test_three_bands(fake: float, wording: str) -> None:
     """The band edges follow the settings: fake from 0.7 up, real below 0.3."""
-    assert replies.band(fake, BANDS) == wording
+    assert replies.band(ENGLISH, fake, BANDS) == wording
 
 
 def test_verdict_text_has_percentage_and_disclaimer() -> None:
     """A single verdict shows the percentage and says it is an estimate."""
-    text = replies.verdict_text(_judgement(0.934), BANDS)
+    text = replies.verdict_text(ENGLISH, _judgement(0.934), BANDS)
     assert "93%" in text
     assert "Likely AI-generated" in text
     assert replies.DISCLAIMER in text
@@ -62,12 +65,14 @@ def test_verdict_text_has_percentage_and_disclaimer() -> None:
 def test_bands_are_configurable() -> None:
     """Operators can move the band edges."""
     bands = ReplySettings(likely_fake_from=0.9, likely_real_below=0.1)
-    assert "Uncertain" in replies.verdict_text(_judgement(0.8), bands)
+    assert "Uncertain" in replies.verdict_text(ENGLISH, _judgement(0.8), bands)
 
 
 def test_several_outcomes_in_one_reply() -> None:
     """An album or multi-attachment message gets one numbered line per image, errors included."""
-    text = replies.outcomes_text([_judgement(0.1), CorruptImage(), _judgement(0.95)], BANDS)
+    text = replies.outcomes_text(
+        ENGLISH, [_judgement(0.1), CorruptImage(), _judgement(0.95)], BANDS
+    )
     lines = text.splitlines()
     assert lines[0].startswith("Image 1: ")
     assert "10%" in lines[0]
@@ -80,7 +85,7 @@ def test_several_outcomes_in_one_reply() -> None:
 
 def test_single_error_is_polite() -> None:
     """A refusal names the reason without a disclaimer about a verdict that does not exist."""
-    text = replies.outcomes_text([Overloaded()], BANDS)
+    text = replies.outcomes_text(ENGLISH, [Overloaded()], BANDS)
     assert "try again" in text
     assert replies.DISCLAIMER not in text
 
@@ -88,10 +93,12 @@ def test_single_error_is_polite() -> None:
 def test_busy_only_when_nothing_was_judged() -> None:
     """Overload alone reads as busy; next to a verdict it is one line among others."""
     judged = _judgement(0.4)
-    assert replies.answer_text([Overloaded(), CorruptImage()], BANDS) == replies.BUSY
+    assert replies.answer_text(ENGLISH, [Overloaded(), CorruptImage()], BANDS) == replies.BUSY
     mixed: list[replies.Outcome] = [judged, Overloaded()]
-    assert replies.answer_text(mixed, BANDS) == replies.outcomes_text(mixed, BANDS)
-    assert replies.answer_text([], BANDS) is None
+    assert replies.answer_text(ENGLISH, mixed, BANDS) == replies.outcomes_text(
+        ENGLISH, mixed, BANDS
+    )
+    assert replies.answer_text(ENGLISH, [], BANDS) is None
 
 
 class TestProvenanceLine:
@@ -152,11 +159,11 @@ class TestProvenanceLine:
     )
     def test_wording(self, evidence: Evidence, line: str) -> None:
         """Each kind of evidence in plain words, never claiming proof."""
-        assert replies.provenance_line(self._with(evidence)) == line
+        assert replies.provenance_line(ENGLISH, self._with(evidence)) == line
 
     def test_nothing_says_nothing(self) -> None:
         """No metadata: no line at all."""
-        assert replies.provenance_line(_judgement(0.4)) is None
+        assert replies.provenance_line(ENGLISH, _judgement(0.4)) is None
 
     def test_the_declaration_behind_the_verdict_comes_first(self) -> None:
         """A tampered manifest and AI metadata: the line explains the FAKE verdict."""
@@ -164,9 +171,12 @@ class TestProvenanceLine:
         metadata = Evidence(
             Source.METADATA, Declares.AI_GENERATED, "NovelAI", detail="NovelAI found"
         )
-        assert replies.provenance_line(self._with(tampered, metadata)) == "Metadata: NovelAI found"
+        assert (
+            replies.provenance_line(ENGLISH, self._with(tampered, metadata))
+            == "Metadata: NovelAI found"
+        )
         captured = Evidence(Source.XMP, Declares.CAPTURED)
-        assert replies.provenance_line(self._with(captured, tampered)) == (
+        assert replies.provenance_line(ENGLISH, self._with(captured, tampered)) == (
             "Content Credentials present but tampered with"
         )
 
@@ -175,17 +185,17 @@ class TestProvenanceLine:
         signed = Evidence(Source.C2PA, Declares.AI_GENERATED, "Maker", "OpenAI", State.TRUSTED)
         line = "Content Credentials: made with an AI generator (signed by OpenAI)"
         declared = self._with(signed)
-        assert replies.verdict_text(declared, BANDS).splitlines() == [
+        assert replies.verdict_text(ENGLISH, declared, BANDS).splitlines() == [
             "🤖 Declared AI-generated by its own metadata (model: 10%)",
             line,
             replies.DISCLAIMER,
         ]
-        lines = replies.outcomes_text([_judgement(0.2), declared], BANDS).splitlines()
+        lines = replies.outcomes_text(ENGLISH, [_judgement(0.2), declared], BANDS).splitlines()
         assert lines[1:3] == [
             "Image 2: 🤖 Declared AI-generated by its own metadata (model: 10%)",
             line,
         ]
-        assert replies.verdict_text(_judgement(0.1), BANDS).splitlines() == [
+        assert replies.verdict_text(ENGLISH, _judgement(0.1), BANDS).splitlines() == [
             "📷 Likely real (10% probability of AI)",
             replies.DISCLAIMER,
         ]
@@ -206,24 +216,26 @@ def _clip(fakes: list[float], media: Media = Media.VIDEO, step_s: float = 1.0) -
 def test_clip_line_has_frames_and_the_most_suspicious_moment() -> None:
     """A clip's line: its band and percentage, how many frames, and where it looked worst."""
     judgement = _clip([0.2, 0.3, 0.74, 0.5, 0.1, 0.2, 0.3, 0.2])
-    assert replies.verdict_line(judgement, BANDS) == (
+    assert replies.verdict_line(ENGLISH, judgement, BANDS) == (
         "🤖 Likely AI-generated (74% probability of AI), 8 frames, most suspicious at 0:02"
     )
-    assert replies.DISCLAIMER in replies.verdict_text(judgement, BANDS)
+    assert replies.DISCLAIMER in replies.verdict_text(ENGLISH, judgement, BANDS)
 
 
 def test_clip_moments_read_as_a_player_shows_them() -> None:
     """Past a minute the moment reads m:ss; a one-frame clip has no moment to point at."""
     late = _clip([0.1, 0.9], step_s=75.5)
-    assert replies.verdict_line(late, BANDS).endswith("2 frames, most suspicious at 1:15")
+    assert replies.verdict_line(ENGLISH, late, BANDS).endswith("2 frames, most suspicious at 1:15")
     single = _clip([0.1])
-    assert replies.verdict_line(single, BANDS).endswith("(10% probability of AI), 1 frame")
+    assert replies.verdict_line(ENGLISH, single, BANDS).endswith(
+        "(10% probability of AI), 1 frame"
+    )
 
 
 def test_albums_name_clips_by_what_they_are() -> None:
     """In a reply for several uploads, clips are numbered as animations or videos."""
     text = replies.outcomes_text(
-        [_judgement(0.1), _clip([0.9, 0.8], Media.ANIMATION), NoPicture()], BANDS
+        ENGLISH, [_judgement(0.1), _clip([0.9, 0.8], Media.ANIMATION), NoPicture()], BANDS
     )
     lines = text.splitlines()
     assert lines[0].startswith("Image 1: ")
@@ -249,7 +261,7 @@ def test_albums_name_clips_by_what_they_are() -> None:
 )
 def test_clip_refusals_say_file(error: DeepGuardError, text: str) -> None:
     """A refused clip is "this file" (a sound file has no image in it); a photo stays "image"."""
-    assert replies.error_text(error) == text
+    assert replies.error_text(ENGLISH, error) == text
 
 
 def test_moderation_wording_names_a_clip() -> None:
@@ -257,12 +269,12 @@ def test_moderation_wording_names_a_clip() -> None:
     judgement = _clip([0.9, 0.95])
     assert replies.noun(judgement) == "video"
     assert replies.noun(_judgement(0.9)) == "image"
-    assert moderation_replies.warning_text(0.95, replies.noun(judgement)).startswith(
+    assert moderation_replies.warning_text(ENGLISH, 0.95, replies.noun(judgement)).startswith(
         "⚠️ This video looks AI-generated (95% probability of AI)."
     )
-    notice = moderation_replies.flag_notice(7, "ann", "#general", 0.95, "", "animation")
+    notice = moderation_replies.flag_notice(ENGLISH, 7, "ann", "#general", 0.95, "", "animation")
     assert notice.startswith("🚩 Flag #7: an animation by ann in #general looks AI-generated")
-    assert moderation_replies.flag_notice(8, "bob", "#x", 0.9, "").startswith(
+    assert moderation_replies.flag_notice(ENGLISH, 8, "bob", "#x", 0.9, "").startswith(
         "🚩 Flag #8: an image by bob"
     )
 
@@ -284,15 +296,15 @@ def _ensemble(*fakes: float, threshold: float = 0.5) -> Judgement:
 )
 def test_models_line_counts_models_at_the_threshold(fakes: tuple[float, ...], line: str) -> None:
     """With several models, one line says how many lean AI-generated (at or above 0.5)."""
-    assert replies.models_line(_ensemble(*fakes)) == line
+    assert replies.models_line(ENGLISH, _ensemble(*fakes)) == line
 
 
 def test_models_line_follows_the_threshold_and_needs_several_models() -> None:
     """The verdict's threshold decides leaning; one model gets no such line."""
-    assert replies.models_line(_ensemble(0.9, 0.6, 0.2, threshold=0.7)) == (
+    assert replies.models_line(ENGLISH, _ensemble(0.9, 0.6, 0.2, threshold=0.7)) == (
         "1 of 3 models leans AI-generated"
     )
-    assert replies.models_line(_judgement(0.9)) is None
+    assert replies.models_line(ENGLISH, _judgement(0.9)) is None
 
 
 def test_a_reply_from_several_models_says_how_they_split() -> None:
@@ -304,7 +316,7 @@ def test_a_reply_from_several_models_says_how_they_split() -> None:
         {"fake": 0.55, "real": 0.45},
         models=(ModelScores("a", two), ModelScores("b", two), ModelScores("c", one)),
     )
-    text = replies.verdict_text(judge_scores(scores, 0.5, "0" * 64), BANDS)
+    text = replies.verdict_text(ENGLISH, judge_scores(scores, 0.5, "0" * 64), BANDS)
     assert text.splitlines()[1] == "2 of 3 models lean AI-generated"
-    single = replies.verdict_text(judge_scores(two, 0.5, "0" * 64), BANDS)
+    single = replies.verdict_text(ENGLISH, judge_scores(two, 0.5, "0" * 64), BANDS)
     assert "models" not in single

@@ -7,20 +7,18 @@ carry known scores; its batches are recorded, so sharing and deduplication are v
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 from PIL import Image
 
-from config import ImageLimits, QueueSettings, VideoSettings
+from config import VideoSettings
 from core.clips import top_quarter
-from core.detector import Detector
 from core.errors import DamagedClip, NoPicture, Overloaded, ShuttingDown
 from core.preprocess import PixelArray
 from core.result import Judgement, Media, Scores, Verdict
+from tests.core.detectors import DetectorFactory
 from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
 from tests.judges import CHECK_JSON_FIELDS
 from tests.sample_clips import (
@@ -31,8 +29,6 @@ from tests.sample_clips import (
     video_bytes,
 )
 
-DetectorFactory = Callable[..., Awaitable[Detector]]
-
 
 def scores(fake: float) -> Scores:
     return Scores(fake, {"Real": 1 - fake, "Fake": fake})
@@ -42,36 +38,6 @@ def scores(fake: float) -> Scores:
 async def _no_lost_errors() -> AsyncIterator[None]:
     async with no_unhandled_loop_errors():
         yield
-
-
-@pytest.fixture
-async def make_detector() -> AsyncIterator[DetectorFactory]:
-    """Detectors around fakes; afterwards their gates open and they are closed."""
-    models: list[FakeClassifier] = []
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def make(
-            model: FakeClassifier,
-            *,
-            threshold: float = 0.5,
-            video: VideoSettings | None = None,
-            **queue: Any,
-        ) -> Detector:
-            options: dict[str, Any] = {"max_batch_size": 16, "max_wait_ms": 5, **queue}
-            detector = Detector(
-                model,
-                queue=QueueSettings(**options),
-                limits=ImageLimits(),
-                threshold=threshold,
-                video=video,
-            )
-            models.append(model)
-            return await stack.enter_async_context(detector)
-
-        yield make
-        for model in models:
-            model.gate.open()
-            model.prepare_gate.open()
 
 
 async def answered(task: Awaitable[Judgement]) -> Judgement:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from PIL import Image
@@ -26,9 +24,8 @@ from core.errors import (
 )
 from core.preprocess import PixelArray
 from core.result import Judgement, Verdict
+from tests.core.detectors import DetectorFactory
 from tests.fakes import FakeClassifier, Gate, no_unhandled_loop_errors, png_bytes
-
-DetectorFactory = Callable[..., Awaitable[Detector]]
 
 
 @pytest.fixture(autouse=True)
@@ -36,35 +33,6 @@ async def _no_lost_errors() -> AsyncIterator[None]:
     """Every test here also fails on task exceptions that nobody retrieved."""
     async with no_unhandled_loop_errors():
         yield
-
-
-@pytest.fixture
-async def make_detector() -> AsyncIterator[DetectorFactory]:
-    """Start Detectors around fakes; afterwards their gates open and they are closed."""
-    models: list[FakeClassifier] = []
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def make(
-            model: FakeClassifier,
-            *,
-            threshold: float = 0.5,
-            limits: ImageLimits | None = None,
-            **queue: Any,
-        ) -> Detector:
-            options: dict[str, Any] = {"max_batch_size": 4, "max_wait_ms": 5, **queue}
-            detector = Detector(
-                model,
-                queue=QueueSettings(**options),
-                limits=limits or ImageLimits(),
-                threshold=threshold,
-            )
-            models.append(model)
-            return await stack.enter_async_context(detector)
-
-        yield make
-        for model in models:
-            model.gate.open()
-            model.prepare_gate.open()
 
 
 def spawn(detector: Detector, data: bytes) -> asyncio.Task[Judgement]:

@@ -118,6 +118,7 @@ def bot_settings(settings: Settings, fake: FakeDiscord, **discord: object) -> Se
         "allow_http": True,
         "allow_private_addresses": True,
         "cdn_base_url": f"{fake.url}/cdn",
+        "media_base_url": fake.media_url,
         "fetch_timeout_s": 5.0,
     }
     values.update(discord)

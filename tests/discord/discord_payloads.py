@@ -46,6 +46,19 @@ def message(*, attachments: Sequence[Json] = (), embeds: Sequence[Json] = (), st
             "pinned": False, "tts": False, "timestamp": NOW, "edited_timestamp": None, "flags": 0, "components": []}
 
 
+def sticker_item(format_type: int) -> Json:
+    """A message's sticker item: format_type 1 PNG, 2 APNG, 3 Lottie, 4 GIF."""
+    return {"id": snowflake(), "name": "wave", "format_type": format_type}
+
+
+def gifv(page: str, video_proxy: str, still_proxy: str) -> Json:
+    """A Tenor link's embed: the provider's MP4 and still, each with Discord's proxied copy."""
+    clip, still = "https://media.tenor.com/AAAPo/cat.mp4", "https://media.tenor.com/AAAAe/cat.png"
+    return {"type": "gifv", "url": page, "provider": {"name": "Tenor", "url": "https://tenor.co"},
+            "thumbnail": {"url": still, "proxy_url": still_proxy, "width": 498, "height": 280},
+            "video": {"url": clip, "proxy_url": video_proxy, "width": 498, "height": 280}}
+
+
 def interaction(data: Json) -> Json:
     """An INTERACTION_CREATE payload for an application command with `data`."""
     return {"id": snowflake(), "application_id": APP_ID, "type": 2, "token": f"itoken-{snowflake()}", "version": 1,

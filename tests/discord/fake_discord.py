@@ -1,4 +1,4 @@
-"""A fake Discord on 127.0.0.1 for the real discord.py client: REST, gateway and CDN.
+"""A fake Discord on 127.0.0.1 for the real discord.py client: REST, gateway, CDN and media proxy.
 
 Protocol facts it relies on are in /work/shared/notes/fake-servers.md (sections A and D):
 discord.py parses JSON only when Content-Type is exactly `application/json`, interaction
@@ -40,6 +40,7 @@ from tests.discord.discord_payloads import (
     registered,
     slash_check,
     snowflake,
+    sticker_item,
 )
 
 # The fake and its payloads, importable from here as before the split.
@@ -105,6 +106,7 @@ class FakeDiscord:
         self.preferred_locale = preferred_locale  # the server's language, set in Discord
         self.requests: list[Recorded] = []
         self.files: dict[str, bytes] = {}
+        self.media: dict[str, bytes] = {}  # the media proxy's
         self.messages: dict[str, Json] = {}  # what GET /channels/C/messages/M finds, by id
         self.identifies: list[Json] = []
         self.resumes: list[Json] = []
@@ -135,6 +137,7 @@ class FakeDiscord:
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/gw", self._gateway)
         app.router.add_get("/cdn/{name:.+}", self._cdn)
+        app.router.add_get("/media/{name:.+}", self._media)
         app.router.add_route("*", API + "/{tail:.*}", self._api)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -168,6 +171,27 @@ class FakeDiscord:
         """Serve `data` from the fake CDN; returns its URL."""
         self.files[name] = data
         return f"{self.url}/cdn/{name}"
+
+    @property
+    def media_url(self) -> str:
+        """The media proxy's base (media.discordapp.net), which alone serves GIF stickers."""
+        return f"{self.url}/media"
+
+    def media_file(self, name: str, data: bytes) -> str:
+        """Serve `data` from the fake media proxy; returns its URL."""
+        self.media[name] = data
+        return f"{self.media_url}/{name}"
+
+    def sticker(self, data: bytes, format_type: int) -> Json:
+        """A sticker item (1 PNG, 2 APNG, 3 Lottie, 4 GIF), its file served where Discord does:
+        PNG, APNG (and Lottie's JSON) from the CDN, GIF from the media proxy only."""
+        item = sticker_item(format_type)
+        if format_type == 4:
+            self.media_file(f"stickers/{item['id']}.gif", data)
+        else:
+            suffix = "json" if format_type == 3 else "png"
+            self.file(f"stickers/{item['id']}.{suffix}", data)
+        return item
 
     def attachment(self, name: str, data: bytes, content_type: str | None = "image/png") -> Json:
         url = self.file(f"attachments/{snowflake()}/{name}", data)
@@ -235,10 +259,10 @@ class FakeDiscord:
         return None
 
     async def _cdn(self, request: web.Request) -> web.Response:
-        data = self.files.get(request.match_info["name"])
-        if data is None:
-            return web.Response(status=404, text="expired")  # what the CDN says after expiry
-        return web.Response(body=data, content_type="application/octet-stream")
+        return _served(self.files.get(request.match_info["name"]))
+
+    async def _media(self, request: web.Request) -> web.Response:
+        return _served(self.media.get(request.match_info["name"]))
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         tail, body = "/" + request.match_info["tail"], request[_BODY]
@@ -308,6 +332,12 @@ class FakeDiscord:
 
 
 _CHANNELS = (CHANNEL_ID, OTHER_CHANNEL_ID)
+
+
+def _served(data: bytes | None) -> web.Response:
+    if data is None:
+        return web.Response(status=404, text="expired")  # what the CDN says after expiry
+    return web.Response(body=data, content_type="application/octet-stream")
 
 
 async def _body(request: web.Request) -> Any:

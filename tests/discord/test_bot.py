@@ -11,6 +11,7 @@ import pytest
 
 from bots import replies
 from bots.discord.links import LinkRefused, LinkUnavailable
+from bots.i18n import english
 from config import Settings
 from core.detector import Detector
 from tests.discord import fake_discord as fd
@@ -28,6 +29,8 @@ from tests.fakes import png_bytes
 from tests.judges import PERCENT, expected
 from tests.sample_images import png_header_bomb
 from tests.sentinel import sentinel
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -160,7 +163,7 @@ async def test_expired_cdn_link_gets_one_graceful_answer(fake: FakeDiscord, bot:
     fake.files.clear()
     message = await post(fake, attachments=[attachment])
     [reply] = await reply_to(fake, message)
-    assert reply["content"] == replies.error_text(LinkUnavailable())
+    assert reply["content"] == replies.error_text(ENGLISH, LinkUnavailable())
 
 
 async def test_link_to_a_private_address_is_refused_without_a_request(
@@ -183,6 +186,6 @@ async def test_link_to_a_private_address_is_refused_without_a_request(
                 message = await post(fake, embeds=embeds)
                 [reply] = await reply_to(fake, message)
     assert reply["content"] == replies.outcomes_text(
-        [LinkRefused(), LinkRefused()], settings.replies
+        ENGLISH, [LinkRefused(), LinkRefused()], settings.replies
     )
     assert listener.connections == []

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bots import replies
+from bots.i18n import english
 from config import DiscordSettings, Settings
 from core.detector import Detector
 from core.moderation import schema
@@ -38,6 +39,8 @@ from tests.discord.fake_discord import FakeDiscord
 from tests.discord.fake_dns import FakeResolver
 from tests.fakes import png_bytes
 from tests.judges import expected
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -201,4 +204,6 @@ async def test_a_reply_about_many_images_fits_in_one_discord_message(
         [reply] = await reply_to(fake, message)
     assert len(reply["content"]) <= 2000
     assert reply["content"].startswith("Image 1: ")
-    assert reply["content"].endswith(replies.cut_short(20 - reply["content"].count("Image ")))
+    assert reply["content"].endswith(
+        replies.cut_short(ENGLISH, 20 - reply["content"].count("Image "))
+    )

@@ -1,33 +1,62 @@
 """The Discord bot in its users' languages, end to end with the real discord.py client.
 
-The commands' names and descriptions reach Discord localised in the sync; `/deepguard settings
-language` sets a server's language. Until translators fill the project's catalogs, most tests
-bring pseudo-translated ones (tests/discord/pseudo_catalogs.py), which change every message, so
-what is checked is that each text is said in the right language.
+The commands' names and descriptions reach Discord localised in the sync; an interaction is
+answered in the presser's language, a server's channel replies and mod-log posts in its own
+(`/deepguard settings language`, else the server's language in Discord). Until translators fill
+the project's catalogs, most tests bring pseudo-translated ones (tests/pseudo_catalogs.py: every
+message as "[fr] <the English>"), so what is checked is which language each text is said in;
+`test_an_interaction_in_pt_br_gets_the_project_catalogs_portuguese` uses the project's own and
+fails until they are translated.
 """
 
 from __future__ import annotations
 
+import gettext
 import logging
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import discord
 import pytest
+from babel import Locale
 
-from bots.discord.settings import LANGUAGE_UNKNOWN
-from bots.i18n import LANGUAGES, Catalogs
-from bots.moderation_replies import ADMINS_ONLY
+from bots import replies
+from bots.i18n import LANGUAGES, SOURCE, Catalogs, Words, english
+from bots.moderation_replies import (
+    ADMINS_ONLY,
+    flag_notice,
+    language_choices,
+    reply_bands,
+    review_line,
+)
 from config import Settings
 from core.detector import Detector
-from core.moderation.types import ModerationStore
-from tests.discord.discord_harness import answered, bot_running, bot_settings, serving
-from tests.discord.discord_mod_harness import GUILD, moderating, served_mod_fake
+from core.moderation.types import Action, FlagStatus, Mode, ModerationStore
+from tests.discord import fake_discord as fd
+from tests.discord.discord_harness import (
+    answered,
+    bot_running,
+    bot_settings,
+    image,
+    post,
+    reply_to,
+    serving,
+)
+from tests.discord.discord_mod_harness import GUILD, moderating, policy, served_mod_fake
 from tests.discord.discord_payloads import Json
 from tests.discord.fake_discord import FakeDiscord
-from tests.discord.fake_discord_mod import NO_PERMISSIONS, ModFakeDiscord, deepguard, option
-from tests.discord.pseudo_catalogs import MARK, pseudo_catalogs
+from tests.discord.fake_discord_mod import (
+    MODLOG_ID,
+    NO_PERMISSIONS,
+    ModFakeDiscord,
+    click,
+    deepguard,
+    option,
+    posted,
+)
+from tests.fakes import png_bytes
+from tests.pseudo_catalogs import pseudo, pseudo_catalogs
 
 pytestmark = pytest.mark.slow
 
@@ -97,6 +126,39 @@ def named(commands: list[Json], *path: str) -> Json:
     return entry
 
 
+ENGLISH = english()
+MARK = "ẋ"
+
+
+class ValidNames(gettext.NullTranslations):
+    """A made-up translation whose names Discord accepts: `MARK` before each message (the
+    shared pseudo catalogs' "[es] check" is no valid command name); `broken` overrides some."""
+
+    def __init__(self, broken: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self._broken = dict(broken or {})
+
+    def gettext(self, message: str) -> str:
+        return self._broken.get(message, MARK + message)
+
+
+def named_catalogs(broken: Mapping[str, str]) -> Catalogs:
+    """English, Spanish and (with `broken` translations) Brazilian Portuguese."""
+    return Catalogs(
+        {
+            SOURCE: ENGLISH,
+            "es": Words("es", ValidNames(), Locale.parse("es")),
+            "pt_BR": Words("pt_BR", ValidNames(broken), Locale.parse("pt_BR")),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def pseudo_words(tmp_path_factory: pytest.TempPathFactory) -> Catalogs:
+    """Every catalog pseudo-translated ("[fr] ..."), compiled once for the module."""
+    return pseudo_catalogs(tmp_path_factory.mktemp("locales"))
+
+
 async def started(
     fake: FakeDiscord, settings: Settings, detector: Detector, catalogs: Catalogs | None = None
 ) -> None:
@@ -131,11 +193,10 @@ class TestCommandSync:
     ) -> None:
         """Spanish goes to es-ES and es-419, Brazilian Portuguese to pt-BR; a translation Discord
         would refuse is left out for its locale (logged once), the rest still goes."""
-        broken = {"image": "Imagem Grande", "The image to check": "y" * 101}
-        catalogs = pseudo_catalogs(("es", "pt_BR"), broken={"pt_BR": broken})
+        broken = {"image": "Imagem Grande", "The image, GIF or video to check": "y" * 101}
         with caplog.at_level(logging.WARNING, logger="bots.discord.translator"):
             async with serving(monkeypatch) as served:
-                await started(served, settings, detector, catalogs)
+                await started(served, settings, detector, named_catalogs(broken))
         commands = synced(served)
         locales = {"es-ES", "es-419", "pt-BR"}
         check = named(commands, "check")
@@ -150,13 +211,33 @@ class TestCommandSync:
             MARK + "off",
         }
         image = named(commands, "check", "image")
-        assert image["name_localizations"] == {"es-ES": "ẋimage", "es-419": "ẋimage"}
+        assert image["name_localizations"] == dict.fromkeys({"es-ES", "es-419"}, MARK + "image")
         assert set(image["description_localizations"]) == {"es-ES", "es-419"}
         for kind, entry in entries(commands):
             check_limits(kind, entry)
         refused = [r for r in caplog.records if "'image'" in r.getMessage()]
         assert len(refused) == 1  # `image` of /check and of /explain: said once
         assert "pt-BR" in refused[0].getMessage()
+
+    async def test_translated_descriptions_go_and_names_that_break_the_rules_do_not(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        settings: Settings,
+        detector: Detector,
+        pseudo_words: Catalogs,
+    ) -> None:
+        """The pseudo catalogs' "[de] check" is no command name: Discord gets the German
+        description and keeps the English name."""
+        async with serving(monkeypatch) as served:
+            await started(served, settings, detector, pseudo_words)
+        commands = synced(served)
+        check = named(commands, "check")
+        assert check["description_localizations"]["de"] == pseudo("de", check["description"])
+        assert "de" not in check["name_localizations"]
+        menu = named(commands, "Check for AI image")  # a menu's name may have spaces
+        assert menu["name_localizations"]["de"] == pseudo("de", "Check for AI image")
+        for kind, entry in entries(commands):
+            check_limits(kind, entry)
 
 
 async def saved_language(store: ModerationStore) -> str | None:
@@ -193,8 +274,7 @@ class TestLanguageSetting:
         """A code the bot has no catalog for (a forged or outdated choice) changes nothing."""
         async with moderating(fake, settings, detector, store):
             refused = await answered(fake, language("xx"))
-        languages = ", ".join(LANGUAGES.values())
-        assert ephemeral(refused) == LANGUAGE_UNKNOWN.format(code="xx", languages=languages)
+        assert ephemeral(refused) == language_choices(ENGLISH, typed="xx")
         assert await saved_language(store) is None
 
     async def test_a_member_without_manage_server_is_refused(
@@ -206,21 +286,131 @@ class TestLanguageSetting:
         assert ephemeral(refused) == ADMINS_ONLY
         assert await saved_language(store) is None
 
-    async def test_the_refusal_is_in_the_askers_language(
-        self, fake: ModFakeDiscord, settings: Settings, detector: Detector, store: ModerationStore
+    async def test_answers_are_in_the_askers_language(
+        self,
+        fake: ModFakeDiscord,
+        settings: Settings,
+        detector: Detector,
+        store: ModerationStore,
+        pseudo_words: Catalogs,
     ) -> None:
-        """A member whose Discord speaks German is refused in German."""
-        catalogs = pseudo_catalogs()
-        async with moderating(fake, settings, detector, store, catalogs):
+        """A member whose Discord speaks German is refused in German, and a Ukrainian manager
+        sees the panel in Ukrainian, whatever the server's language."""
+        async with moderating(fake, settings, detector, store, pseudo_words):
             refused = await answered(
                 fake, {**language("fr", permissions=NO_PERMISSIONS), "locale": "de"}
             )
-        assert ephemeral(refused) == catalogs.words("de").gettext(ADMINS_ONLY)
-        assert ephemeral(refused) != ADMINS_ONLY
+            shown = await answered(fake, {**deepguard("settings", "show"), "locale": "uk"})
+        assert ephemeral(refused) == pseudo("de", ADMINS_ONLY)
+        assert ephemeral(shown).startswith(pseudo("uk", "DeepGuard settings:"))
 
 
-def test_every_discord_locale_of_a_catalog_is_found() -> None:
-    """Each catalog but English is reached from at least one Discord locale."""
+def outcomes(words: Words, bands: Any, *judged: Any) -> str:
+    return replies.outcomes_text(words, list(judged), bands)
+
+
+def labels(body: Json) -> list[str]:
+    return [button["label"] for row in body.get("components", []) for button in row["components"]]
+
+
+class TestAnswers:
+    async def test_an_interaction_is_answered_in_the_pressers_language(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        settings: Settings,
+        detector: Detector,
+        pseudo_words: Catalogs,
+    ) -> None:
+        """`/check` from a member whose Discord speaks Brazilian Portuguese, in a server that
+        speaks English, is answered in Portuguese."""
+        data = png_bytes(300)
+        async with serving(monkeypatch) as served:
+            configured = bot_settings(settings, served)
+            async with bot_running(served, configured, detector, catalogs=pseudo_words):
+                payload = {**fd.slash_check(served.attachment("p.png", data)), "locale": "pt-BR"}
+                callback = await answered(served, payload)
+        judged = await detector.judge(data)
+        portuguese = outcomes(pseudo_words.words("pt-BR"), configured.replies, judged)
+        assert ephemeral(callback) == portuguese
+        assert portuguese != outcomes(ENGLISH, configured.replies, judged)
+
+    async def test_an_interaction_in_pt_br_gets_the_project_catalogs_portuguese(
+        self, monkeypatch: pytest.MonkeyPatch, settings: Settings, detector: Detector
+    ) -> None:
+        """With the project's own catalogs a pt-BR member gets Portuguese, not English. Fails
+        until the catalogs are translated."""
+        catalogs = Catalogs.load()
+        data = png_bytes(301)
+        async with serving(monkeypatch) as served:
+            configured = bot_settings(settings, served)
+            async with bot_running(served, configured, detector, catalogs=catalogs):
+                payload = {**fd.slash_check(served.attachment("p.png", data)), "locale": "pt-BR"}
+                callback = await answered(served, payload)
+        judged = await detector.judge(data)
+        portuguese = outcomes(catalogs.words("pt-BR"), configured.replies, judged)
+        assert ephemeral(callback) == portuguese
+        assert portuguese != outcomes(ENGLISH, configured.replies, judged)
+
+    async def test_a_server_set_to_french_gets_french_modlog_posts(
+        self,
+        fake: ModFakeDiscord,
+        settings: Settings,
+        detector: Detector,
+        store: ModerationStore,
+        pseudo_words: Catalogs,
+    ) -> None:
+        """After `/deepguard settings language fr` a flag's mod-log post and its buttons are in
+        French, and a review pressed by a pt-BR moderator adds a French line to it."""
+        french = pseudo_words.words("fr")
+        await store.save_policy(GUILD, policy())
+        async with moderating(fake, settings, detector, store, pseudo_words):
+            chosen = await answered(fake, language("fr"))
+            message = await post(fake, **image(fake, 302))
+            await fake.wait_for(lambda: fake.bodies(f"/channels/{MODLOG_ID}/messages"))
+            (notice,) = fake.bodies(f"/channels/{MODLOG_ID}/messages")
+            press = {**click("deepguard:dismiss:1", posted(notice, MODLOG_ID)), "locale": "pt-BR"}
+            reviewed = await answered(fake, press)
+        flag = await store.get_flag(1)
+        assert flag is not None
+        assert "• language: Français" in ephemeral(chosen)
+        link = f"https://discord.com/channels/{fd.GUILD_ID}/{fd.CHANNEL_ID}/{message['id']}"
+        who, where = f"<@{fd.HUMAN['id']}>", f"<#{fd.CHANNEL_ID}>"
+        assert notice["content"] == flag_notice(
+            french, 1, who, where, flag.flag.fake_probability, link
+        )
+        assert labels(notice) == [pseudo("fr", "Confirm (delete)"), pseudo("fr", "Dismiss")]
+        line = review_line(french, FlagStatus.DISMISSED, who)
+        assert reviewed["data"]["content"] == f"{notice['content']}\n{line}"
+
+    async def test_a_server_speaking_german_in_discord_gets_german_replies(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        settings: Settings,
+        detector: Detector,
+        store: ModerationStore,
+        pseudo_words: Catalogs,
+    ) -> None:
+        """A server whose Discord language is German and that chose none gets its channel
+        replies in German, with a German "Why?" button."""
+        answering = policy(mode=Mode.REPLY_ALL, actions=frozenset({Action.REACT}), modlog=None)
+        await store.save_policy(GUILD, answering)
+        german = pseudo_words.words("de")
+        data = png_bytes(303)
+        async with serving(monkeypatch, ModFakeDiscord, preferred_locale="de") as served:
+            assert isinstance(served, ModFakeDiscord)
+            async with moderating(served, settings, detector, store, pseudo_words):
+                message = await post(served, attachments=[served.attachment("d.png", data)])
+                (reply,) = await reply_to(served, message)
+        judged = (await detector.judge(data)).with_policy(
+            declared_ai_is_fake=answering.declared_ai_is_fake
+        )
+        assert reply["content"] == outcomes(german, reply_bands(answering), judged)
+        assert labels(reply) == [pseudo("de", "Report a mistake"), pseudo("de", "Why?")]
+        assert await saved_language(store) is None
+
+
+def test_every_catalog_is_reached_from_a_discord_locale() -> None:
+    """Each catalog, English included, is what at least one Discord locale resolves to."""
     catalogs = Catalogs.load()
     reached = {catalogs.resolve(locale.value) for locale in discord.Locale}
     assert set(LANGUAGES) <= reached

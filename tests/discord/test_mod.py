@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bots.explain_replies import WHY_DATA
+from bots.i18n import english
 from bots.moderation_replies import MARKER_EMOJI, permission_missing
 from config import Settings
 from core.detector import Detector
@@ -39,6 +40,8 @@ from tests.discord.fake_discord_mod import (
     role_create,
     with_role,
 )
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -197,7 +200,7 @@ async def test_a_refused_action_is_switched_off_for_the_channel_and_told_once(
         await until(lambda: _disabled(store))
         await post(fake, **image(fake, 10))
         await flags_of(store, 2)
-    told = permission_missing(Action.REACT, f"<#{CHANNEL}>")
+    told = permission_missing(ENGLISH, Action.REACT, f"<#{CHANNEL}>")
     posts = [b["content"] for b in fake.bodies(f"/channels/{MODLOG_ID}/messages")]
     assert posts.count(told) == 1
     assert len(fake.sent(f"/channels/{CHANNEL}/messages/\\d+/reactions/.+/@me", "PUT")) == 1
@@ -225,7 +228,7 @@ async def test_without_a_modlog_the_owner_is_told_by_direct_message(
         await post(fake, **image(fake, 11))
         await fake.wait_for(lambda: fake.bodies(f"/channels/{DM_ID}/messages"))
     (dm,) = fake.bodies(f"/channels/{DM_ID}/messages")
-    assert dm["content"] == permission_missing(Action.DELETE, f"<#{CHANNEL}>")
+    assert dm["content"] == permission_missing(ENGLISH, Action.DELETE, f"<#{CHANNEL}>")
     (opened,) = fake.bodies("/users/@me/channels")
     assert str(opened["recipient_id"]) == fd.HUMAN["id"]  # the guild's owner in the fake
 
@@ -266,7 +269,7 @@ async def test_a_deleted_modlog_channel_is_switched_off_and_the_owner_told_once(
         second = await post(fake, **image(fake, 31))
         await fake.wait_for(lambda: reactions(fake, second))
     (dm,) = fake.bodies(f"/channels/{DM_ID}/messages")
-    assert dm["content"] == permission_missing(Action.MODLOG, f"<#{MODLOG_ID}>")
+    assert dm["content"] == permission_missing(ENGLISH, Action.MODLOG, f"<#{MODLOG_ID}>")
     assert len(fake.sent(f"/channels/{MODLOG_ID}/messages")) == 1
     saved = await store.policy(GUILD, private=False)
     assert saved.disabled == frozenset({(MODLOG_ID, Action.MODLOG)})

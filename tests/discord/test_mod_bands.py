@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bots.i18n import english
 from bots.moderation_replies import MARKER_EMOJI, bands_refused
 from bots.run import open_store
 from config import ReplySettings, Settings
@@ -21,6 +22,8 @@ from tests.discord.discord_mod_harness import GUILD, moderating, reactions, serv
 from tests.discord.discord_payloads import Json
 from tests.discord.fake_discord_mod import ModFakeDiscord, deepguard, option
 from tests.fakes import png_bytes
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +116,7 @@ async def test_uncertain_is_refused_above_the_threshold_and_follows_a_lower_one(
         )
         shown = await answered(fake, deepguard("settings", "show"))
     assert "• uncertain from: 50% (below it: likely real)" in ephemeral(saved)
-    assert ephemeral(refused) == bands_refused(0.7, 0.9)
+    assert ephemeral(refused) == bands_refused(ENGLISH, 0.7, 0.9)
     assert "• flag at or above: 40% probability of AI" in ephemeral(shown)
     assert "• uncertain from: 40% (below it: likely real)" in ephemeral(shown)
     policy = await store.policy(GUILD, private=False)

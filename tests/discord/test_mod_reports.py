@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from bots.i18n import english
 from bots.moderation_replies import (
     REPORT_MODLOG_FAILED,
     REPORT_THANKS,
@@ -32,6 +33,8 @@ from tests.discord.fake_discord_mod import (
 )
 from tests.discord.test_mod_review import ephemeral
 
+ENGLISH = english()
+
 pytestmark = pytest.mark.slow
 
 WARN_ONLY = frozenset({Action.WARN})
@@ -54,7 +57,7 @@ async def test_without_a_modlog_a_report_is_recorded_counted_and_said_so(
     async with moderating(fake, settings, detector, store):
         report = await answered(fake, await warned(fake, 1))
         stats = await answered(fake, deepguard("stats"))
-    assert ephemeral(report) == report_without_modlog("server")
+    assert ephemeral(report) == report_without_modlog(ENGLISH, "server")
     flag = await store.get_flag(1)
     assert flag is not None
     assert flag.reported_at is not None
@@ -112,7 +115,7 @@ async def test_a_report_on_a_reviewed_flag_says_how_it_was_reviewed(
         report = await answered(fake, {**press, "id": fd.snowflake()})
     flag = await store.get_flag(1)
     assert flag is not None
-    assert ephemeral(report) == report_after_review(flag.status)
+    assert ephemeral(report) == report_after_review(ENGLISH, flag.status)
     assert flag.status is (FlagStatus.CONFIRMED if kind == "confirm" else FlagStatus.DISMISSED)
     assert flag.reported_at is None
 

@@ -54,7 +54,7 @@ async def test_a1111_metadata_is_declared_and_flagged(
         (reply,) = await reply_to(fake, message)
         await fake.wait_for(lambda: reactions(fake, message))
     lines = reply["content"].splitlines()
-    assert lines[0].startswith(f"🤖 {replies.DECLARED} (model: ")
+    assert lines[0].startswith(replies.DECLARED.partition("{")[0])
     assert lines[1] == METADATA_LINE
     assert reactions(fake, message) == [MARKER_EMOJI]
 

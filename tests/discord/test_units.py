@@ -5,11 +5,17 @@ What it answers is the chat pipeline's (tests/bots/test_pipeline.py).
 
 from __future__ import annotations
 
-from bots.discord.answers import MutedChannels, fitted
-from bots.i18n import Catalogs
-from bots.replies import DISCLAIMER, cut_short
+from typing import Any, cast
 
-ENGLISH = Catalogs.load().words("en")
+import discord
+import pytest
+
+from bots.discord.answers import MutedChannels, check_declared_size, fitted
+from bots.i18n import english
+from bots.replies import DISCLAIMER, cut_short
+from core.errors import ClipTooLarge, ImageTooLarge
+
+ENGLISH = english()
 
 
 class Clock:
@@ -52,4 +58,47 @@ class TestFitted:
         assert len(shown) <= 400
         assert kept[-1] == DISCLAIMER
         assert kept[:-2] == lines[: len(kept) - 2]
-        assert kept[-2] == cut_short(20 - (len(kept) - 2))
+        assert kept[-2] == cut_short(ENGLISH, 20 - (len(kept) - 2))
+
+
+class Offline:
+    """A connection state with no HTTP client: the attachment is never downloaded here."""
+
+    http = None
+
+
+def attachment(name: str, label: str | None, size: int) -> discord.Attachment:
+    """An attachment as the gateway describes it."""
+    data: dict[str, Any] = {"id": "1", "filename": name, "size": size, "url": "", "proxy_url": ""}
+    if label is not None:
+        data["content_type"] = label
+    return discord.Attachment(data=cast(Any, data), state=cast(Any, Offline()))
+
+
+class TestDeclaredSize:
+    IMAGES, VIDEO = 1000, 5000
+
+    @pytest.mark.parametrize(
+        ("name", "label", "size", "refusal"),
+        [
+            ("a.mp4", "video/mp4", 5000, None),
+            ("a.mp4", "video/mp4", 5001, ClipTooLarge),
+            ("a.webm", None, 5001, ClipTooLarge),  # unlabelled: its name says video
+            ("a.gif", "image/gif", 1000, None),
+            ("a.gif", "image/gif", 1001, ImageTooLarge),
+            ("a.png", "application/octet-stream", 1001, ImageTooLarge),
+            ("upload", None, 5000, None),  # says nothing: the larger cap, then its bytes decide
+            ("upload", None, 5001, ClipTooLarge),
+        ],
+    )
+    def test_each_kind_is_held_to_its_own_cap(
+        self, name: str, label: str | None, size: int, refusal: type[ImageTooLarge] | None
+    ) -> None:
+        """A video may declare up to the video cap, an image (a GIF too) the image cap."""
+        checked = attachment(name, label, size)
+        if refusal is None:
+            check_declared_size(checked, self.IMAGES, self.VIDEO)
+            return
+        with pytest.raises(refusal) as refused:
+            check_declared_size(checked, self.IMAGES, self.VIDEO)
+        assert type(refused.value) is refusal

@@ -14,6 +14,7 @@ from PIL import Image
 
 from bots import replies
 from bots.explain_replies import EXPLAIN_CAPTION, WHY_DATA, OriginalGone
+from bots.i18n import english
 from config import Settings, ThrottleSettings
 from core.detector import Detector
 from core.moderation.types import ChatKey, ChatPolicy
@@ -33,6 +34,8 @@ from tests.discord.discord_payloads import Json, interaction, snowflake
 from tests.discord.fake_discord import FakeDiscord
 from tests.discord.fake_discord_mod import click, custom_ids, posted
 from tests.fakes import png_bytes
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +116,7 @@ async def test_a_refusal_has_no_why_and_a_deleted_original_is_said(
         (body,) = await reply_to(fake, original)
         _, followup = await press(fake, the_reply(fake, original, body))
     assert custom_ids(refusal) == []
-    assert followup["content"] == replies.error_text(OriginalGone())
+    assert followup["content"] == replies.error_text(ENGLISH, OriginalGone())
     assert followup["flags"] & 64
 
 

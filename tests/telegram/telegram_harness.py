@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 
+from bots.i18n import Catalogs
 from bots.telegram import application as telegram_app
 from config import Settings, TelegramSettings
 from core.detector import Judge
@@ -107,10 +108,20 @@ async def running_bot(
     *,
     ready: str = "getUpdates",
     store: ModerationStore | None = None,
+    catalogs: Catalogs | None = None,
 ) -> AsyncIterator[RunningBot]:
-    """Run `telegram_app.run` as `deepguard run` does; stop it and await its return on exit."""
+    """Run `telegram_app.run` as `deepguard run` does; stop it and await its return on exit.
+
+    `catalogs` are the real ones unless a test brings its own (pseudo-translated ones).
+    """
     stop = asyncio.Event()
-    running = telegram_app.run(settings, judge, stop, store=store or MemoryStore())
+    running = telegram_app.run(
+        settings,
+        judge,
+        stop,
+        store=store or MemoryStore(),
+        catalogs=catalogs or Catalogs.load(),
+    )
     bot = RunningBot(asyncio.create_task(running), stop)
     waiter = asyncio.ensure_future(fake.wait_for(ready))
     await asyncio.wait({bot.task, waiter}, return_when=asyncio.FIRST_COMPLETED)

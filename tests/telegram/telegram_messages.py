@@ -48,13 +48,51 @@ class MessageFactory:
             document["mime_type"] = mime
         return self.message(document=document, **fields)
 
-    def sticker(self, data: bytes, *, animated: bool = False, **fields: Any) -> Json:
+    def sticker(
+        self, data: bytes, *, animated: bool = False, video: bool = False, **fields: Any
+    ) -> Json:
+        """A sticker: WebP, or a TGS (Lottie) one if `animated`, or a WebM one if `video`."""
         sticker = {
             **self.add_file(data, folder="stickers"),
             **{"width": 512, "height": 512, "type": "regular"},
-            **{"is_animated": animated, "is_video": False},
+            **{"is_animated": animated, "is_video": video},
         }
+        if video:
+            sticker["thumbnail"] = self._thumbnail(data)
         return self.message(sticker=sticker, **fields)
+
+    def video(self, data: bytes, *, size: int | None = None, **fields: Any) -> Json:
+        """A video (an MP4), with the JPEG thumbnail Telegram makes of it."""
+        video = {
+            **self.add_file(data, size=size, folder="videos"),
+            **{"width": 32, "height": 32, "duration": 1, "thumbnail": self._thumbnail(data)},
+            **{"file_name": "clip.mp4", "mime_type": "video/mp4"},
+        }
+        return self.message(video=video, **fields)
+
+    def animation(self, data: bytes, **fields: Any) -> Json:
+        """A GIF as Telegram delivers it: converted to an MP4 `animation`, which the message
+        also carries as its `document` (for clients that predate animations)."""
+        animation = {
+            **self.add_file(data, folder="animations"),
+            **{"width": 32, "height": 32, "duration": 1, "thumbnail": self._thumbnail(data)},
+            **{"file_name": "cat.gif.mp4", "mime_type": "video/mp4"},
+        }
+        shared = ("file_id", "file_unique_id", "file_size", "file_name", "mime_type", "thumbnail")
+        document = {key: animation[key] for key in shared}
+        return self.message(animation=animation, document=document, **fields)
+
+    def video_note(self, data: bytes, **fields: Any) -> Json:
+        """A round video message: square, with `length` for its side and no MIME type."""
+        note = {
+            **self.add_file(data, folder="video_notes"),
+            **{"length": 32, "duration": 1, "thumbnail": self._thumbnail(data)},
+        }
+        return self.message(video_note=note, **fields)
+
+    def _thumbnail(self, data: bytes) -> Json:
+        """A thumbnail's PhotoSize (its bytes a stand-in: the bot never fetches it)."""
+        return {**self.add_file(data[:64], folder="thumbnails"), "width": 32, "height": 32}
 
     def command(self, text: str, *, reply_to: Json | None = None, **fields: Any) -> Json:
         length = len(text.split()[0])

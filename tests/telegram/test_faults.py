@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from bots import replies
+from bots.i18n import english
 from bots.run import MASK
 from bots.telegram.media import DownloadFailed, too_large_error
 from config import Settings
@@ -18,6 +19,8 @@ from tests.judges import PERCENT
 from tests.sample_images import image_bytes, pixel_bomb
 from tests.telegram.fake_telegram import FakeTelegram, isolated_fake
 from tests.telegram.telegram_harness import bot_settings, running_bot
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +71,8 @@ class TestRefusals:
         with pytest.raises(ImageTooLarge) as refusal:
             await detector.judge(pixel_bomb())
         assert texts(fake)[:2] == [
-            replies.error_text(CorruptImage()),
-            replies.error_text(refusal.value),
+            replies.error_text(ENGLISH, CorruptImage()),
+            replies.error_text(ENGLISH, refusal.value),
         ]
         assert PERCENT.search(texts(fake)[2])
 
@@ -99,7 +102,7 @@ class TestRefusals:
         async with running_bot(fake, bot_settings(settings, fake), detector):
             fake.push(fake.document(image_bytes(3), "big.png", "image/png", size=30 * MiB))
             [reply] = await fake.wait_for("sendMessage")
-        assert reply["text"] == replies.error_text(too_large_error(20 * MiB))
+        assert reply["text"] == replies.error_text(ENGLISH, too_large_error(20 * MiB))
         assert "20 MB" in reply["text"]
         assert fake.called("getFile") == []
 
@@ -115,8 +118,8 @@ class TestRefusals:
             fake.push(fake.photo(image_bytes(5)))
             await fake.wait_for("sendMessage", 2)
         assert texts(fake) == [
-            replies.error_text(too_large_error(20 * MiB)),
-            replies.error_text(DownloadFailed()),
+            replies.error_text(ENGLISH, too_large_error(20 * MiB)),
+            replies.error_text(ENGLISH, DownloadFailed()),
         ]
 
 

@@ -11,6 +11,7 @@ import pytest
 from telegram.error import InvalidToken
 
 from bots import run as app
+from bots.i18n import Catalogs
 from bots.telegram import application as telegram_app
 from config import Settings
 from core.detector import Detector
@@ -107,7 +108,13 @@ class TestStart:
         """A token Telegram refuses ends run with an error that names the variable, not the token."""
         wrong = bot_settings(settings, fake, token="999:WRONG-secret-token")
         with pytest.raises(InvalidToken) as refusal:
-            await telegram_app.run(wrong, detector, asyncio.Event(), store=MemoryStore())
+            await telegram_app.run(
+                wrong,
+                detector,
+                asyncio.Event(),
+                store=MemoryStore(),
+                catalogs=Catalogs.load(),
+            )
         assert "WRONG-secret-token" not in str(refusal.value)
         assert "DEEPGUARD_TELEGRAM__TOKEN" in str(refusal.value)
         assert [call.method for call in fake.calls] == ["getme"]

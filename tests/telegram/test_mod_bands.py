@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bots import moderation_replies
+from bots.i18n import english
 from bots.run import open_store
 from config import ReplySettings, Settings
 from core.detector import Detector
@@ -23,6 +24,8 @@ from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram_mod import ADMIN, GROUP, MODLOG, ModFake, isolated_mod_fake
 from tests.telegram.telegram_harness import bot_settings, running_bot
 from tests.telegram.telegram_payloads import ALICE, Json
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +99,7 @@ class TestBands:
             )
         assert "• uncertain from: 50% (below it: likely real)" in saved
         assert "• flag at or above: 70% probability of AI" in saved
-        assert too_high == moderation_replies.bands_refused(0.7, 0.9)
+        assert too_high == moderation_replies.bands_refused(ENGLISH, 0.7, 0.9)
         assert "• uncertain from: 40% (below it: likely real)" in lowered
         policy = await store.policy(KEY, private=False)
         assert (policy.threshold, policy.uncertain_from) == (0.4, 0.4)

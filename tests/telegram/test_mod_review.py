@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bots import moderation_replies
+from bots.i18n import english
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore
@@ -28,6 +29,8 @@ from tests.telegram.fake_telegram_mod import (
 )
 from tests.telegram.telegram_harness import bot_settings, running_bot
 from tests.telegram.telegram_payloads import chat
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +116,7 @@ class TestReview:
             moderation_replies.REPORT_THANKS,
         ]
         report = fake.posted_to(MODLOG)[1]["text"]
-        assert report == moderation_replies.report_notice(1, f"User{MEMBER} ({MEMBER})")
+        assert report == moderation_replies.report_notice(ENGLISH, 1, f"User{MEMBER} ({MEMBER})")
 
     async def test_a_report_without_a_modlog_is_recorded_counted_and_said_so_once(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
@@ -128,7 +131,7 @@ class TestReview:
             fake.press(warning, "dg:rp:1", user_id=MEMBER)
             await fake.wait_for("answerCallbackQuery", 2)
         assert fake.callback_answers() == [
-            moderation_replies.report_without_modlog("group"),
+            moderation_replies.report_without_modlog(ENGLISH, "group"),
             moderation_replies.REPORT_ALREADY,
         ]
         stats = await store.stats(KEY, datetime(2000, 1, 1, tzinfo=UTC))

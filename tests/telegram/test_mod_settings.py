@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bots import moderation_replies
+from bots.i18n import english
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore
@@ -31,6 +32,8 @@ from tests.telegram.fake_telegram_mod import (
 )
 from tests.telegram.telegram_harness import bot_settings, running_bot
 from tests.telegram.telegram_payloads import Json
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -154,8 +157,8 @@ class TestSettings:
             )
         assert thresholds == pytest.approx([0.01, 0.01, 0.8, 0.5, 0.8])
         assert refusals == [
-            moderation_replies.percent_refused("threshold"),
-            moderation_replies.percent_refused("uncertain"),
+            moderation_replies.percent_refused(ENGLISH, "threshold"),
+            moderation_replies.percent_refused(ENGLISH, "uncertain"),
         ]
         assert "80%" in refusals[0]
         assert (await store.policy(KEY, private=False)).threshold == pytest.approx(0.8)
@@ -202,16 +205,16 @@ class TestModlogHandshake:
             fake.push(fake.group_photo(image_bytes(2)))
             await fake.wait_posted(MODLOG, 2)
         assert asked == moderation_replies.MODLOG_ASKED
-        assert request["text"] == moderation_replies.modlog_request("Test group")
+        assert request["text"] == moderation_replies.modlog_request(ENGLISH, "Test group")
         assert buttons(request) == {moderation_replies.MODLOG_CONFIRM_BUTTON: f"dgm:{GROUP}"}
         assert (pending.modlog, pending.pending_modlog) == (None, str(MODLOG))
-        assert "waiting for confirmation" in moderation_replies.settings_text(pending)
+        assert "waiting for confirmation" in moderation_replies.settings_text(ENGLISH, pending)
         assert fake.callback_answers() == [
             moderation_replies.MODLOG_CONFIRM_ADMINS_ONLY,
             moderation_replies.SETTINGS_SAVED,
         ]
         assert refused == pending
-        assert told["text"] == moderation_replies.modlog_set("Test group")
+        assert told["text"] == moderation_replies.modlog_set(ENGLISH, "Test group")
         assert edited["message_id"] == request["message_id"]
         assert "reply_markup" not in edited
         policy = await store.policy(KEY, private=False)
@@ -306,7 +309,7 @@ class TestStatsAndForget:
         now = datetime.now(UTC)
         week, month = [await store.stats(KEY, now - timedelta(days=d)) for d in (7, 30)]
         assert texts(fake, GROUP) == [stats, refusal, forgotten]  # flag-only: no verdict reply
-        assert stats.startswith("Last 7 days: 1 images scanned, 1 flagged")
+        assert stats.startswith("Last 7 days: 1 image scanned, 1 flagged")
         assert refusal == moderation_replies.ADMINS_ONLY_COMMAND
         assert forgotten == moderation_replies.FORGOTTEN
         assert (week.scanned, month.flagged) == (0, 0)

@@ -49,6 +49,9 @@ class TestMediaOf:
             ("cat.JPG", None, True),
             ("scan", "image/webp", True),
             ("export.jpeg", "application/octet-stream", True),
+            ("clip.mp4", "video/mp4", True),
+            ("clip", "video/webm", True),
+            ("holiday.MOV", None, True),
             ("blob", "application/octet-stream", False),
             ("blob", None, False),
         ],
@@ -56,7 +59,8 @@ class TestMediaOf:
     def test_documents_that_may_be_images_are_checked(
         self, name: str, mime: str | None, claimed: bool
     ) -> None:
-        """A file labelled as an image is claimed; an unlabelled one is fetched to be sniffed."""
+        """A file labelled as an image or a video is claimed; an unlabelled one is fetched to be
+        sniffed."""
         media = media_of(parsed(fake.document(b"...", name, mime)), LIMIT)
         assert media is not None
         assert media.claimed is claimed
@@ -66,7 +70,7 @@ class TestMediaOf:
         [
             ("notes.txt", "text/plain", None),
             ("report.pdf", "application/pdf", None),
-            ("clip.mp4", "video/mp4", None),
+            ("song.mp3", "audio/mpeg", None),
             ("blob", "application/octet-stream", LIMIT + 1),
         ],
     )
@@ -76,10 +80,27 @@ class TestMediaOf:
         """Files labelled as something else, or too large to sniff, are not fetched at all."""
         assert media_of(parsed(fake.document(b"...", name, mime, size=size)), LIMIT) is None
 
-    def test_only_static_stickers_are_checked(self) -> None:
-        """A WebP sticker is an image; an animated (Lottie) one is not."""
+    def test_still_and_video_stickers_are_checked_lottie_ones_are_not(self) -> None:
+        """A WebP sticker is an image and a WebM one a video; an animated (Lottie) one is
+        drawing instructions, not a picture."""
         assert media_of(parsed(fake.sticker(image_bytes(4, "WEBP"))), LIMIT) is not None
+        assert media_of(parsed(fake.sticker(b"webm", video=True)), LIMIT) is not None
         assert media_of(parsed(fake.sticker(b"lottie", animated=True)), LIMIT) is None
+
+    @pytest.mark.parametrize("kind", ["video", "animation", "video_note"])
+    def test_a_clip_is_its_own_file_never_its_thumbnail(self, kind: str) -> None:
+        """A video, a GIF (an MP4 animation, also carried as the message's document) and a video
+        note are taken by their own file; over the download limit, kept for the refusal."""
+        build = {"video": fake.video, "animation": fake.animation, "video_note": fake.video_note}
+        payload = build[kind](b"clip bytes")
+        clip = payload[kind]
+        assert media_of(parsed(payload), LIMIT) == Media(
+            clip["file_id"], clip["file_unique_id"], clip["file_size"]
+        )
+        big = fake.video(b"clip bytes", size=LIMIT + 1)
+        assert media_of(parsed(big), LIMIT) == Media(
+            big["video"]["file_id"], big["video"]["file_unique_id"], LIMIT + 1
+        )
 
     def test_text_has_nothing_to_check(self) -> None:
         """A plain text message yields no media."""

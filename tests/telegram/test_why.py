@@ -15,6 +15,7 @@ from aiohttp import web
 from PIL import Image
 
 from bots.explain_replies import EXPLAIN_CAPTION, WHY_DATA, OriginalGone
+from bots.i18n import english
 from bots.replies import THROTTLED, error_text
 from config import Settings, ThrottleSettings
 from core.detector import Detector
@@ -22,6 +23,8 @@ from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram import FakeTelegram, isolated_fake
 from tests.telegram.telegram_harness import bot_settings, running_bot
 from tests.telegram.telegram_payloads import ALICE, BOT_USER, Json, chat, user
+
+ENGLISH = english()
 
 pytestmark = pytest.mark.slow
 
@@ -132,5 +135,5 @@ async def test_why_is_throttled_and_needs_the_original(
         del orphan["reply_to_message"]
         press(fake, orphan)
         await fake.wait_for("answerCallbackQuery", 2)
-    assert alerts(fake) == [THROTTLED, error_text(OriginalGone())]
+    assert alerts(fake) == [THROTTLED, error_text(ENGLISH, OriginalGone())]
     assert fake.sent("sendPhoto") == []
