@@ -5,7 +5,9 @@ throttle and duplicate filter; a posted or edited message goes through the chat 
 commands and buttons to their own modules. `run()` is what `deepguard run` starts. The Message
 Content intent is privileged: without it Discord hides attachments and embeds of server messages
 from the bot. If the application has not been granted it, the gateway closes with 4014; the bot
-then says so and reconnects without it, so `/check` and the message menu keep working.
+then says so and reconnects without it, so `/check` and the message menu keep working. The
+commands are synced with their names and descriptions in every catalog language
+(`bots.discord.translator`).
 """
 
 from __future__ import annotations

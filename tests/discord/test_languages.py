@@ -22,6 +22,7 @@ import pytest
 from babel import Locale
 
 from bots import replies
+from bots.explain_replies import EXPLAIN_CAPTION, WHY_DATA
 from bots.i18n import LANGUAGES, SOURCE, Catalogs, Words, english
 from bots.moderation_replies import (
     ADMINS_ONLY,
@@ -38,6 +39,7 @@ from tests.discord.discord_harness import (
     answered,
     bot_running,
     bot_settings,
+    followup_of,
     image,
     post,
     reply_to,
@@ -55,6 +57,7 @@ from tests.discord.fake_discord_mod import (
     option,
     posted,
 )
+from tests.discord.test_why import answers_only, the_reply
 from tests.fakes import png_bytes
 from tests.pseudo_catalogs import pseudo, pseudo_catalogs
 
@@ -407,6 +410,28 @@ class TestAnswers:
         assert reply["content"] == outcomes(german, reply_bands(answering), judged)
         assert labels(reply) == [pseudo("de", "Report a mistake"), pseudo("de", "Why?")]
         assert await saved_language(store) is None
+
+    async def test_why_is_answered_in_the_pressers_language(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        settings: Settings,
+        detector: Detector,
+        pseudo_words: Catalogs,
+    ) -> None:
+        """The Why? button under an English reply, pressed from a Turkish Discord, answers with
+        a Turkish caption."""
+        async with serving(monkeypatch) as served:
+            configured = bot_settings(settings, served)
+            store = await answers_only()
+            async with bot_running(served, configured, detector, store, catalogs=pseudo_words):
+                original = await post(served, **image(served, 304))
+                served.messages[original["id"]] = original
+                (body,) = await reply_to(served, original)
+                pressed = {**click(WHY_DATA, the_reply(served, original, body)), "locale": "tr"}
+                await answered(served, pressed)
+                followup = await followup_of(served, pressed)
+        assert labels(body)[-1] == "Why?"
+        assert followup["content"] == pseudo("tr", EXPLAIN_CAPTION)
 
 
 def test_every_catalog_is_reached_from_a_discord_locale() -> None:
