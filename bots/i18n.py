@@ -9,8 +9,9 @@ Every user-facing string goes through a `Words`, one language's catalog:
 
 Placeholders are named (`{name}`), so translators can reorder them. A message defined away from
 where it is said (a constant, a core error's reason) is marked with `N_` where it is written
-and translated with `words.gettext(...)` where it is used. English is the source language: its
-words are the messages themselves.
+and translated with `words.gettext(...)` where it is used; `N_` is defined once, in
+`core.errors`, so the core marks its errors' reasons without knowing the bots. English is the
+source language: its words are the messages themselves.
 
 `Catalogs.load()` is built once in `main()` and passed to the adapters, which pick a chat's
 `Words` with `catalogs.words(code)`: a Discord locale ("pt-BR", "es-ES"), a Telegram

@@ -104,7 +104,8 @@ class Pipeline:
         backlog: Backlog | None = None,
         declared_ai_is_fake: bool = True,
     ) -> None:
-        """`max_images` caps the images judged per message where nothing could be flagged;
+        """`catalogs` hold every language's words (`chat_words`, `answer_words` pick them);
+        `max_images` caps the images judged per message where nothing could be flagged;
         messages older than `retention` (the store's) are never flagged again; `backlog`
         bounds the uploads in hand (downloading, decoding, queued) across every event;
         `bands` and `declared_ai_is_fake` are the operator's, for a private chat during an

@@ -131,10 +131,10 @@ class SettingsCommand:
     ) -> None:
         """`/settings language <code>`: saved atomically, confirmed in the new language; no
         code, or one no catalog fits, gets the choices."""
-        typed = " ".join(args)
-        code = self._languages.catalogs.resolve(typed) if typed else None
+        asked = " ".join(args)
+        code = self._languages.catalogs.resolve(asked) if asked else None
         if code is None:
-            await message.reply_text(moderation_replies.language_choices(words, typed or None))
+            await message.reply_text(moderation_replies.language_choices(words, asked or None))
             return
 
         def chosen(policy: ChatPolicy) -> ChatPolicy:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bots import moderation_replies, replies
-from bots.explain_replies import WHY_BUTTON
+from bots.explain_replies import EXPLAIN_CAPTION, WHY_BUTTON, WHY_DATA
 from bots.i18n import LANGUAGES, SOURCE, Catalogs, Words
 from bots.moderation_replies import reply_bands
 from config import Settings
@@ -36,6 +36,7 @@ from tests.telegram.fake_telegram_mod import (
 )
 from tests.telegram.telegram_harness import bot_settings, running_bot
 from tests.telegram.telegram_payloads import ALICE, Json, user
+from tests.telegram.test_why import Photos
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +81,29 @@ class TestPrivateChats:
         assert judged == await verdict(detector, image_bytes(1), portuguese, settings)
         assert pseudo("pt_BR", WHY_BUTTON) in buttons(fake.posted_to(ALICE)[1])
         assert english == replies.HELP
+
+    async def test_why_is_captioned_in_the_users_language(
+        self, fake: ModFake, settings: Settings, detector: Detector, catalogs: Catalogs
+    ) -> None:
+        """The picture's caption, with the legend (the picture keeps its Latin-only English
+        one), is in the presser's language in a private chat; "Why?" too."""
+        photos = Photos(fake)
+        async with running_bot(fake, bot_settings(settings, fake), detector, catalogs=catalogs):
+            original = fake.photo(image_bytes(4), **speaking("ru"))
+            [sent] = await fake.ask(original)
+            reply = fake.posted_to(ALICE)[0]
+            query = fake.button_press(
+                {**reply, "reply_to_message": original}, WHY_DATA, user_id=ALICE
+            )
+            fake.push_update("callback_query", {**query, **speaking("ru")})
+            [photo] = await fake.wait_for("sendPhoto")
+        russian = catalogs.words("ru")
+        assert sent.endswith(russian.gettext(replies.DISCLAIMER))
+        assert list(buttons(reply)) == [pseudo("ru", WHY_BUTTON)]
+        assert photo["caption"] == (
+            f"{pseudo('ru', EXPLAIN_CAPTION)}\n{pseudo('ru', replies.EXPLAIN_LEGEND)}"
+        )
+        assert photos.sent
 
     async def test_a_german_private_chat_gets_german_help_and_verdict(
         self, fake: ModFake, settings: Settings, detector: Detector
