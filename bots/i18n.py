@@ -65,10 +65,20 @@ LANGUAGES: Mapping[str, str] = {
 
 # What `pybabel extract` would be told: the functions whose first arguments are messages.
 KEYWORDS: Mapping[str, tuple[int, ...] | None] = {"gettext": None, "ngettext": (1, 2), "N_": None}
+# Discord's slash-command and option names have entries of their own (this context), marked with
+# `slash_name`: the same English word elsewhere ("react", a button) may be capitalised or two
+# words, which Discord refuses in a name.
+SLASH_NAME = "Discord slash-command or option name"
 # Where messages are written: the bots' words, and the reasons the core's errors give (and the
 # remote core's, which reach chats through `api.client`). `N_` is defined once, in
 # `core.errors`, so the core can mark its reasons without knowing the bots.
 SOURCES = ("bots", "core", "api")
+
+
+def slash_name(message: str) -> str:
+    """Mark a Discord slash command's or option's name: translated with the `SLASH_NAME`
+    context (`words.pgettext(SLASH_NAME, message)`), apart from the same word elsewhere."""
+    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,10 @@ class Words:
         if not values:
             return translated
         return _filled(translated, message, values)
+
+    def pgettext(self, context: str, message: str, /) -> str:
+        """`message` as the catalogs translate it in `context` (see `SLASH_NAME`)."""
+        return self.translations.pgettext(context, message)
 
     def ngettext(self, singular: str, plural: str, count: int, /, **values: object) -> str:
         """The form of a counting message that fits `count` (also there as `{count}`)."""
@@ -174,22 +188,27 @@ def extract(root: Path) -> Catalog:
     template = Catalog(
         project="DeepGuard", domain=DOMAIN, copyright_holder="DeepGuard contributors", fuzzy=False
     )
-    for source in SOURCES:
-        for filename, lineno, message, comments, context in extract_from_dir(
-            root / source, keywords=dict(KEYWORDS), comment_tags=("TRANSLATORS:",)
-        ):
-            template.add(
-                message,
-                locations=[(f"{source}/{filename}", lineno)],
-                auto_comments=comments,
-                context=context,
-            )
+    passes: list[tuple[Mapping[str, tuple[int, ...] | None], str | None]] = [
+        (KEYWORDS, None),
+        ({"slash_name": None}, SLASH_NAME),
+    ]
+    for keywords, fixed_context in passes:
+        for source in SOURCES:
+            for filename, lineno, message, comments, context in extract_from_dir(
+                root / source, keywords=dict(keywords), comment_tags=("TRANSLATORS:",)
+            ):
+                template.add(
+                    message,
+                    locations=[(f"{source}/{filename}", lineno)],
+                    auto_comments=comments,
+                    context=fixed_context or context,
+                )
     return template
 
 
-def _said(catalog: Catalog) -> list[tuple[object, tuple[str, ...]]]:
+def _said(catalog: Catalog) -> list[tuple[object, object, tuple[str, ...]]]:
     """A catalog's messages and their translators' comments, in order (what a change is)."""
-    return [(m.id, tuple(m.auto_comments)) for m in catalog if m.id]
+    return [(m.context, m.id, tuple(m.auto_comments)) for m in catalog if m.id]
 
 
 def update(root: Path, directory: Path = LOCALES_DIR) -> None:

@@ -38,9 +38,9 @@ def pseudo_catalogs(directory: Path) -> Catalogs:
             if isinstance(message.id, tuple | list):
                 singular, plural = message.id
                 strings = [pseudo(code, singular if n == 0 else plural) for n in range(forms)]
-                catalog.add(message.id, tuple(strings))
+                catalog.add(message.id, tuple(strings), context=message.context)
             else:
-                catalog.add(message.id, pseudo(code, message.id))
+                catalog.add(message.id, pseudo(code, message.id), context=message.context)
         path = directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as out:

@@ -8,7 +8,8 @@ Messages is skipped for `muted_channel_s` (one warning, not a failed request per
 about more images than fit in one Discord message lists the first and says how many are left out.
 `InteractionPort` answers `/check` and the message menu privately, through the interaction's
 response or, once that was deferred, its follow-up. Both take the same actions. A reply in a
-channel about judged images carries a "Why?" button (`bots.discord.why` answers it).
+channel about judged images carries a "Why?" button (`bots.discord.why` answers it). The
+pipeline chooses the language of each text, and the buttons under it are labelled in the same.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ class DiscordPort:
 
     async def warn(self, message: discord.Message, text: str, flag: Flag, words: Words) -> None:
         reference = message.to_reference(fail_if_not_exists=False)
-        await message.channel.send(text, reference=reference, view=buttons(flag.id, "report"))
+        view = buttons(words, flag.id, "report")
+        await message.channel.send(text, reference=reference, view=view)
 
     async def delete(self, message: discord.Message) -> None:
         await message.delete()
@@ -112,7 +114,7 @@ class DiscordPort:
             flag.flag.media.value,
             declared=flag.flag.declared,
         )
-        posted = await channel.send(text, view=buttons(flag.id, "confirm", "dismiss"))
+        posted = await channel.send(text, view=buttons(words, flag.id, "confirm", "dismiss"))
         return str(posted.id)
 
     async def tell(self, message: discord.Message, text: str, modlog: str | None) -> None:
@@ -158,9 +160,9 @@ class ChannelPort(DiscordPort):
         if muted.muted(message.channel.id):
             return  # the channel is still moderated; only the answer is skipped
         reference = message.to_reference(fail_if_not_exists=False)
-        view = buttons(flag.id, "report") if flag is not None else None
+        view = buttons(words, flag.id, "report") if flag is not None else None
         if is_verdict(text, words):
-            view = with_why(view)
+            view = with_why(words, view)
         try:
             await message.channel.send(
                 fitted(words, text),
@@ -224,11 +226,11 @@ def check_declared_size(attachment: discord.Attachment, images: int, video: int)
         raise ClipTooLarge(N_("the video is too large (limit {limit})"), limit=bytes_text(cap))
 
 
-def with_why(view: discord.ui.View | None = None) -> discord.ui.View:
+def with_why(words: Words, view: discord.ui.View | None = None) -> discord.ui.View:
     """`view` (or a new one) with the "Why?" button; stopped: its fixed id routes, not a view."""
     view = view if view is not None else discord.ui.View(timeout=None)
     why: discord.ui.Button[discord.ui.View] = discord.ui.Button(
-        label=WHY_BUTTON, style=discord.ButtonStyle.secondary, custom_id=WHY_DATA
+        label=words.gettext(WHY_BUTTON), style=discord.ButtonStyle.secondary, custom_id=WHY_DATA
     )
     view.add_item(why)
     view.stop()

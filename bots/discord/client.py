@@ -5,7 +5,9 @@ throttle and duplicate filter; a posted or edited message goes through the chat 
 commands and buttons to their own modules. `run()` is what `deepguard run` starts. The Message
 Content intent is privileged: without it Discord hides attachments and embeds of server messages
 from the bot. If the application has not been granted it, the gateway closes with 4014; the bot
-then says so and reconnects without it, so `/check` and the message menu keep working.
+then says so and reconnects without it, so `/check` and the message menu keep working. The
+commands are synced with their names and descriptions in every catalog language
+(`bots.discord.translator`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bots.discord.inputs import Collector
 from bots.discord.links import LinkFetcher
 from bots.discord.review import Reviews
 from bots.discord.settings import ModCommands
+from bots.discord.translator import Translator
 from bots.discord.why import Explanations
 from bots.i18n import Catalogs
 from bots.pipeline import Pipeline
@@ -57,7 +60,8 @@ async def run(
 ) -> None:
     """Serve Discord until `stop` is set; answers in flight are finished first.
 
-    `resolver` resolves the hosts of image links (the system's DNS when None).
+    `catalogs` hold the bot's words in every language; `resolver` resolves the hosts of image
+    links (the system's DNS when None).
     """
     token = settings.discord.token.get_secret_value() if settings.discord.token else ""
     throttle, seen = Throttle(settings.throttle), SeenMessages()
@@ -146,6 +150,7 @@ class DeepGuardClient(discord.AutoShardedClient):
         super().__init__(**client_options(settings, message_content=message_content))
         self.settings = settings
         self.store = store
+        self._catalogs = catalogs
         self._links = LinkFetcher(settings.discord, settings.images.max_bytes, resolver)
         self._collect = Collector(settings.discord)
         self._calls = DiscordCalls(
@@ -169,8 +174,8 @@ class DeepGuardClient(discord.AutoShardedClient):
             declared_ai_is_fake=settings.provenance.declared_ai_is_fake,
         )
         self._in_flight = InFlight()
-        self._reviews = Reviews(self, store, seen)
-        self._mod_commands = ModCommands(store)
+        self._reviews = Reviews(self, store, seen, catalogs)
+        self._mod_commands = ModCommands(store, catalogs)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
         # `/check` and the message menu first, then the moderators' `/deepguard` group.
         Commands(
@@ -181,15 +186,18 @@ class DeepGuardClient(discord.AutoShardedClient):
             self._calls,
             seen,
             self._in_flight,
+            catalogs,
         ).install(self.tree)
         self._mod_commands.install(self.tree)
         self._explanations = Explanations(
-            detector, throttle, self._collect, self._calls, seen, self._in_flight
+            detector, throttle, self._collect, self._calls, seen, self._in_flight, catalogs
         )
         self._explanations.install(self.tree)
 
     async def setup_hook(self) -> None:
         await self._links.open()
+        # Names and descriptions in every language the catalogs speak, sent with the sync.
+        await self.tree.set_translator(Translator(self._catalogs))
         guild_id = self.settings.discord.test_guild_id
         if guild_id is None:
             await self.tree.sync()

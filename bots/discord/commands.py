@@ -4,7 +4,7 @@ Both run the chat pipeline as a request: always answered, and a checked server m
 flagged if its server's policy says so. Discord drops an interaction that gets no response
 within 3 seconds, so the answer is deferred ("thinking...") up front when the queue is already
 long, and otherwise as soon as it is not ready within `answer_within_s`. Both answers are
-ephemeral: only the asker sees them.
+ephemeral: only the asker sees them, in their own language (`interaction.locale`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from discord import app_commands
 from bots.delivery import InFlight, SeenMessages
 from bots.discord.answers import DiscordCalls, InteractionPort
 from bots.discord.inputs import Collector, DiscordEvent
-from bots.i18n import english
+from bots.i18n import N_, Catalogs, slash_name
 from bots.pipeline import Pipeline
 from bots.replies import UNEXPECTED, error_text
 from config import DiscordSettings
@@ -27,13 +27,21 @@ from core.detector import Judge
 from core.errors import ShuttingDown
 
 log = logging.getLogger(__name__)
-ENGLISH = english()  # until the Discord bot answers in its users' languages
 
-CHECK_DESCRIPTION = (
+# TRANSLATORS: the name of a Discord slash command: lowercase letters, digits, - or _ only, no
+# spaces, at most 32 characters.
+CHECK_NAME = slash_name("check")
+# TRANSLATORS: a Discord command's description: at most 100 characters.
+CHECK_DESCRIPTION = N_(
     "Check whether an image or video is likely AI-generated (only you see the answer)"
 )
-IMAGE_DESCRIPTION = "The image, GIF or video to check"
-MENU_NAME = "Check for AI image"
+# TRANSLATORS: the name of a Discord command's option: lowercase, no spaces, at most 32 characters.
+IMAGE_NAME = slash_name("image")
+# TRANSLATORS: a Discord command option's description: at most 100 characters.
+IMAGE_DESCRIPTION = N_("The image, GIF or video to check")
+# TRANSLATORS: the name of a Discord message menu (right-click a message, Apps): at most 32
+# characters, spaces and capitals allowed.
+MENU_NAME = N_("Check for AI image")
 
 Collect = Callable[[], Awaitable[DiscordEvent]]
 
@@ -50,8 +58,10 @@ class Commands:
         calls: DiscordCalls,
         seen: SeenMessages,
         in_flight: InFlight,
+        catalogs: Catalogs,
     ) -> None:
         self._settings = settings
+        self._catalogs = catalogs
         self._detector = detector
         self._pipeline = pipeline
         self._collect = collect
@@ -62,7 +72,8 @@ class Commands:
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         """Add both commands to `tree` and route their unexpected errors to `on_error`."""
 
-        @tree.command(name="check", description=CHECK_DESCRIPTION)
+        @tree.command(name=CHECK_NAME, description=CHECK_DESCRIPTION)
+        @app_commands.rename(image=IMAGE_NAME)
         @app_commands.describe(image=IMAGE_DESCRIPTION)
         async def check(interaction: discord.Interaction, image: discord.Attachment) -> None:
             async def collect() -> DiscordEvent:
@@ -86,7 +97,8 @@ class Commands:
             return  # replayed by a gateway RESUME: it was answered already
         port = InteractionPort(self._calls, interaction)
         if self._in_flight.stopping:
-            await port.reply(error_text(ENGLISH, ShuttingDown()), None, ENGLISH)
+            words = self._catalogs.words(str(interaction.locale))
+            await port.reply(error_text(words, ShuttingDown()), None, words)
             return
         with self._in_flight.track():
             if self._detector.depth > self._settings.defer_when_queue_over:
@@ -109,7 +121,10 @@ class Commands:
         """Log a bug once with its traceback and still give the asker an answer."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         log.error("unexpected error in /%s", _command_name(interaction), exc_info=cause)
-        await InteractionPort(self._calls, interaction).reply(UNEXPECTED, None, ENGLISH)
+        words = self._catalogs.words(str(interaction.locale))
+        await InteractionPort(self._calls, interaction).reply(
+            words.gettext(UNEXPECTED), None, words
+        )
 
 
 def _command_name(interaction: discord.Interaction) -> str:

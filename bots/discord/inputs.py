@@ -7,7 +7,8 @@ label: a declared image or video is always checked, and a file with no useful co
 fetched and checked only if its bytes are an image or a clip. Each upload gets a key that is
 stable across gateway replays and edits, so the same upload of the same message is answered
 once; a link is keyed by its URL's SHA-256, so that a long URL makes no long key. A thread
-counts as its parent channel for the policy's exemptions.
+counts as its parent channel for the policy's exemptions. An event carries the server's own
+language (its `preferred_locale`) and, for an interaction, the presser's (`interaction.locale`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,13 @@ class Collector:
         """A message posted (or edited) in a channel the bot reads."""
         chat, private = chat_of(message)
         context = upload_context(message, private=private)
-        return Event(chat, message.author.id, context, [self._post(message, context)])
+        return Event(
+            chat,
+            message.author.id,
+            context,
+            [self._post(message, context)],
+            chat_language=server_language(message.guild),
+        )
 
     async def checked_message(
         self, interaction: discord.Interaction, message: discord.Message
@@ -63,7 +70,14 @@ class Collector:
         chat, private = chat_of(message)
         author = await as_member(message.guild, message.author) if message.guild else None
         context = upload_context(message, private=private, author=author, requested=True)
-        return Event(chat, interaction.user.id, context, [self._post(message, context)])
+        return Event(
+            chat,
+            interaction.user.id,
+            context,
+            [self._post(message, context)],
+            answer_language=str(interaction.locale),
+            chat_language=server_language(message.guild),
+        )
 
     def checked_file(
         self, interaction: discord.Interaction, attachment: discord.Attachment
@@ -78,7 +92,14 @@ class Collector:
         post: Post[discord.Message, DiscordImage] = Post(
             f"interaction:{interaction.id}", channel, context, [image] if image else []
         )
-        return Event(chat, interaction.user.id, context, [post])
+        return Event(
+            chat,
+            interaction.user.id,
+            context,
+            [post],
+            answer_language=str(interaction.locale),
+            chat_language=str(interaction.guild_locale) if interaction.guild_locale else None,
+        )
 
     def _post(
         self, message: discord.Message, context: UploadContext
@@ -169,6 +190,11 @@ def _gifv(embed: discord.Embed) -> Image[DiscordImage] | None:
         return None
     source = embed.url or video.url or thumbnail.url or str(link)
     return Image(f"link:{hashlib.sha256(source.encode()).hexdigest()}", link)
+
+
+def server_language(guild: discord.Guild | None) -> str | None:
+    """The language a server set in Discord (its Community settings); None outside servers."""
+    return str(guild.preferred_locale) if guild is not None else None
 
 
 def chat_of(message: discord.Message) -> tuple[ChatKey, bool]:

@@ -5,6 +5,8 @@ arrives as a component interaction; everything else is read from the store, so b
 before a restart still work after it, and no view is kept in memory. A custom id is a claim
 anyone can forge: one that does not parse, or names another server's flag, has "expired", and
 the right to review is checked where the flagged message is, not where the button was pressed.
+Whoever presses is answered in their own language (`interaction.locale`); what is posted to the
+mod-log (a report, the line a review adds to the flag) is in the server's.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from contextlib import suppress
 import discord
 
 from bots.delivery import SeenMessages
-from bots.i18n import english
+from bots.i18n import Catalogs, Words
 from bots.moderation_replies import (
     ALREADY_REVIEWED,
     BUTTON_EXPIRED,
@@ -37,24 +39,32 @@ from bots.moderation_replies import (
 )
 from bots.replies import UNEXPECTED
 from core.moderation.policy import usable_modlog
-from core.moderation.types import FLAG_ID_MAX, Action, ChatKey, Flag, FlagStatus, ModerationStore
+from core.moderation.types import (
+    FLAG_ID_MAX,
+    Action,
+    ChatKey,
+    ChatPolicy,
+    Flag,
+    FlagStatus,
+    ModerationStore,
+)
 
 log = logging.getLogger(__name__)
 
-ENGLISH = english()  # until the Discord bot answers in its users' languages
 CUSTOM_ID_PREFIX = "deepguard"
 _CUSTOM_ID = re.compile(rf"{CUSTOM_ID_PREFIX}:(confirm|dismiss|report):([1-9][0-9]{{0,9}})")
 
 
-def buttons(flag_id: int, *kinds: str) -> discord.ui.View:
-    """A view of review buttons; stopped, so discord.py does not keep it (custom ids route)."""
+def buttons(words: Words, flag_id: int, *kinds: str) -> discord.ui.View:
+    """A view of review buttons labelled in `words`; stopped, so discord.py does not keep it
+    (custom ids route)."""
     labels = {"confirm": CONFIRM_BUTTON, "dismiss": DISMISS_BUTTON, "report": REPORT_BUTTON}
     styles = {"confirm": discord.ButtonStyle.danger}
     view = discord.ui.View(timeout=None)
     for kind in kinds:
         view.add_item(
             discord.ui.Button(
-                label=labels[kind],
+                label=words.gettext(labels[kind]),
                 style=styles.get(kind, discord.ButtonStyle.secondary),
                 custom_id=f"{CUSTOM_ID_PREFIX}:{kind}:{flag_id}",
             )
@@ -66,10 +76,17 @@ def buttons(flag_id: int, *kinds: str) -> discord.ui.View:
 class Reviews:
     """Answers clicks on the bot's flag buttons."""
 
-    def __init__(self, client: discord.Client, store: ModerationStore, seen: SeenMessages) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        store: ModerationStore,
+        seen: SeenMessages,
+        catalogs: Catalogs,
+    ) -> None:
         self._client = client
         self._store = store
         self._seen = seen
+        self._catalogs = catalogs
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is not discord.InteractionType.component:
@@ -78,44 +95,55 @@ class Reviews:
             return  # replayed by a gateway RESUME
         data: dict[str, object] = dict(interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
+        words = self._catalogs.words(str(interaction.locale))
         try:
             parsed = _parse(custom_id)
             if parsed is None:  # forged, or a button of a version that is gone
-                await _tell(interaction, BUTTON_EXPIRED)
+                await _tell(interaction, words.gettext(BUTTON_EXPIRED))
                 return
-            await self._answer(interaction, *parsed)
+            await self._answer(interaction, words, *parsed)
         except Exception:
             log.exception("unexpected error on the flag button %s", custom_id)
             if not interaction.response.is_done():
                 with suppress(discord.HTTPException):
-                    await _tell(interaction, UNEXPECTED)
+                    await _tell(interaction, words.gettext(UNEXPECTED))
 
-    async def _answer(self, interaction: discord.Interaction, kind: str, flag_id: int) -> None:
+    async def _answer(
+        self, interaction: discord.Interaction, words: Words, kind: str, flag_id: int
+    ) -> None:
         flag = await self._store.get_flag(flag_id)
         here = ChatKey("discord", str(interaction.guild_id))
         if flag is None:
-            await _tell(interaction, UNKNOWN_FLAG)
+            await _tell(interaction, words.gettext(UNKNOWN_FLAG))
         elif flag.flag.chat != here:
-            await _tell(interaction, BUTTON_EXPIRED)
+            await _tell(interaction, words.gettext(BUTTON_EXPIRED))
         elif kind == "report":
-            await self._report(interaction, flag)
+            await self._report(interaction, words, flag)
         elif not _may_review(interaction, flag):
-            await _tell(interaction, REVIEW_ADMINS_ONLY)
+            await _tell(interaction, words.gettext(REVIEW_ADMINS_ONLY))
         else:
-            await self._review(interaction, flag, confirm=kind == "confirm")
+            await self._review(interaction, words, flag, confirm=kind == "confirm")
+
+    def _server_words(self, interaction: discord.Interaction, policy: ChatPolicy) -> Words:
+        """The server's language: its saved choice, else its own Discord language."""
+        server = str(interaction.guild_locale) if interaction.guild_locale else None
+        return self._catalogs.words(policy.language or server)
 
     async def _review(
-        self, interaction: discord.Interaction, flag: Flag, *, confirm: bool
+        self, interaction: discord.Interaction, words: Words, flag: Flag, *, confirm: bool
     ) -> None:
         status = FlagStatus.CONFIRMED if confirm else FlagStatus.DISMISSED
         reviewed = await self._store.review(flag.id, status, str(interaction.user.id))
         if reviewed is None:
-            await _tell(interaction, ALREADY_REVIEWED)
+            await _tell(interaction, words.gettext(ALREADY_REVIEWED))
             return
         deleted = await self._delete(flag) if confirm else None
         if not confirm and Action.REACT in flag.flag.actions:
             await self._unmark(flag)
-        line = review_line(ENGLISH, status, interaction.user.mention, deleted=deleted)
+        # The line joins the mod-log post, so it is in the post's language: the server's.
+        policy = await self._store.policy(flag.flag.chat, private=False)
+        server = self._server_words(interaction, policy)
+        line = review_line(server, status, interaction.user.mention, deleted=deleted)
         before = interaction.message.content if interaction.message else ""
         await interaction.response.edit_message(content=f"{before}\n{line}", view=None)
 
@@ -138,33 +166,35 @@ class Reviews:
         channel = self._client.get_partial_messageable(int(flag.flag.channel))
         return channel.get_partial_message(int(flag.flag.message))
 
-    async def _report(self, interaction: discord.Interaction, flag: Flag) -> None:
+    async def _report(self, interaction: discord.Interaction, words: Words, flag: Flag) -> None:
         """Record the poster's report, tell the moderators if there are any, and say which."""
         if str(interaction.user.id) != flag.flag.author:
-            await _tell(interaction, REPORT_NOT_YOURS)
+            await _tell(interaction, words.gettext(REPORT_NOT_YOURS))
             return
         if flag.status is not FlagStatus.OPEN:
-            await _tell(interaction, report_after_review(ENGLISH, flag.status))
+            await _tell(interaction, report_after_review(words, flag.status))
             return
         if not await self._store.report(flag.id):
-            await _tell(interaction, REPORT_ALREADY)
+            await _tell(interaction, words.gettext(REPORT_ALREADY))
             return
-        modlog = usable_modlog(await self._store.policy(flag.flag.chat, private=False))
+        policy = await self._store.policy(flag.flag.chat, private=False)
+        modlog = usable_modlog(policy)
         if modlog is None:
-            await _tell(interaction, report_without_modlog(ENGLISH, "server"))
+            await _tell(interaction, report_without_modlog(words, "server"))
             return
-        notice = report_notice(ENGLISH, flag.id, interaction.user.mention)
+        server = self._server_words(interaction, policy)
+        notice = report_notice(server, flag.id, interaction.user.mention)
         channel = self._client.get_partial_messageable(int(modlog))
         try:
             await channel.send(
                 f"{notice}\n{self._message(flag).jump_url}",
-                view=buttons(flag.id, "confirm", "dismiss"),
+                view=buttons(server, flag.id, "confirm", "dismiss"),
             )
         except discord.HTTPException as error:
             log.warning("flag %d: report not posted to the mod-log: %s", flag.id, error)
-            await _tell(interaction, REPORT_MODLOG_FAILED)
+            await _tell(interaction, words.gettext(REPORT_MODLOG_FAILED))
             return
-        await _tell(interaction, REPORT_THANKS)
+        await _tell(interaction, words.gettext(REPORT_THANKS))
 
 
 def _parse(custom_id: str) -> tuple[str, int] | None:

@@ -1,9 +1,13 @@
 """`/deepguard`: a server's moderation settings, its `stats` and `forget`, for its admins.
 
 Default permissions hide the group from members without Manage Server, but a server's admins
-can change those, so every call checks the member's permissions again. Answers are ephemeral.
-Each `settings` subcommand changes the policy with a pure edit (below), applied by the store in
-one transaction, so admins changing settings at once all keep their change.
+can change those, so every call checks the member's permissions again. Answers are ephemeral,
+in the language of whoever asked (`interaction.locale`). Each `settings` subcommand changes the
+policy with a pure edit (below), applied by the store in one transaction, so admins changing
+settings at once all keep their change. `settings language` sets the language of the server's
+channel replies and mod-log posts; unset, they follow the server's own Discord language.
+
+Command and option names are marked for the catalogs (`bots.discord.translator` localises them).
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from bots.i18n import english
+from bots.i18n import LANGUAGES, N_, Catalogs, Words, slash_name
 from bots.moderation_replies import (
     ADMINS_ONLY,
     FORGOTTEN,
+    MODE_NAMES,
     SERVERS_ONLY,
     SETTINGS_SAVED,
     crossing,
     exemptions_text,
+    language_choices,
+    language_name,
     settings_text,
     stats_text,
 )
@@ -33,43 +40,75 @@ from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationS
 Change = Callable[[ChatPolicy], ChatPolicy]
 Edit = Literal["add", "remove"]
 Exemption = Literal["exempt_channels", "exempt_roles", "exempt_users"]
-Refusal = Callable[[ChatPolicy], str | None]  # why a changed policy is not saved, if it isn't
+# Why a changed policy is not saved, if it isn't, in the asker's words.
+Refusal = Callable[[Words, ChatPolicy], str | None]
 Admin = Callable[[discord.Interaction], Awaitable[ChatKey | None]]
-ENGLISH = english()  # until the Discord bot answers in its users' languages
-MODES = [app_commands.Choice(name=mode.value, value=mode.value) for mode in Mode]
+
+# The modes are named as on the settings panels (bots.moderation_replies).
+MODES = [app_commands.Choice(name=MODE_NAMES[mode], value=mode.value) for mode in Mode]
+EDITS = [
+    # TRANSLATORS: a choice of a Discord option, at most 100 characters.
+    app_commands.Choice(name=N_("add"), value="add"),
+    # TRANSLATORS: a choice of a Discord option, at most 100 characters.
+    app_commands.Choice(name=N_("remove"), value="remove"),
+]
+SERVER_DEFAULT = "server"  # the language choice that follows the server's Discord language
+# TRANSLATORS: a choice of /deepguard settings language, at most 100 characters.
+SERVER_DEFAULT_CHOICE = N_("Server default (the server's language in Discord)")
+LANGUAGE_CHOICES = [
+    app_commands.Choice(name=SERVER_DEFAULT_CHOICE, value=SERVER_DEFAULT),
+    *(app_commands.Choice(name=name, value=code) for code, name in LANGUAGES.items()),
+]
+# TRANSLATORS: a line of the settings panel when the server chose no language; {language} is a
+# language's own name ("Deutsch").
+LANGUAGE_DEFAULT_LINE = N_("• language: {language} (the server's language in Discord)")
 
 
 class ModCommands:
     """Builds the `/deepguard` command group on a store."""
 
-    def __init__(self, store: ModerationStore) -> None:
+    def __init__(self, store: ModerationStore, catalogs: Catalogs) -> None:
         self._store = store
+        self._catalogs = catalogs
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         root = app_commands.Group(
-            name="deepguard",
-            description="DeepGuard moderation for this server",
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("deepguard"),
+            # TRANSLATORS: a Discord command's description: at most 100 characters.
+            description=N_("DeepGuard moderation for this server"),
             guild_only=True,
             default_permissions=discord.Permissions(manage_guild=True),
         )
         settings = app_commands.Group(
-            name="settings", description="Show or change DeepGuard's settings", parent=root
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("settings"),
+            description=N_("Show or change DeepGuard's settings"),
+            parent=root,
         )
-        SettingsCommands(self._store, self.admin).install(settings)
+        SettingsCommands(self._store, self._catalogs, self.admin).install(settings)
 
-        @root.command(name="stats", description="Images scanned and flagged, last 7 and 30 days")
+        @root.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("stats"),
+            description=N_("Images scanned and flagged, last 7 and 30 days"),
+        )
         async def stats(interaction: discord.Interaction) -> None:
             if (chat := await self.admin(interaction)) is not None:
                 now = datetime.now(UTC)
                 week = await self._store.stats(chat, now - timedelta(days=7))
                 month = await self._store.stats(chat, now - timedelta(days=30))
-                await answer(interaction, stats_text(ENGLISH, week, month))
+                await answer(interaction, stats_text(self._words(interaction), week, month))
 
-        @root.command(name="forget", description="Delete all DeepGuard stored about this server")
+        @root.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("forget"),
+            description=N_("Delete all DeepGuard stored about this server"),
+        )
         async def forget(interaction: discord.Interaction) -> None:
             if (chat := await self.admin(interaction)) is not None:
                 await self._store.forget(chat)
-                await answer(interaction, FORGOTTEN)
+                await answer(interaction, self._words(interaction).gettext(FORGOTTEN))
 
         tree.add_command(root)
 
@@ -79,21 +118,26 @@ class ModCommands:
 
     async def admin(self, interaction: discord.Interaction) -> ChatKey | None:
         """The server's key if the member may manage it; otherwise answer why not."""
+        words = self._words(interaction)
         if interaction.guild_id is None:
-            await answer(interaction, SERVERS_ONLY)
+            await answer(interaction, words.gettext(SERVERS_ONLY))
             return None
         permissions = interaction.permissions
         if not (permissions.administrator or permissions.manage_guild):
-            await answer(interaction, ADMINS_ONLY)
+            await answer(interaction, words.gettext(ADMINS_ONLY))
             return None
         return ChatKey("discord", str(interaction.guild_id))
+
+    def _words(self, interaction: discord.Interaction) -> Words:
+        return self._catalogs.words(str(interaction.locale))
 
 
 class SettingsCommands:
     """The `settings` subcommands; each applies one change to the policy."""
 
-    def __init__(self, store: ModerationStore, admin: Admin) -> None:
+    def __init__(self, store: ModerationStore, catalogs: Catalogs, admin: Admin) -> None:
         self._store = store
+        self._catalogs = catalogs
         self._admin = admin
 
     def install(self, group: app_commands.Group) -> None:
@@ -101,52 +145,87 @@ class SettingsCommands:
         self._band_commands(group)
         self._action_commands(group)
         self._exempt_commands(group)
+        self._language_command(group)
 
     def _mode_commands(self, group: app_commands.Group) -> None:
-        @group.command(name="show", description="Show the settings")
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+        @group.command(name=slash_name("show"), description=N_("Show the settings"))
         async def show_(interaction: discord.Interaction) -> None:
             await self._change(interaction, lambda policy: policy, saved=False)
 
-        @group.command(name="mode", description="reply-all, flag-only or off")
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+        @group.command(name=slash_name("mode"), description=N_("reply-all, flag-only or off"))
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(mode=slash_name("mode"))
         @app_commands.choices(mode=MODES)
         async def mode(interaction: discord.Interaction, mode: app_commands.Choice[str]) -> None:
             await self._change(interaction, lambda p: with_mode(p, Mode(mode.value)))
 
         @group.command(
-            name="declared",
-            description="Count an image whose own Content Credentials or metadata declare AI "
-            "as AI-generated (off: the model alone decides)",
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("declared"),
+            # Discord refuses a description over 100 characters (and with it the whole sync).
+            description=N_(
+                "Count images whose own credentials or metadata declare AI as AI-made "
+                "(off: the model decides)"
+            ),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(on=slash_name("on"))
         async def declared(interaction: discord.Interaction, on: bool) -> None:
             await self._change(interaction, lambda p: replace(p, declared_ai_is_fake=on))
 
     def _band_commands(self, group: app_commands.Group) -> None:
 
         @group.command(
-            name="threshold", description="Flag images at or above this % probability of AI"
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("threshold"),
+            # TRANSLATORS: a Discord command's description: at most 100 characters.
+            description=N_("Flag images at or above this % probability of AI"),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(percent=slash_name("percent"))
         async def threshold(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
         ) -> None:
             await self._change(interaction, lambda p: with_threshold(p, percent / 100))
 
         @group.command(
-            name="uncertain",
-            description='Below this % probability of AI the reply says "likely real"',
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("uncertain"),
+            description=N_('Below this % probability of AI the reply says "likely real"'),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(percent=slash_name("percent"))
         async def uncertain(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
         ) -> None:
             await self._change(
                 interaction,
                 lambda p: replace(p, uncertain_from=percent / 100),
-                refuse=lambda policy: crossing(ENGLISH, policy),
+                refuse=crossing,
             )
 
     def _action_commands(self, group: app_commands.Group) -> None:
 
-        @group.command(name="actions", description="What happens to a flagged image")
-        @app_commands.rename(time_out="timeout")
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+        @group.command(
+            name=slash_name("actions"), description=N_("What happens to a flagged image")
+        )
+        @app_commands.rename(
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+            react=slash_name("react"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+            warn=slash_name("warn"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+            modlog=slash_name("modlog"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+            delete=slash_name("delete"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+            time_out=slash_name("timeout"),
+            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+            timeout_minutes=slash_name("timeout_minutes"),
+        )
         async def actions(
             interaction: discord.Interaction,
             react: bool | None = None,
@@ -165,7 +244,13 @@ class SettingsCommands:
             }
             await self._change(interaction, lambda p: with_actions(p, wanted, timeout_minutes))
 
-        @group.command(name="modlog", description="Where flags are posted (leave empty to unset)")
+        @group.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("modlog"),
+            description=N_("Where flags are posted (leave empty to unset)"),
+        )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(channel=slash_name("channel"))
         async def modlog(
             interaction: discord.Interaction, channel: app_commands.AppCommandChannel | None = None
         ) -> None:
@@ -174,32 +259,80 @@ class SettingsCommands:
             )
 
         @group.command(
-            name="new-members",
-            description="Only scan members who joined less than N days ago (0: all)",
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("new-members"),
+            # TRANSLATORS: a Discord command's description: at most 100 characters.
+            description=N_("Only scan members who joined less than N days ago (0: all)"),
         )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(days=slash_name("days"))
         async def new_members(
             interaction: discord.Interaction, days: app_commands.Range[int, 0, 3650]
         ) -> None:
             await self._change(interaction, lambda p: replace(p, new_members_days=days or None))
 
     def _exempt_commands(self, group: app_commands.Group) -> None:
-        @group.command(name="exempt-channel", description="Never flag images in a channel")
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+        @group.command(
+            name=slash_name("exempt-channel"), description=N_("Never flag images in a channel")
+        )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(edit=slash_name("edit"), channel=slash_name("channel"))
+        @app_commands.choices(edit=EDITS)
         async def exempt_channel(
-            interaction: discord.Interaction, edit: Edit, channel: app_commands.AppCommandChannel
+            interaction: discord.Interaction,
+            edit: app_commands.Choice[str],
+            channel: app_commands.AppCommandChannel,
         ) -> None:
-            await self._change(interaction, exempting("exempt_channels", edit, str(channel.id)))
+            change = exempting("exempt_channels", _edit(edit), str(channel.id))
+            await self._change(interaction, change)
 
-        @group.command(name="exempt-role", description="Never flag images of members with a role")
+        @group.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("exempt-role"),
+            description=N_("Never flag images of members with a role"),
+        )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(edit=slash_name("edit"), role=slash_name("role"))
+        @app_commands.choices(edit=EDITS)
         async def exempt_role(
-            interaction: discord.Interaction, edit: Edit, role: discord.Role
+            interaction: discord.Interaction, edit: app_commands.Choice[str], role: discord.Role
         ) -> None:
-            await self._change(interaction, exempting("exempt_roles", edit, str(role.id)))
+            await self._change(interaction, exempting("exempt_roles", _edit(edit), str(role.id)))
 
-        @group.command(name="exempt-user", description="Never flag images of one member")
+        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+        @group.command(
+            name=slash_name("exempt-user"), description=N_("Never flag images of one member")
+        )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(edit=slash_name("edit"), user=slash_name("user"))
+        @app_commands.choices(edit=EDITS)
         async def exempt_user(
-            interaction: discord.Interaction, edit: Edit, user: discord.User
+            interaction: discord.Interaction, edit: app_commands.Choice[str], user: discord.User
         ) -> None:
-            await self._change(interaction, exempting("exempt_users", edit, str(user.id)))
+            await self._change(interaction, exempting("exempt_users", _edit(edit), str(user.id)))
+
+    def _language_command(self, group: app_commands.Group) -> None:
+        @group.command(
+            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
+            name=slash_name("language"),
+            # TRANSLATORS: a Discord command's description: at most 100 characters.
+            description=N_("The language of the bot's replies and mod-log posts in this server"),
+        )
+        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
+        @app_commands.rename(code=slash_name("language"))
+        @app_commands.describe(code=N_("One of the bot's languages, or the server's own"))
+        @app_commands.choices(code=LANGUAGE_CHOICES)
+        async def language(interaction: discord.Interaction, code: str) -> None:
+            # Discord offers only the choices; a forged or outdated value is refused here.
+            chosen = None if code == SERVER_DEFAULT else self._catalogs.resolve(code)
+
+            def unknown(words: Words, policy: ChatPolicy) -> str | None:
+                if code == SERVER_DEFAULT or chosen == code:
+                    return None
+                return language_choices(words, typed=code)
+
+            await self._change(interaction, lambda p: replace(p, language=chosen), refuse=unknown)
 
     async def _change(
         self,
@@ -213,14 +346,16 @@ class SettingsCommands:
         chat = await self._admin(interaction)
         if chat is None:
             return
+        words, server = self._words(interaction), self._server_language(interaction)
         if not saved:
-            await answer(interaction, show(await self._store.policy(chat, private=False)))
+            saved_policy = await self._store.policy(chat, private=False)
+            await answer(interaction, show(words, saved_policy, server))
             return
         refusals: list[str] = []
 
         def checked(policy: ChatPolicy) -> ChatPolicy | None:
             changed = change(policy)
-            if refuse is not None and (refusal := refuse(changed)):
+            if refuse is not None and (refusal := refuse(words, changed)):
                 refusals.append(refusal)
                 return None
             return changed
@@ -229,15 +364,36 @@ class SettingsCommands:
         if policy is None:
             await answer(interaction, refusals[0])
             return
-        await answer(interaction, f"{SETTINGS_SAVED}\n{show(policy)}")
+        await answer(
+            interaction, f"{words.gettext(SETTINGS_SAVED)}\n{show(words, policy, server)}"
+        )
+
+    def _words(self, interaction: discord.Interaction) -> Words:
+        """The asker's language."""
+        return self._catalogs.words(str(interaction.locale))
+
+    def _server_language(self, interaction: discord.Interaction) -> str:
+        """The catalog a server that chose no language is written in: its Discord language's."""
+        locale = str(interaction.guild_locale) if interaction.guild_locale else None
+        return self._catalogs.words(locale).code
 
 
-def show(policy: ChatPolicy) -> str:
+def show(words: Words, policy: ChatPolicy, server_language: str = "en") -> str:
+    """The settings panel in `words`; `server_language` is the catalog code used when the
+    server chose none."""
     modlog = f"<#{policy.modlog}>" if policy.modlog else None
     channels = [f"<#{c}>" for c in sorted(policy.exempt_channels)]
     roles = [f"<@&{r}>" for r in sorted(policy.exempt_roles)]
-    extra = exemptions_text(ENGLISH, channels, roles, policy.new_members_days)
-    return f"{settings_text(ENGLISH, policy, modlog)}\n{extra}"
+    extra = exemptions_text(words, channels, roles, policy.new_members_days)
+    lines = [settings_text(words, policy, modlog), extra]
+    if policy.language is None:  # a chosen one is on the shared panel
+        default = language_name(server_language)
+        lines.append(words.gettext(LANGUAGE_DEFAULT_LINE, language=default))
+    return "\n".join(lines)
+
+
+def _edit(choice: app_commands.Choice[str]) -> Edit:
+    return "add" if choice.value == "add" else "remove"
 
 
 def edited(ids: frozenset[str], edit: Edit, item: str) -> frozenset[str]:

@@ -4,7 +4,8 @@ The button's id is fixed (`dg:why`), so it works for as long as the reply exists
 restarts: pressing it finds the verdict's original message through the reply's message
 reference, fetches it again (nothing is stored) and explains its first image. Whoever presses
 (anyone may) spends a token like a check and gets the picture as an ephemeral file, after a
-"thinking..." that covers the model's run. `/explain image:` does the same for an attachment.
+"thinking..." that covers the model's run, with its words in their language. `/explain image:`
+does the same for an attachment.
 """
 
 from __future__ import annotations
@@ -26,16 +27,20 @@ from bots.explain_replies import (
     OriginalGone,
     explain_caption,
 )
-from bots.i18n import english
+from bots.i18n import Catalogs, Words, slash_name
 from bots.replies import EXPLAIN_LEGEND, THROTTLED, UNEXPECTED, error_text
 from bots.throttle import Admission, Throttle
 from core.detector import Judge
 from core.errors import DeepGuardError, ShuttingDown
 
 log = logging.getLogger(__name__)
-ENGLISH = english()  # until the Discord bot answers in its users' languages
 
 PICTURE_NAME = "why.png"
+# TRANSLATORS: the name of a Discord slash command: lowercase letters, digits, - or _ only, no
+# spaces, at most 32 characters.
+EXPLAIN_NAME = slash_name("explain")
+# TRANSLATORS: the name of a Discord command's option: lowercase, no spaces, at most 32 characters.
+IMAGE_NAME = slash_name("image")
 
 Find = Callable[[], Awaitable[DiscordImage]]
 
@@ -51,8 +56,10 @@ class Explanations:
         calls: DiscordCalls,
         seen: SeenMessages,
         in_flight: InFlight,
+        catalogs: Catalogs,
     ) -> None:
         self._detector = detector
+        self._catalogs = catalogs
         self._throttle = throttle
         self._collect = collect
         self._calls = calls
@@ -60,7 +67,8 @@ class Explanations:
         self._in_flight = in_flight
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
-        @tree.command(name="explain", description=EXPLAIN_DESCRIPTION)
+        @tree.command(name=EXPLAIN_NAME, description=EXPLAIN_DESCRIPTION)
+        @app_commands.rename(image=IMAGE_NAME)
         @app_commands.describe(image=EXPLAIN_IMAGE)
         async def explain(interaction: discord.Interaction, image: discord.Attachment) -> None:
             async def attached() -> DiscordImage:
@@ -86,35 +94,38 @@ class Explanations:
     async def answer(self, interaction: discord.Interaction, find: Find) -> None:
         if not await self._seen.claim(f"discord:interaction:{interaction.id}"):
             return  # replayed by a gateway RESUME: it was answered already
+        words = self._catalogs.words(str(interaction.locale))
         try:
             if self._in_flight.stopping:
-                await _tell(interaction, error_text(ENGLISH, ShuttingDown()))
+                await _tell(interaction, error_text(words, ShuttingDown()))
                 return
             with self._in_flight.track():
-                await self._answer(interaction, find)
+                await self._answer(interaction, words, find)
         except discord.HTTPException as error:
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
         except Exception:
             log.exception("unexpected error explaining for interaction %s", interaction.id)
             if not interaction.response.is_done():
-                await _tell(interaction, UNEXPECTED)
+                await _tell(interaction, words.gettext(UNEXPECTED))
 
-    async def _answer(self, interaction: discord.Interaction, find: Find) -> None:
+    async def _answer(self, interaction: discord.Interaction, words: Words, find: Find) -> None:
         if self._throttle.admit(interaction.user.id) is not Admission.ALLOW:
-            await _tell(interaction, THROTTLED)
+            await _tell(interaction, words.gettext(THROTTLED))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             data = await DiscordPort(self._calls).fetch(await find())
+            # The picture's font draws Latin letters only: its legend stays English, and the
+            # caption says it in the presser's language (`explain_caption`).
             explanation = await self._detector.explain(data, legend=EXPLAIN_LEGEND)
         except DeepGuardError as error:
-            await interaction.followup.send(error_text(ENGLISH, error), ephemeral=True)
+            await interaction.followup.send(error_text(words, error), ephemeral=True)
             return
         if explanation.png is None:  # a judge that ignored the legend: a bug
             raise RuntimeError("an explanation asked with a legend came without its picture")
         picture = discord.File(io.BytesIO(explanation.png), PICTURE_NAME)
         await interaction.followup.send(
-            explain_caption(ENGLISH, explanation), file=picture, ephemeral=True
+            explain_caption(words, explanation), file=picture, ephemeral=True
         )
 
     async def _original(self, interaction: discord.Interaction) -> DiscordImage:

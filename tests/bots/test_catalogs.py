@@ -21,7 +21,8 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from bots.i18n import DOMAIN, LANGUAGES, LOCALES_DIR, SOURCE, Catalogs, Words, extract
+from bots.discord.translator import valid_slash_name
+from bots.i18n import DOMAIN, LANGUAGES, LOCALES_DIR, SLASH_NAME, SOURCE, Catalogs, Words, extract
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATED = [code for code in LANGUAGES if code != SOURCE]
@@ -38,7 +39,7 @@ def _catalog(code: str) -> Catalog:
 
 def _ids(catalog: Catalog) -> dict[object, tuple[str, ...]]:
     """Each message (a plural one as its pair) with its translators' comments."""
-    return {m.id: tuple(m.auto_comments) for m in catalog if m.id}
+    return {(m.context, m.id): tuple(m.auto_comments) for m in catalog if m.id}
 
 
 def _fields(text: str) -> set[str]:
@@ -100,6 +101,15 @@ class TestCompleteness:
                 wrong += [t for t in translations if _fields(t) != wanted]
         assert not missing, f"{code}: {len(missing)} untranslated, e.g. {missing[:3]}"
         assert not wrong, f"{code}: placeholders differ from the source in {wrong[:3]}"
+
+    @pytest.mark.parametrize("code", TRANSLATED)
+    def test_slash_command_names_are_names_discord_takes(self, code: str) -> None:
+        """A Discord slash command's or option's name translates to a lowercase single word
+        (Discord would otherwise be sent the English)."""
+        names = [m for m in _catalog(code) if m.id and m.context == SLASH_NAME]
+        assert names, "the template has Discord names"
+        bad = [(m.id, m.string) for m in names if not valid_slash_name(str(m.string))]
+        assert not bad, f"{code}: {bad}"
 
 
 class TestLoading:

@@ -75,21 +75,19 @@ async def bot_running(
     detector: Judge,
     store: ModerationStore | None = None,
     resolver: AbstractResolver | None = None,
+    catalogs: Catalogs | None = None,
 ) -> AsyncIterator[asyncio.Event]:
     """Start the bot as `deepguard run` does; yield its stop event; stop it and wait on exit.
 
-    `resolver` answers the link fetcher's DNS questions (Discord's own hosts, on loopback).
+    `resolver` answers the link fetcher's DNS questions (Discord's own hosts, on loopback);
+    `catalogs` are the project's own unless a test brings its own.
     """
     stop = asyncio.Event()
     store = store or MemoryStore()
+    catalogs = catalogs or Catalogs.load()
     bot = asyncio.create_task(
         discord_client.run(
-            settings,
-            detector,
-            stop,
-            store=store,
-            catalogs=Catalogs.load(),
-            resolver=resolver,
+            settings, detector, stop, store=store, catalogs=catalogs, resolver=resolver
         ),
         name="bot under test",
     )

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from bots.i18n import Catalogs
 from config import Settings
 from core.detector import Judge
 from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationStore
@@ -43,11 +44,15 @@ async def served_mod_fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModF
 
 @asynccontextmanager
 async def moderating(
-    fake: ModFakeDiscord, settings: Settings, judge: Judge, store: ModerationStore
+    fake: ModFakeDiscord,
+    settings: Settings,
+    judge: Judge,
+    store: ModerationStore,
+    catalogs: Catalogs | None = None,
 ) -> AsyncIterator[None]:
     """The bot running on `store`; on exit it has stopped and finished its work in flight."""
     fake.ready.clear()  # a restart waits for its own connection
-    async with bot_running(fake, bot_settings(settings, fake), judge, store):
+    async with bot_running(fake, bot_settings(settings, fake), judge, store, catalogs=catalogs):
         yield
 
 

@@ -77,9 +77,9 @@ def message_menu(target: Json) -> Json:
                         "resolved": {"messages": {target["id"]: target}}})
 
 
-def guild(channel_ids: Sequence[str]) -> Json:
+def guild(channel_ids: Sequence[str], preferred_locale: str = "en-US") -> Json:
     everyone = {"id": GUILD_ID, "name": "@everyone", "permissions": PERMISSIONS, "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
-    return {"id": GUILD_ID, "name": "Test Guild", "owner_id": HUMAN["id"], "member_count": 2, "unavailable": False,
+    return {"id": GUILD_ID, "name": "Test Guild", "owner_id": HUMAN["id"], "member_count": 2, "unavailable": False, "preferred_locale": preferred_locale,
             "roles": [everyone], "channels": [channel(c) for c in channel_ids], "members": [member(BOT), member(HUMAN)],
             "emojis": [], "stickers": [], "features": [], "threads": [], "voice_states": [], "presences": []}
 

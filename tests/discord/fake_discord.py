@@ -99,8 +99,11 @@ _BODY: web.RequestKey[Any] = web.RequestKey("body", object)
 class FakeDiscord:
     """Start with `await fake.start()`; patch discord.py to `api_base` and `gateway_url`."""
 
-    def __init__(self, *, message_content_granted: bool = True) -> None:
+    def __init__(
+        self, *, message_content_granted: bool = True, preferred_locale: str = "en-US"
+    ) -> None:
         self.message_content_granted = message_content_granted
+        self.preferred_locale = preferred_locale  # the server's language, set in Discord
         self.requests: list[Recorded] = []
         self.files: dict[str, bytes] = {}
         self.media: dict[str, bytes] = {}  # the media proxy's
@@ -316,7 +319,8 @@ class FakeDiscord:
             await ws.send_json(
                 {"op": 0, "t": "READY", "s": 0, "d": {**ready(self.gateway_url), "shard": shard}}
             )
-            await ws.send_json({"op": 0, "t": "GUILD_CREATE", "s": 0, "d": guild(_CHANNELS)})
+            created = guild(_CHANNELS, self.preferred_locale)
+            await ws.send_json({"op": 0, "t": "GUILD_CREATE", "s": 0, "d": created})
             self.ready.set()
         elif op == 6:
             self.resumes.append(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bots.discord.settings import edited, show, with_actions
+from bots.i18n import english
 from core.moderation.types import Action, ChatPolicy
 
 
@@ -41,7 +42,7 @@ def test_show_renders_ids_as_mentions() -> None:
         exempt_roles=frozenset({"12"}),
         new_members_days=7,
     )
-    text = show(policy)
+    text = show(english(), policy)
     assert "<#10>" in text
     assert "<#11>" in text
     assert "<@&12>" in text

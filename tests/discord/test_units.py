@@ -11,6 +11,7 @@ import discord
 import pytest
 
 from bots.discord.answers import MutedChannels, check_declared_size, fitted
+from bots.discord.translator import valid_slash_name
 from bots.i18n import english
 from bots.replies import DISCLAIMER, cut_short
 from core.errors import ClipTooLarge, ImageTooLarge
@@ -102,3 +103,20 @@ class TestDeclaredSize:
         with pytest.raises(refusal) as refused:
             check_declared_size(checked, self.IMAGES, self.VIDEO)
         assert type(refused.value) is refusal
+
+
+class TestCommandNames:
+    @pytest.mark.parametrize(
+        "name", ["check", "new-members", "timeout_minutes", "проверка", "检查", "जाँच", "ตรวจสอบ"]
+    )
+    def test_lowercase_letters_digits_and_indic_scripts_are_names(self, name: str) -> None:
+        """Discord's pattern: letters and digits of any script (Devanagari and Thai with their
+        marks), `-` and `_`, lowercase."""
+        assert valid_slash_name(name)
+
+    @pytest.mark.parametrize(
+        "name", ["", "Check", "two words", "a.b", "x" * 33, "ПРОВЕРКА", "check!"]
+    )
+    def test_anything_else_is_refused(self, name: str) -> None:
+        """Capitals, spaces, punctuation and more than 32 characters are not names."""
+        assert not valid_slash_name(name)
