@@ -230,29 +230,29 @@ def report_notice(words: Words, flag_id: int, who: str) -> str:
 # Told once when the platform refused an action, whole per action.
 _REFUSED = {
     Action.REACT: N_(
-        "⚠️ I wasn't allowed to mark the message in {where}, so I switched that action off "
-        "there. Give me the right (for deleting: make me an administrator who can delete "
-        "messages), then turn it on again in the settings."
+        "⚠️ I wasn't allowed to react to the message in {where}, so I switched that action off "
+        "there. Give me the right to add reactions there, then turn it on again in the "
+        "settings."
     ),
     Action.WARN: N_(
         "⚠️ I wasn't allowed to reply with a warning in {where}, so I switched that action off "
-        "there. Give me the right (for deleting: make me an administrator who can delete "
-        "messages), then turn it on again in the settings."
+        "there. Give me the right to send messages there, then turn it on again in the "
+        "settings."
     ),
     Action.MODLOG: N_(
         "⚠️ I wasn't allowed to post to the mod-log in {where}, so I switched that action off "
-        "there. Give me the right (for deleting: make me an administrator who can delete "
-        "messages), then turn it on again in the settings."
+        "there. Give me the right to send messages in the mod-log, then turn it on again in "
+        "the settings."
     ),
     Action.DELETE: N_(
         "⚠️ I wasn't allowed to delete the message in {where}, so I switched that action off "
-        "there. Give me the right (for deleting: make me an administrator who can delete "
-        "messages), then turn it on again in the settings."
+        "there. Make me an administrator who can delete messages there, then turn it on "
+        "again in the settings."
     ),
     Action.TIMEOUT: N_(
         "⚠️ I wasn't allowed to time the author out in {where}, so I switched that action off "
-        "there. Give me the right (for deleting: make me an administrator who can delete "
-        "messages), then turn it on again in the settings."
+        "there. Give me the right to time members out, then turn it on again in the "
+        "settings."
     ),
 }
 
@@ -328,7 +328,9 @@ def settings_text(words: Words, policy: ChatPolicy, modlog_name: str | None = No
             N_("• uncertain from: {percent} (below it: likely real)"),
             percent=words.percent(policy.uncertain_from),
         ),
-        words.gettext(N_("• on a flag: {actions}"), actions=actions or words.gettext(N_("none"))),
+        words.gettext(
+            N_("• on a flag: {actions}"), actions=actions or words.gettext(N_("no action"))
+        ),
         words.gettext(N_("• mod-log: {modlog}"), modlog=modlog),
         words.gettext(N_("• exempt users: {count}"), count=len(policy.exempt_users)),
         words.gettext(

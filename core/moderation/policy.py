@@ -168,20 +168,22 @@ def without_action(policy: ChatPolicy, channel: str, action: Action) -> ChatPoli
     return replace(policy, disabled=policy.disabled | {(channel, action)})
 
 
-# A plain decimal number (a comma may be the decimal mark), maybe followed by a % sign.
-_SHARE = re.compile(r"(\d+(?:[.,]\d*)?|[.,]\d+)\s*(%?)", re.ASCII)
+# A plain decimal number (a comma may be the decimal mark), maybe with a % sign after or before.
+_SHARE = re.compile(r"(%?)\s*(\d+(?:[.,]\d*)?|[.,]\d+)\s*(%?)", re.ASCII)
 
 
 def parse_fraction(text: str) -> float | None:
     """A share from 0 to 1 as a moderator types it; None for anything else.
 
-    A % sign always means percent (`1%`, `1 %`, `80%`); a bare number above 1 is a percent
-    (`80`), at or below 1 a fraction (`0.8`, and `1` is all). Signs, exponents and anything
-    past 100 % are refused.
+    A % sign always means percent (`1%`, `1 %`, `80%`, and `%80` as Turkish writes it); a bare
+    number above 1 is a percent (`80`), at or below 1 a fraction (`0.8`, and `1` is all).
+    Signs, exponents and anything past 100 % are refused.
     """
     match = _SHARE.fullmatch(text.strip())
     if match is None:
         return None
-    number, percent = float(match[1].replace(",", ".")), bool(match[2])
+    if match[1] and match[3]:
+        return None
+    number, percent = float(match[2].replace(",", ".")), bool(match[1] or match[3])
     share = number / 100 if percent or number > 1 else number
     return share if 0 <= share <= 1 else None

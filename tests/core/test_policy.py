@@ -511,6 +511,9 @@ class TestParseFraction:
             ("100%", 1.0),
             ("0.5%", 0.005),
             ("12,5%", 0.125),
+            ("%80", 0.8),
+            ("% 80", 0.8),
+            ("%12,5", 0.125),
             ("80", 0.8),
             ("100", 1.0),
             ("1.5", 0.015),
@@ -522,8 +525,8 @@ class TestParseFraction:
         ],
     )
     def test_percent_or_fraction(self, typed: str, share: float) -> None:
-        """A % sign always means percent; a bare number above 1 is a percent, at or below a
-        fraction."""
+        """A % sign (before the number too, as Turkish writes it) always means percent; a bare
+        number above 1 is a percent, at or below a fraction."""
         assert parse_fraction(typed) == pytest.approx(share)
 
     @pytest.mark.parametrize(
@@ -540,7 +543,7 @@ class TestParseFraction:
             "nan",
             "inf",
             "80%%",
-            "% 80",
+            "%80%",
             "0x10",
             "1_000",
             "8 0",
