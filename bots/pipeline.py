@@ -22,9 +22,10 @@ this order, the same on every platform:
   or a video) is one upload: one judgement, flagged and counted as one, by its probability.
 - decide and act: each verdict under the chat's `declared_ai_is_fake` (an image declaring AI
   itself is FAKE, reason DECLARED); per message, its worst (a declared one first) against the
-  policy; a flag is recorded, then its actions are taken one by one. An action the platform
-  refuses (e.g. HTTP 403) is switched off where it was refused and the moderators are told
-  once; any other failure is logged. One failing action never stops the others, nor the reply.
+  policy; a flag is recorded, then its actions are taken one by one (`bots.actions`). An action
+  the platform refuses (e.g. HTTP 403) is switched off where it was refused and the moderators
+  are told once; any other failure is logged. One failing action never stops the others, nor
+  the reply.
 - reply: last, so a reply that fails never cancels a flag's actions.
 
 Words: an answer meant for one person (`Event.answer_language`: a private chat, an interaction)
@@ -46,12 +47,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bots import moderation_replies, replies
+from bots import replies
+from bots.actions import Actions
 from bots.delivery import SeenMessages
 from bots.i18n import Catalogs, Words
 from bots.moderation_replies import reply_bands
 from bots.outage import Outage
-from bots.port import Event, Failure, Image, M, Port, Post, R
+from bots.port import Event, Image, M, Port, Post, R
 from bots.replies import Outcome
 from bots.throttle import Admission, Throttle
 from config import QueueSettings, ReplySettings
@@ -65,11 +67,8 @@ from core.moderation.policy import (
     decide,
     moderates,
     scans,
-    usable_modlog,
-    without_action,
 )
 from core.moderation.types import (
-    Action,
     ChatKey,
     ChatPolicy,
     Decision,
@@ -81,9 +80,6 @@ from core.moderation.types import (
 from core.result import Judgement, VerdictReason
 
 log = logging.getLogger(__name__)
-
-# Deleting last: the reaction and the warning need the message, the mod-log post links to it.
-ACTION_ORDER = (Action.REACT, Action.WARN, Action.MODLOG, Action.TIMEOUT, Action.DELETE)
 
 
 class Pipeline:
@@ -122,6 +118,7 @@ class Pipeline:
         self._retention = retention
         self._backlog = backlog or Backlog(QueueSettings().max_admitted)
         self.outage = Outage()  # shared with the adapter's own database calls
+        self._actions = Actions(store, self.outage)
 
     async def run(self, event: Event[M, R], port: Port[M, R]) -> None:
         """Take one event through the whole sequence."""
@@ -309,7 +306,7 @@ class Pipeline:
             return None
         flag = await self.outage.attempt(self._flag(chat, post, worst, decision, words), None)
         if flag is not None:
-            await self._act(port, chat, post, post.message, flag, policy, words)
+            await self._actions.take(port, chat, post, post.message, flag, policy, words)
         return flag
 
     async def _flag(
@@ -336,100 +333,6 @@ class Pipeline:
         )
         log.info("flag %d: message %s (%s)", flag.id, post.id, decision.reason)
         return flag
-
-    async def _act(
-        self,
-        port: Port[M, R],
-        chat: ChatKey,
-        post: Post[M, R],
-        message: M,
-        flag: Flag,
-        policy: ChatPolicy,
-        words: Words,
-    ) -> None:
-        """Take each of the flag's actions on its own: a failure stops none of the others."""
-        for action in ACTION_ORDER:
-            if action not in flag.flag.actions:
-                continue
-            try:
-                await self._take(port, action, message, flag, policy, words)
-            except Exception as error:
-                failure = port.failure(error, action)
-                if failure is Failure.REFUSED:
-                    await self._refused(port, chat, post, message, action, error, words)
-                elif failure is Failure.GONE:
-                    log.info("flag %d: %s found nothing: %s", flag.id, action, error)
-                elif failure is Failure.FAILED:
-                    log.warning("flag %d: %s failed: %s", flag.id, action, error)
-                else:
-                    log.error("flag %d: %s failed unexpectedly", flag.id, action, exc_info=error)
-
-    async def _take(
-        self,
-        port: Port[M, R],
-        action: Action,
-        message: M,
-        flag: Flag,
-        policy: ChatPolicy,
-        words: Words,
-    ) -> None:
-        if action is Action.REACT:
-            await port.react(message)
-        elif action is Action.WARN:
-            await port.warn(
-                message,
-                moderation_replies.warning_text(
-                    words,
-                    flag.flag.fake_probability,
-                    flag.flag.media.value,
-                    declared=flag.flag.declared,
-                ),
-                flag,
-                words,
-            )
-        elif action is Action.MODLOG and policy.modlog is not None:
-            posted = await port.post_flag(message, flag, policy.modlog, words)
-            await self.outage.attempt(self._store.set_modlog_message(flag.id, posted), None)
-        elif action is Action.TIMEOUT:
-            await port.time_out(message, policy.timeout_minutes)
-        elif action is Action.DELETE:
-            await port.delete(message)
-
-    async def _refused(
-        self,
-        port: Port[M, R],
-        chat: ChatKey,
-        post: Post[M, R],
-        message: M,
-        action: Action,
-        error: Exception,
-        words: Words,
-    ) -> None:
-        """Switch `action` off where it was refused and tell the moderators, once.
-
-        The store applies the switch atomically, so an admin editing the settings meanwhile
-        keeps their change, and of two refusals at once only the first tells.
-        """
-        places: list[str] = []
-
-        def switch_off(policy: ChatPolicy) -> ChatPolicy | None:
-            place = policy.modlog if action is Action.MODLOG else post.context.channel
-            if place is None or (place, action) in policy.disabled:
-                return None  # told already
-            places.append(place)
-            return without_action(policy, place, action)
-
-        # One atomic change: an admin's edit meanwhile stays, and one of two refusals tells.
-        policy = await self.outage.attempt(self._store.change_policy(chat, switch_off), None)
-        if policy is None:
-            return  # told already (or not saved: told when it is refused again)
-        log.warning(
-            "%s refused %s in %s (%s); switched off there", chat.platform, action, places[0], error
-        )
-        notice = moderation_replies.permission_missing(
-            words, action, port.place(message, places[0])
-        )
-        await port.tell(message, notice, usable_modlog(policy))
 
     async def _answer(
         self,

@@ -437,7 +437,7 @@ class TestFailures:
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
         """A platform error, a vanished message and a bug in actions: the rest still happen."""
-        caplog.set_level(logging.INFO, logger="bots.pipeline")
+        caplog.set_level(logging.INFO, logger="bots.actions")
         rig = Rig()
         actions = frozenset({A.REACT, A.MODLOG, A.TIMEOUT, A.DELETE})
         await rig.policy(group(Mode.REPLY_ALL, actions=actions))
