@@ -117,7 +117,7 @@ class Pipeline:
         self._max_images = max_images
         self._retention = retention
         self._backlog = backlog or Backlog(QueueSettings().max_admitted)
-        self.outage = Outage()  # shared with the adapter's own database calls
+        self.outage = Outage(store)  # shared with the adapter's own database calls
         self._actions = Actions(store, self.outage)
 
     async def run(self, event: Event[M, R], port: Port[M, R]) -> None:

@@ -175,7 +175,7 @@ class DeepGuardClient(discord.AutoShardedClient):
         )
         self._in_flight = InFlight()
         self._reviews = Reviews(self, store, seen, catalogs)
-        self._mod_commands = ModCommands(store, catalogs)
+        self._mod_commands = ModCommands(store, catalogs, self._pipeline.outage)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
         # `/check` and the message menu first, then the moderators' `/deepguard` group.
         Commands(

@@ -34,6 +34,7 @@ from bots.moderation_replies import (
     settings_text,
     stats_text,
 )
+from bots.outage import Outage
 from core.moderation.policy import with_mode, with_modlog, with_threshold
 from core.moderation.types import Action, ChatKey, ChatPolicy, Mode, ModerationStore
 
@@ -67,9 +68,10 @@ LANGUAGE_DEFAULT_LINE = N_("• language: {language} (the server's language in D
 class ModCommands:
     """Builds the `/deepguard` command group on a store."""
 
-    def __init__(self, store: ModerationStore, catalogs: Catalogs) -> None:
+    def __init__(self, store: ModerationStore, catalogs: Catalogs, outage: Outage) -> None:
         self._store = store
         self._catalogs = catalogs
+        self._outage = outage  # the pipeline's: a removal during an outage is deleted later
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         root = app_commands.Group(
@@ -113,8 +115,9 @@ class ModCommands:
         tree.add_command(root)
 
     async def forget_guild(self, guild_id: int) -> None:
-        """The bot left or was removed: nothing about the server is kept."""
-        await self._store.forget(ChatKey("discord", str(guild_id)))
+        """The bot left or was removed: nothing about the server is kept (during a database
+        outage, deleted once the database is back)."""
+        await self._outage.forget(ChatKey("discord", str(guild_id)))
 
     async def admin(self, interaction: discord.Interaction) -> ChatKey | None:
         """The server's key if the member may manage it; otherwise answer why not."""

@@ -223,7 +223,7 @@ def build_application(
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGES & IMAGES, handlers.on_image))
     if why is not None:
         app.add_handler(CallbackQueryHandler(why.on_press, WHY_PATTERN))
-    app.add_handlers(moderation_handlers(store, handlers.languages))
+    app.add_handlers(moderation_handlers(store, handlers.languages, handlers.outage))
     app.add_error_handler(handlers.on_error)
     return app
 

@@ -50,6 +50,7 @@ class TelegramHandlers:
     ) -> None:
         self._pipeline = pipeline
         self.languages = languages
+        self.outage = pipeline.outage  # the moderation commands ride out the same outage
         self._store = store
         self._albums = albums
         self._inflight = inflight
@@ -95,7 +96,7 @@ class TelegramHandlers:
         """Log an error once (a bug with its traceback) and tell the user if possible."""
         update_id = update.update_id if isinstance(update, Update) else None
         if isinstance(context.error, StoreUnavailable):  # a command or button needing the store
-            self._pipeline.outage.failed(context.error)
+            self.outage.failed(context.error)
             await self._tell(context.bot, update, replies.STORE_UNAVAILABLE)
             return
         if isinstance(context.error, TelegramError):

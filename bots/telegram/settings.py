@@ -39,6 +39,7 @@ from telegram.ext import (
 from bots import moderation_replies
 from bots.i18n import N_, Words
 from bots.moderation_replies import crossing
+from bots.outage import Outage
 from bots.telegram.chats import (
     author_id,
     chat_key,
@@ -67,14 +68,15 @@ DECLARED_BUTTON = N_("declared AI is fake")
 
 
 def moderation_handlers(
-    store: ModerationStore, languages: Languages
+    store: ModerationStore, languages: Languages, outage: Outage
 ) -> list[BaseHandler[Update, Context, None]]:
-    """The commands, buttons and membership updates of moderation, sharing one store."""
+    """The commands, buttons and membership updates of moderation, sharing one store (and the
+    pipeline's `outage`, which forgets a chat that removed the bot even during one)."""
     handshake = ModlogHandshake(store, languages)
     settings, review, chat = (
         SettingsCommand(store, handshake, languages),
         ReviewButtons(store, languages),
-        ChatCommands(store, languages),
+        ChatCommands(store, languages, outage),
     )
     only_new = filters.UpdateType.MESSAGE  # an edited command is not a new request
     return [
@@ -305,9 +307,10 @@ def typed(words: Words, policy: ChatPolicy, args: list[str], message: Message) -
 class ChatCommands:
     """Per-chat data on demand; the store is the only state."""
 
-    def __init__(self, store: ModerationStore, languages: Languages) -> None:
+    def __init__(self, store: ModerationStore, languages: Languages, outage: Outage) -> None:
         self._store = store
         self._languages = languages
+        self._outage = outage
 
     async def on_stats(self, update: Update, context: Context) -> None:
         """Images scanned, flagged, confirmed and dismissed in the last 7 and 30 days."""
@@ -347,8 +350,8 @@ class ChatCommands:
         change = update.my_chat_member
         if change is None or change.new_chat_member.status not in GONE:
             return
-        await self._store.forget(chat_key(change.chat.id))
-        log.info("telegram chat %s: the bot was removed, its data deleted", change.chat.id)
+        if await self._outage.forget(chat_key(change.chat.id)):
+            log.info("telegram chat %s: the bot was removed, its data deleted", change.chat.id)
 
     async def on_migrated(self, update: Update, context: Context) -> None:
         """The group became a supergroup: its data follows the new id (either message will do)."""

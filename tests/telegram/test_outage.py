@@ -13,6 +13,7 @@ import pytest
 from bots import replies
 from config import Settings
 from core.detector import Detector
+from core.moderation.types import ChatKey, ChatPolicy, Mode
 from tests.core.memory_store import OutageStore
 from tests.sample_images import image_bytes
 from tests.telegram.fake_telegram_mod import GROUP, MEMBER, ModFake, isolated_mod_fake
@@ -21,6 +22,7 @@ from tests.telegram.telegram_harness import bot_settings, running_bot
 pytestmark = pytest.mark.slow
 
 fake = pytest.fixture(isolated_mod_fake)
+GROUP_KEY = ChatKey("telegram", str(GROUP))
 
 
 def outage_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -56,3 +58,20 @@ async def test_an_outage_silences_groups_answers_the_rest_and_passes_by_itself(
     assert not [r for r in caplog.records if r.exc_info is not None]
     assert store.flags == {}
     assert logging.ERROR not in [r.levelno for r in caplog.records if r.name != "bots.outage"]
+
+
+async def test_a_removal_during_the_outage_deletes_the_chats_data_once_it_is_back(
+    fake: ModFake, settings: Settings, detector: Detector
+) -> None:
+    """The bot is kicked from the group while the database is down: the group's data is
+    deleted as soon as the database answers again (here: the next photo elsewhere)."""
+    store = OutageStore()
+    await store.save_policy(GROUP_KEY, ChatPolicy(mode=Mode.FLAG_ONLY))
+    async with running_bot(fake, bot_settings(settings, fake), detector, store=store):
+        store.down = True
+        removal = fake.bot_removed(GROUP, "kicked")
+        await fake.wait_until(lambda: removal not in fake.unconfirmed)
+        assert GROUP_KEY in store.policies  # not deleted yet: the database is down
+        store.down = False
+        await fake.ask(fake.photo(image_bytes(5), chat_id=MEMBER, user_id=MEMBER))
+    assert GROUP_KEY not in store.policies
