@@ -200,7 +200,8 @@ def extract(root: Path) -> Catalog:
                 template.add(
                     message,
                     locations=[(f"{source}/{filename}", lineno)],
-                    auto_comments=comments,
+                    # A marked name's context says what it is; comments near it are others'.
+                    auto_comments=[] if fixed_context else comments,
                     context=fixed_context or context,
                 )
     return template

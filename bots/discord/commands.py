@@ -28,14 +28,11 @@ from core.errors import ShuttingDown
 
 log = logging.getLogger(__name__)
 
-# TRANSLATORS: the name of a Discord slash command: lowercase letters, digits, - or _ only, no
-# spaces, at most 32 characters.
 CHECK_NAME = slash_name("check")
 # TRANSLATORS: a Discord command's description: at most 100 characters.
 CHECK_DESCRIPTION = N_(
     "Check whether an image or video is likely AI-generated (only you see the answer)"
 )
-# TRANSLATORS: the name of a Discord command's option: lowercase, no spaces, at most 32 characters.
 IMAGE_NAME = slash_name("image")
 # TRANSLATORS: a Discord command option's description: at most 100 characters.
 IMAGE_DESCRIPTION = N_("The image, GIF or video to check")

@@ -75,15 +75,12 @@ class ModCommands:
 
     def install(self, tree: app_commands.CommandTree[discord.Client]) -> None:
         root = app_commands.Group(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("deepguard"),
-            # TRANSLATORS: a Discord command's description: at most 100 characters.
             description=N_("DeepGuard moderation for this server"),
             guild_only=True,
             default_permissions=discord.Permissions(manage_guild=True),
         )
         settings = app_commands.Group(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("settings"),
             description=N_("Show or change DeepGuard's settings"),
             parent=root,
@@ -91,7 +88,6 @@ class ModCommands:
         SettingsCommands(self._store, self._catalogs, self.admin).install(settings)
 
         @root.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("stats"),
             description=N_("Images scanned and flagged, last 7 and 30 days"),
         )
@@ -103,7 +99,6 @@ class ModCommands:
                 await answer(interaction, stats_text(self._words(interaction), week, month))
 
         @root.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("forget"),
             description=N_("Delete all DeepGuard stored about this server"),
         )
@@ -151,21 +146,17 @@ class SettingsCommands:
         self._language_command(group)
 
     def _mode_commands(self, group: app_commands.Group) -> None:
-        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(name=slash_name("show"), description=N_("Show the settings"))
         async def show_(interaction: discord.Interaction) -> None:
             await self._change(interaction, lambda policy: policy, saved=False)
 
-        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(name=slash_name("mode"), description=N_("reply-all, flag-only or off"))
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(mode=slash_name("mode"))
         @app_commands.choices(mode=MODES)
         async def mode(interaction: discord.Interaction, mode: app_commands.Choice[str]) -> None:
             await self._change(interaction, lambda p: with_mode(p, Mode(mode.value)))
 
         @group.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("declared"),
             # Discord refuses a description over 100 characters (and with it the whole sync).
             description=N_(
@@ -173,7 +164,6 @@ class SettingsCommands:
                 "(off: the model decides)"
             ),
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(on=slash_name("on"))
         async def declared(interaction: discord.Interaction, on: bool) -> None:
             await self._change(interaction, lambda p: replace(p, declared_ai_is_fake=on))
@@ -181,12 +171,9 @@ class SettingsCommands:
     def _band_commands(self, group: app_commands.Group) -> None:
 
         @group.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("threshold"),
-            # TRANSLATORS: a Discord command's description: at most 100 characters.
             description=N_("Flag images at or above this % probability of AI"),
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(percent=slash_name("percent"))
         async def threshold(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
@@ -194,11 +181,9 @@ class SettingsCommands:
             await self._change(interaction, lambda p: with_threshold(p, percent / 100))
 
         @group.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("uncertain"),
             description=N_('Below this % probability of AI the reply says "likely real"'),
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(percent=slash_name("percent"))
         async def uncertain(
             interaction: discord.Interaction, percent: app_commands.Range[int, 0, 100]
@@ -211,22 +196,15 @@ class SettingsCommands:
 
     def _action_commands(self, group: app_commands.Group) -> None:
 
-        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(
             name=slash_name("actions"), description=N_("What happens to a flagged image")
         )
         @app_commands.rename(
-            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             react=slash_name("react"),
-            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             warn=slash_name("warn"),
-            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             modlog=slash_name("modlog"),
-            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             delete=slash_name("delete"),
-            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             time_out=slash_name("timeout"),
-            # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
             timeout_minutes=slash_name("timeout_minutes"),
         )
         async def actions(
@@ -248,11 +226,9 @@ class SettingsCommands:
             await self._change(interaction, lambda p: with_actions(p, wanted, timeout_minutes))
 
         @group.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("modlog"),
             description=N_("Where flags are posted (leave empty to unset)"),
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(channel=slash_name("channel"))
         async def modlog(
             interaction: discord.Interaction, channel: app_commands.AppCommandChannel | None = None
@@ -262,12 +238,9 @@ class SettingsCommands:
             )
 
         @group.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("new-members"),
-            # TRANSLATORS: a Discord command's description: at most 100 characters.
             description=N_("Only scan members who joined less than N days ago (0: all)"),
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(days=slash_name("days"))
         async def new_members(
             interaction: discord.Interaction, days: app_commands.Range[int, 0, 3650]
@@ -275,11 +248,9 @@ class SettingsCommands:
             await self._change(interaction, lambda p: replace(p, new_members_days=days or None))
 
     def _exempt_commands(self, group: app_commands.Group) -> None:
-        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(
             name=slash_name("exempt-channel"), description=N_("Never flag images in a channel")
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(edit=slash_name("edit"), channel=slash_name("channel"))
         @app_commands.choices(edit=EDITS)
         async def exempt_channel(
@@ -291,11 +262,9 @@ class SettingsCommands:
             await self._change(interaction, change)
 
         @group.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("exempt-role"),
             description=N_("Never flag images of members with a role"),
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(edit=slash_name("edit"), role=slash_name("role"))
         @app_commands.choices(edit=EDITS)
         async def exempt_role(
@@ -303,11 +272,9 @@ class SettingsCommands:
         ) -> None:
             await self._change(interaction, exempting("exempt_roles", _edit(edit), str(role.id)))
 
-        # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
         @group.command(
             name=slash_name("exempt-user"), description=N_("Never flag images of one member")
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(edit=slash_name("edit"), user=slash_name("user"))
         @app_commands.choices(edit=EDITS)
         async def exempt_user(
@@ -317,12 +284,9 @@ class SettingsCommands:
 
     def _language_command(self, group: app_commands.Group) -> None:
         @group.command(
-            # TRANSLATORS: a Discord command's name: lowercase, no spaces, at most 32 characters.
             name=slash_name("language"),
-            # TRANSLATORS: a Discord command's description: at most 100 characters.
             description=N_("The language of the bot's replies and mod-log posts in this server"),
         )
-        # TRANSLATORS: a Discord option's name: lowercase, no spaces, at most 32 characters.
         @app_commands.rename(code=slash_name("language"))
         @app_commands.describe(code=N_("One of the bot's languages, or the server's own"))
         @app_commands.choices(code=LANGUAGE_CHOICES)

@@ -36,10 +36,7 @@ from core.errors import DeepGuardError, ShuttingDown
 log = logging.getLogger(__name__)
 
 PICTURE_NAME = "why.png"
-# TRANSLATORS: the name of a Discord slash command: lowercase letters, digits, - or _ only, no
-# spaces, at most 32 characters.
 EXPLAIN_NAME = slash_name("explain")
-# TRANSLATORS: the name of a Discord command's option: lowercase, no spaces, at most 32 characters.
 IMAGE_NAME = slash_name("image")
 
 Find = Callable[[], Awaitable[DiscordImage]]

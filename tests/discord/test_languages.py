@@ -186,14 +186,28 @@ async def started(
 
 class TestCommandSync:
     async def test_the_sync_carries_localisations_within_discords_limits(
-        self, monkeypatch: pytest.MonkeyPatch, settings: Settings, detector: Detector
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        settings: Settings,
+        detector: Detector,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         """With the project's catalogs, every command carries both localisation maps (options
         carry theirs once translated), and whatever they hold is for a Discord locale and within
-        its limits; so are the English names and descriptions."""
-        async with serving(monkeypatch) as served:
-            await started(served, settings, detector)
+        its limits; so are the English names and descriptions. No translation had to be left
+        out, and /check is described in every catalog's Discord locales."""
+        with caplog.at_level(logging.WARNING, logger="bots.discord.translator"):
+            async with serving(monkeypatch) as served:
+                await started(served, settings, detector)
+        assert not [r.getMessage() for r in caplog.records if r.name == "bots.discord.translator"]
         commands = synced(served)
+        translated = {
+            locale.value
+            for locale in discord.Locale
+            if Catalogs.load().resolve(locale.value) not in (None, SOURCE)
+        }
+        assert {"es-ES", "es-419", "pt-BR", "fr", "de", "ru", "uk", "tr", "id"} <= translated
+        assert set(named(commands, "check")["description_localizations"]) == translated
         assert {command["name"] for command in commands} >= {"check", "deepguard", "explain"}
         for kind, entry in entries(commands):
             check_limits(kind, entry)
