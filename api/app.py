@@ -6,8 +6,8 @@ probes answer meanwhile (`/readyz` 503); `attach` hands in the judge once it is 
 refused at the door: past `max_in_flight` requests, or with the detector's queue full, a request
 gets 429 before its body is read, so memory stays bounded (about `max_in_flight` images) and a
 refusal costs no model time; a body not received whole within `read_timeout_s` gets 408, so
-stalled uploads cannot keep the places. Every error leaves as an `api.wire.ErrorAnswer` with the
-status of `api.wire.ERRORS`, and every classify answer is counted by outcome in `/metrics`.
+stalled uploads cannot keep the places. Every error leaves as an `api.refusals.ErrorAnswer` with
+the status of `api.refusals.ERRORS`, and every classify answer is counted by outcome in `/metrics`.
 
 `POST /v1/explain` takes an upload exactly as classify does (same auth, byte cap, read timeout,
 in-flight places and errors; `ExplanationUnavailable` is 422 "unexplainable": not 501, since it
@@ -38,14 +38,21 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import CONTENT_TYPE, Metrics
+from api.refusals import (
+    ERROR_ANSWERS,
+    ERRORS,
+    HTTP_CODES,
+    SlowUpload,
+    Unauthorized,
+    Unavailable,
+    error_body,
+    kind_of,
+)
 from api.upload import UploadCaps, check_declared_size, read_image
 from api.wire import (
     CLASSIFY_PATH,
-    ERROR_ANSWERS,
-    ERRORS,
     EXPLAIN_PATH,
     FRAME_TIME_HEADER,
-    HTTP_CODES,
     METHOD_HEADER,
     PNG,
     Alive,
@@ -53,11 +60,6 @@ from api.wire import (
     JudgementAnswer,
     Readiness,
     ReadyStatus,
-    SlowUpload,
-    Unauthorized,
-    Unavailable,
-    error_body,
-    kind_of,
 )
 from config import Settings
 from core.detector import Judge

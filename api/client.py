@@ -28,13 +28,12 @@ from typing import Self
 
 import aiohttp
 
+from api.refusals import Unauthorized, error_for_answer
 from api.wire import (
     CLASSIFY_PATH,
     EXPLAIN_PATH,
     METHOD_HEADER,
     ExplanationAnswer,
-    Unauthorized,
-    error_for_answer,
     judgement_from_json,
 )
 from config import ImageLimits, RemoteSettings, VideoSettings

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from api import server as http_server
 from api.app import InferenceAPI, create_app
 from api.metrics import Metrics
-from api.wire import ERROR_ANSWERS, ERRORS, HTTP_CODES, ErrorKind
+from api.refusals import ERROR_ANSWERS, ERRORS, HTTP_CODES, ErrorKind
 from config import ImageLimits
 from core.classifier import HFClassifier
 from core.detector import Detector
@@ -204,7 +204,12 @@ async def test_every_core_error_has_its_answer(kind: ErrorKind) -> None:
         body = response.json()
     assert (response.status_code, body) == (
         kind.status,
-        {"error": kind.code, "message": kind.error().message},
+        {
+            "error": kind.code,
+            "message": kind.error().message,
+            "template": kind.error().template,
+            "values": {},
+        },
     )
     assert response.headers.get("Retry-After") == ("7" if kind.retry else None)
 

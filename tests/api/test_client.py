@@ -13,7 +13,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from api.client import RemoteDetector, Unreachable
-from api.wire import Unauthorized, judgement_from_json, judgement_to_json
+from api.refusals import Unauthorized
+from api.wire import judgement_from_json, judgement_to_json
 from bots import run as app
 from config import RemoteSettings, Settings
 from core.classifier import HFClassifier

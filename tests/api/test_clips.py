@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from api.client import RemoteDetector
+from api.refusals import ERRORS, error_body, error_for_answer, error_for_status, kind_of
 from api.upload import FORM_SLACK_BYTES
-from api.wire import ERRORS, error_body, error_for_answer, error_for_status, kind_of
 from config import RemoteSettings
 from core.classifier import HFClassifier
 from core.errors import (
@@ -102,7 +102,12 @@ class TestByteCaps:
         limit = bytes_text(len(CLIP) - 1)
         assert video_answer == (
             413,
-            {"error": "clip_too_large", "message": f"the video is too large (limit {limit})"},
+            {
+                "error": "clip_too_large",
+                "message": f"the video is too large (limit {limit})",
+                "template": "the video is too large (limit {limit})",
+                "values": {"limit": limit},
+            },
         )
         assert (image_answer[0], image_answer[1]["error"]) == (413, "too_large")
 

@@ -23,7 +23,7 @@ serve = pytest.importorskip("ray.serve", reason="needs the ray extra: pip instal
 
 from api.client import RemoteDetector  # noqa: E402  (after the skip)
 from api.ray import APP_NAME, Replica, deploy  # noqa: E402
-from api.wire import Unauthorized  # noqa: E402
+from api.refusals import Unauthorized  # noqa: E402
 from config import (  # noqa: E402
     ImageLimits,
     ModelSettings,
