@@ -86,7 +86,7 @@ class Actions:
             posted = await port.post_flag(message, flag, policy.modlog, words)
             await self._outage.attempt(self._store.set_modlog_message(flag.id, posted), None)
         elif action is Action.TIMEOUT:
-            await port.time_out(message, policy.timeout_minutes)
+            await port.time_out(message, policy.timeout_minutes, words)
         elif action is Action.DELETE:
             await port.delete(message)
 

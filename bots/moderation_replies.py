@@ -27,6 +27,10 @@ CONFIRM_BUTTON = N_("Confirm (delete)")
 DISMISS_BUTTON = N_("Dismiss")
 
 
+# The reason a Discord time-out gives in the server's audit log.
+TIMEOUT_REASON = N_("DeepGuard: posted an upload flagged as likely AI-generated")
+
+
 REPORT_BUTTON = N_("Report a mistake")
 
 
@@ -334,7 +338,7 @@ def settings_text(words: Words, policy: ChatPolicy, modlog_name: str | None = No
         words.gettext(N_("• mod-log: {modlog}"), modlog=modlog),
         words.gettext(N_("• exempt users: {count}"), count=len(policy.exempt_users)),
         words.gettext(
-            N_("• declared AI is fake: {choice}"),
+            N_("• declared AI counts as AI-generated: {choice}"),
             choice=words.gettext(_DECLARED[policy.declared_ai_is_fake]),
         ),
     ]

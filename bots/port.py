@@ -102,7 +102,9 @@ class Port(Protocol[M_contra, R_contra]):
 
     async def delete(self, message: M_contra) -> None: ...
 
-    async def time_out(self, message: M_contra, minutes: int) -> None: ...
+    async def time_out(self, message: M_contra, minutes: int, words: Words) -> None:
+        """Time the poster out; the platform's audit log gives the reason in `words`."""
+        ...
 
     async def post_flag(self, message: M_contra, flag: Flag, modlog: str, words: Words) -> str:
         """Post the flag with its review buttons to the mod-log, in the chat's language `words`;

@@ -29,7 +29,7 @@ from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
 from bots.explain_replies import WHY_BUTTON, WHY_DATA, is_verdict
 from bots.i18n import Words
-from bots.moderation_replies import MARKER_EMOJI, flag_notice
+from bots.moderation_replies import MARKER_EMOJI, TIMEOUT_REASON, flag_notice
 from bots.port import Failure
 from bots.replies import DISCLAIMER, cut_short
 from config import DiscordSettings
@@ -94,10 +94,10 @@ class DiscordPort:
     async def delete(self, message: discord.Message) -> None:
         await message.delete()
 
-    async def time_out(self, message: discord.Message, minutes: int) -> None:
+    async def time_out(self, message: discord.Message, minutes: int, words: Words) -> None:
         if isinstance(message.author, discord.Member):  # not in a DM, nor a left member
             until = timedelta(minutes=minutes)
-            await message.author.timeout(until, reason="DeepGuard: likely AI-generated image")
+            await message.author.timeout(until, reason=words.gettext(TIMEOUT_REASON))
 
     async def post_flag(
         self, message: discord.Message, flag: Flag, modlog: str, words: Words

@@ -100,7 +100,7 @@ class ModCommands:
 
         @root.command(
             name=slash_name("forget"),
-            description=N_("Delete all DeepGuard stored about this server"),
+            description=N_("Delete everything DeepGuard stored about this server"),
         )
         async def forget(interaction: discord.Interaction) -> None:
             if (chat := await self.admin(interaction)) is not None:

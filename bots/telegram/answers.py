@@ -65,7 +65,7 @@ class TelegramPort:
     async def delete(self, message: Message) -> None:
         await self._bot.delete_message(message.chat_id, message.message_id)
 
-    async def time_out(self, message: Message, minutes: int) -> None:
+    async def time_out(self, message: Message, minutes: int, words: Words) -> None:
         """Mute the poster for `minutes`; a channel or anonymous admin has no one to mute."""
         if message.sender_chat is not None or message.from_user is None:
             return

@@ -64,7 +64,7 @@ ACTIONS = (Action.REACT, Action.WARN, Action.MODLOG, Action.DELETE)
 BANDS = frozenset({"threshold", "uncertain"})  # typed as a share: 80%, 80 or 0.8
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
 SWITCH = {"on": True, "off": False}
-DECLARED_BUTTON = N_("declared AI is fake")
+DECLARED_BUTTON = N_("declared AI counts as AI")
 
 
 def moderation_handlers(

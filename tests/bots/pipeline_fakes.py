@@ -83,7 +83,7 @@ class FakePort:
     async def delete(self, message: Message) -> None:
         self._call("delete", message.id)
 
-    async def time_out(self, message: Message, minutes: int) -> None:
+    async def time_out(self, message: Message, minutes: int, words: Words) -> None:
         self._call("time_out", message.id, str(minutes))
 
     async def post_flag(self, message: Message, flag: Flag, modlog: str, words: Words) -> str:

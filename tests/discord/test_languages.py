@@ -14,6 +14,7 @@ from __future__ import annotations
 import gettext
 import logging
 import unicodedata
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ from bots.explain_replies import EXPLAIN_CAPTION, WHY_DATA
 from bots.i18n import LANGUAGES, SLASH_NAME, SOURCE, Catalogs, Words, english
 from bots.moderation_replies import (
     ADMINS_ONLY,
+    TIMEOUT_REASON,
     flag_notice,
     language_choices,
     reply_bands,
@@ -427,6 +429,25 @@ class TestAnswers:
         assert labels(notice) == [pseudo("fr", "Confirm (delete)"), pseudo("fr", "Dismiss")]
         line = review_line(french, FlagStatus.DISMISSED, who)
         assert reviewed["data"]["content"] == f"{notice['content']}\n{line}"
+
+    async def test_a_french_servers_time_out_gives_its_reason_in_french(
+        self,
+        fake: ModFakeDiscord,
+        settings: Settings,
+        detector: Detector,
+        store: ModerationStore,
+        pseudo_words: Catalogs,
+    ) -> None:
+        """The reason a time-out writes into the server's audit log is in the server's
+        language, as its mod-log posts are."""
+        await store.save_policy(GUILD, policy(actions=frozenset({Action.TIMEOUT}), language="fr"))
+        members = f"/guilds/{fd.GUILD_ID}/members/{fd.HUMAN['id']}"
+        async with moderating(fake, settings, detector, store, pseudo_words):
+            await post(fake, **image(fake, 305))
+            await fake.wait_for(lambda: fake.sent(members, "PATCH"))
+        [request] = fake.sent(members, "PATCH")
+        reason = urllib.parse.unquote(request.headers["X-Audit-Log-Reason"])
+        assert reason == pseudo("fr", TIMEOUT_REASON)
 
     async def test_a_server_speaking_german_in_discord_gets_german_replies(
         self,

@@ -7,13 +7,14 @@ independent of what the random model says.
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bots.explain_replies import WHY_DATA
 from bots.i18n import english
-from bots.moderation_replies import MARKER_EMOJI, permission_missing
+from bots.moderation_replies import MARKER_EMOJI, TIMEOUT_REASON, permission_missing
 from config import Settings
 from core.detector import Detector
 from core.moderation.store import SqlStore
@@ -116,7 +117,10 @@ async def test_warn_delete_and_timeout_reach_their_endpoints(
             lambda: fake.sent(f"/channels/{CHANNEL}/messages/{message['id']}", "DELETE")
         )
         (timeout,) = fake.bodies(members, "PATCH")
+        [request] = fake.sent(members, "PATCH")
     assert custom_ids(warning) == ["deepguard:report:1"]
+    reason = request.headers["X-Audit-Log-Reason"]
+    assert urllib.parse.unquote(reason) == ENGLISH.gettext(TIMEOUT_REASON)
     assert "AI-generated" in warning["content"]
     assert timeout["communication_disabled_until"]
     assert reactions(fake, message) == []

@@ -71,7 +71,7 @@ async def test_declared_off_lets_the_model_alone_decide_and_still_shows_the_line
         attachment = fake.attachment("sd.png", png_with_texts({"parameters": A1111}))
         message = await post(fake, attachments=[attachment])
         (reply,) = await reply_to(fake, message)
-    assert "• declared AI is fake: off" in ephemeral(switched)
+    assert "• declared AI counts as AI-generated: off" in ephemeral(switched)
     assert not (await store.policy(GUILD, private=False)).declared_ai_is_fake
     lines = reply["content"].splitlines()
     assert lines[0].startswith("❔ Uncertain (")

@@ -121,15 +121,15 @@ class TestSettings:
             [typed] = await fake.ask(fake.group_command("/settings declared off"))
             assert not (await store.policy(KEY, private=False)).declared_ai_is_fake
             [panel] = await fake.wait_posted(GROUP)
-            assert buttons(panel)["declared AI is fake"] == "dgs:declared:on"
+            assert buttons(panel)["declared AI counts as AI"] == "dgs:declared:on"
             fake.press(panel, "dgs:declared:on", user_id=ADMIN)
             await fake.wait_for("editMessageText")
-        assert "declared AI is fake: off" in typed
+        assert "declared AI counts as AI-generated: off" in typed
         assert (await store.policy(KEY, private=False)).declared_ai_is_fake
         last = fake.sent("editMessageText")[-1]
-        assert "declared AI is fake: on" in last["text"]
+        assert "declared AI counts as AI-generated: on" in last["text"]
         keyboard = {b["text"] for row in last["reply_markup"]["inline_keyboard"] for b in row}
-        assert "✓ declared AI is fake" in keyboard
+        assert "✓ declared AI counts as AI" in keyboard
 
     async def test_typed_nonsense_gets_the_usage(
         self, fake: ModFake, settings: Settings, detector: Detector, store: SqlStore
