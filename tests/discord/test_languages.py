@@ -86,6 +86,37 @@ def entries(commands: list[Json]) -> Iterator[tuple[str, Json]]:
         yield from _options(command.get("options", []))
 
 
+def siblings(commands: list[Json]) -> Iterator[list[Json]]:
+    """The slash commands side by side, then each command's or group's options."""
+    yield [command for command in commands if command.get("type", 1) == 1]
+    for command in commands:
+        yield from _children(command)
+
+
+def _children(entry: Json) -> Iterator[list[Json]]:
+    options = entry.get("options", [])
+    if options:
+        yield options
+    for child in options:
+        if child["type"] in (SUBCOMMAND, GROUP):
+            yield from _children(child)
+
+
+def clashing_names(commands: list[Json]) -> list[tuple[str, list[str]]]:
+    """Names that two siblings share in some locale (Discord refuses the whole sync)."""
+    clashes: list[tuple[str, list[str]]] = []
+    for group in siblings(commands):
+        locales = {locale for entry in group for locale in entry.get("name_localizations") or {}}
+        for locale in sorted(locales):
+            names = [
+                str((entry.get("name_localizations") or {}).get(locale, entry["name"]))
+                for entry in group
+            ]
+            if len(set(names)) < len(names):
+                clashes.append((locale, names))
+    return clashes
+
+
 def _options(options: list[Json]) -> Iterator[tuple[str, Json]]:
     for entry in options:
         yield "option", entry
@@ -210,12 +241,22 @@ class TestCommandSync:
         }
         assert {"es-ES", "es-419", "pt-BR", "fr", "de", "ru", "uk", "tr", "id"} <= translated
         assert set(named(commands, "check")["description_localizations"]) == translated
+        assert clashing_names(commands) == []
         assert {command["name"] for command in commands} >= {"check", "deepguard", "explain"}
         for kind, entry in entries(commands):
             check_limits(kind, entry)
             if kind == "command" and "type" in entry and entry["type"] == 1:
                 assert "name_localizations" in entry
                 assert "description_localizations" in entry
+
+    def test_sibling_names_that_clash_in_a_locale_are_found(self) -> None:
+        """The clash check above can fail: two options translated alike are caught."""
+        options = [
+            {"type": 5, "name": "react", "name_localizations": {"de": "aktion"}},
+            {"type": 5, "name": "warn", "name_localizations": {"de": "aktion"}},
+        ]
+        command = {"type": 1, "name": "actions", "options": options}
+        assert clashing_names([command]) == [("de", ["aktion", "aktion"])]
 
     async def test_each_catalog_names_and_describes_the_commands_in_its_discord_locales(
         self,
