@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from bots.i18n import N_, SOURCE, Words
+from bots.moderation_replies import BUTTON_EXPIRED
 from bots.replies import DISCLAIMER, EXPLAIN_LEGEND
 from core.errors import DeepGuardError
 from core.explain import Explanation
@@ -17,6 +18,9 @@ from core.sampling import clock_text
 
 WHY_BUTTON: Final = N_("Why?")
 WHY_DATA: Final = "dg:why"  # the button's id on both platforms: it never expires
+# A private answer refers to nothing: its button's id names the checked message, as
+# `dg:why:<channel>:<message>` on Discord.
+WHY_PREFIX: Final = f"{WHY_DATA}:"
 EXPLAIN_DESCRIPTION: Final = N_(
     "Show where the model saw AI-like and real-like evidence (only you see the answer)"
 )
@@ -29,6 +33,12 @@ class OriginalGone(DeepGuardError):
     """The message a verdict answered was deleted, or its image is gone: nothing to look at."""
 
     default_message = N_("the original message or its image is gone, so I can't look at it again")
+
+
+class ButtonExpired(DeepGuardError):
+    """A "Why?" button whose id names no message the presser may have explained (a forgery)."""
+
+    default_message = BUTTON_EXPIRED
 
 
 def is_verdict(text: str, words: Words) -> bool:

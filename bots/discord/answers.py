@@ -7,8 +7,10 @@ refused before the download; the core checks the bytes against their own kind's 
 Messages is skipped for `muted_channel_s` (one warning, not a failed request per image). A reply
 about more images than fit in one Discord message lists the first and says how many are left out.
 `InteractionPort` answers `/check` and the message menu privately, through the interaction's
-response or, once that was deferred, its follow-up. Both take the same actions. A reply in a
-channel about judged images carries a "Why?" button (`bots.discord.why` answers it). The
+response or, once that was deferred, its follow-up. Both take the same actions. A reply about
+judged images carries a "Why?" button (`bots.discord.why` answers it): in a channel it refers
+to the message it answers; a private answer refers to nothing, so the menu's button names the
+checked message in its id (`why_data`), and `/check`'s file, in no message, gets none. The
 pipeline chooses the language of each text, and the buttons under it are labelled in the same.
 """
 
@@ -27,7 +29,7 @@ from cachetools import TTLCache
 from bots.discord.inputs import DiscordImage, VideoLink, declared_media
 from bots.discord.links import LinkFetcher, LinkUnavailable
 from bots.discord.review import buttons
-from bots.explain_replies import WHY_BUTTON, WHY_DATA, is_verdict
+from bots.explain_replies import WHY_BUTTON, WHY_DATA, WHY_PREFIX, is_verdict
 from bots.i18n import Words
 from bots.moderation_replies import MARKER_EMOJI, TIMEOUT_REASON, flag_notice
 from bots.port import Failure
@@ -185,11 +187,17 @@ class ChannelPort(DiscordPort):
 
 
 class InteractionPort(DiscordPort):
-    """Answers an interaction privately; `defer` shows "thinking..." while the answer is made."""
+    """Answers an interaction privately; `defer` shows "thinking..." while the answer is made.
 
-    def __init__(self, calls: DiscordCalls, interaction: discord.Interaction) -> None:
+    `why` is the id of the "Why?" button a verdict gets (`why_data`); None for no button.
+    """
+
+    def __init__(
+        self, calls: DiscordCalls, interaction: discord.Interaction, why: str | None = None
+    ) -> None:
         super().__init__(calls)
         self._interaction = interaction
+        self._why = why
         self._responding = asyncio.Lock()  # a deferral and the answer must not cross
 
     async def defer(self) -> None:
@@ -200,12 +208,17 @@ class InteractionPort(DiscordPort):
     async def reply(self, text: str, flag: Flag | None, words: Words) -> None:
         """The private answer; a report button is for the poster, so it has none."""
         interaction = self._interaction
+        view: discord.ui.View = discord.utils.MISSING
+        if self._why is not None and is_verdict(text, words):
+            view = with_why(words, data=self._why)
         try:
             async with self._responding:
                 if interaction.response.is_done():
-                    await interaction.followup.send(fitted(words, text), ephemeral=True)
+                    await interaction.followup.send(fitted(words, text), ephemeral=True, view=view)
                 else:
-                    await interaction.response.send_message(fitted(words, text), ephemeral=True)
+                    await interaction.response.send_message(
+                        fitted(words, text), ephemeral=True, view=view
+                    )
         except discord.HTTPException as error:
             log.warning("answer to interaction %s failed: %s", interaction.id, error)
 
@@ -226,15 +239,24 @@ def check_declared_size(attachment: discord.Attachment, images: int, video: int)
         raise ClipTooLarge(N_("the video is too large (limit {limit})"), limit=bytes_text(cap))
 
 
-def with_why(words: Words, view: discord.ui.View | None = None) -> discord.ui.View:
-    """`view` (or a new one) with the "Why?" button; stopped: its fixed id routes, not a view."""
+def with_why(
+    words: Words, view: discord.ui.View | None = None, data: str = WHY_DATA
+) -> discord.ui.View:
+    """`view` (or a new one) with the "Why?" button of id `data`; stopped: its id routes, not
+    a view."""
     view = view if view is not None else discord.ui.View(timeout=None)
     why: discord.ui.Button[discord.ui.View] = discord.ui.Button(
-        label=words.gettext(WHY_BUTTON), style=discord.ButtonStyle.secondary, custom_id=WHY_DATA
+        label=words.gettext(WHY_BUTTON), style=discord.ButtonStyle.secondary, custom_id=data
     )
     view.add_item(why)
     view.stop()
     return view
+
+
+def why_data(message: discord.Message) -> str:
+    """The id of a private answer's "Why?" button about `message`: `dg:why:<channel>:<message>`
+    (at most 48 characters; Discord takes 100)."""
+    return f"{WHY_PREFIX}{message.channel.id}:{message.id}"
 
 
 def fitted(words: Words, text: str, limit: int = MESSAGE_LIMIT) -> str:

@@ -4,7 +4,9 @@ Both run the chat pipeline as a request: always answered, and a checked server m
 flagged if its server's policy says so. Discord drops an interaction that gets no response
 within 3 seconds, so the answer is deferred ("thinking...") up front when the queue is already
 long, and otherwise as soon as it is not ready within `answer_within_s`. Both answers are
-ephemeral: only the asker sees them, in their own language (`interaction.locale`).
+ephemeral: only the asker sees them, in their own language (`interaction.locale`). The menu's
+verdict carries a "Why?" button whose id names the checked message (`why_data`); `/check`'s file
+is in no message, so its answer has none (`/explain` explains a file).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import discord
 from discord import app_commands
 
 from bots.delivery import InFlight, SeenMessages
-from bots.discord.answers import DiscordCalls, InteractionPort
+from bots.discord.answers import DiscordCalls, InteractionPort, why_data
 from bots.discord.inputs import Collector, DiscordEvent
 from bots.i18n import N_, Catalogs, slash_name
 from bots.pipeline import Pipeline
@@ -85,14 +87,17 @@ class Commands:
             async def collect() -> DiscordEvent:
                 return await self._collect.checked_message(interaction, message)
 
-            await self.answer(interaction, collect)
+            await self.answer(interaction, collect, why=why_data(message))
 
         tree.error(self.on_error)
 
-    async def answer(self, interaction: discord.Interaction, collect: Collect) -> None:
+    async def answer(
+        self, interaction: discord.Interaction, collect: Collect, why: str | None = None
+    ) -> None:
+        """Answer privately; a verdict gets a "Why?" button of id `why`, if given."""
         if not await self._seen.claim(f"discord:interaction:{interaction.id}"):
             return  # replayed by a gateway RESUME: it was answered already
-        port = InteractionPort(self._calls, interaction)
+        port = InteractionPort(self._calls, interaction, why)
         if self._in_flight.stopping:
             words = self._catalogs.words(str(interaction.locale))
             await port.reply(error_text(words, ShuttingDown()), None, words)

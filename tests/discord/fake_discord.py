@@ -108,6 +108,7 @@ class FakeDiscord:
         self.files: dict[str, bytes] = {}
         self.media: dict[str, bytes] = {}  # the media proxy's
         self.messages: dict[str, Json] = {}  # what GET /channels/C/messages/M finds, by id
+        self.unreadable: set[str] = set()  # channels whose messages the bot may not read (403)
         self.identifies: list[Json] = []
         self.resumes: list[Json] = []
         self.closes: list[int | None] = []  # close code of each ended gateway connection
@@ -277,6 +278,8 @@ class FakeDiscord:
         if request.method == "GET" and (
             match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", tail)
         ):
+            if match[1] in self.unreadable:
+                return _json({"message": "Missing Access", "code": 50001}, 403)
             kept = self.messages.get(match[2])
             if kept is None or kept["channel_id"] != match[1]:
                 return _json({"message": "Unknown Message", "code": 10008}, 404)

@@ -25,6 +25,7 @@ from tests.discord.discord_harness import (
     serving,
 )
 from tests.discord.fake_discord import MESSAGE_CONTENT
+from tests.discord.fake_discord_mod import custom_ids
 from tests.fakes import png_bytes
 from tests.judges import GatedJudge, expected
 
@@ -124,6 +125,26 @@ async def test_check_defers_when_the_answer_is_slow(
             followup = await followup_of(fake, payload)
     assert deferred["type"] == 5
     assert followup["content"] == await expected(detector, configured, image)
+
+
+async def test_the_menus_deferred_verdict_keeps_its_why(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, detector: Detector
+) -> None:
+    """The message menu's verdict sent as a follow-up still carries the "Why?" button."""
+    judge = GatedJudge(detector)
+    image = png_bytes(34)
+    async with serving(monkeypatch) as fake:
+        configured = bot_settings(settings, fake, answer_within_s=0.05)
+        async with bot_running(fake, configured, judge):
+            target = fd.message(attachments=[fake.attachment("d.png", image)])
+            payload = fd.message_menu(target)
+            deferred = await answered(fake, payload)
+            judge.gate.set()
+            followup = await followup_of(fake, payload)
+    assert deferred["type"] == 5
+    assert followup["flags"] & 64
+    assert followup["content"] == await expected(detector, configured, image)
+    assert custom_ids(followup) == [f"dg:why:{fd.CHANNEL_ID}:{target['id']}"]
 
 
 async def test_a_rejected_token_fails_start_up_without_showing_it(
