@@ -9,6 +9,8 @@ Each model's answer is checked against the same model judged alone on the exact 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +178,23 @@ async def test_the_cache_holds_one_export_per_model(
     again = await _judge(settings, IMAGES[:1])
     assert _exports(tmp_path) == exports  # the same files, not written again
     assert _members(again[0]) == pytest.approx(_members(first[0]), abs=1e-9)
+
+
+async def test_the_same_weights_at_two_input_sizes_are_two_exports(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A convolutional model runs at any size, so the same ConvNeXt weights may be served at two
+    (here both in one ensemble, sharing the cache): the graph is exported at its processor's
+    size, so each size has its own export instead of one model refused the other's graph."""
+    small = FAMILIES["convnext"](tmp_path / "small", seed=6)
+    large = tmp_path / "large"
+    shutil.copytree(small, large)
+    processor = large / "preprocessor_config.json"
+    config = json.loads(processor.read_text())
+    config["size"] = {"shortest_edge": 48}
+    processor.write_text(json.dumps(config))
+    settings = _settings(monkeypatch, (small, large), "onnx", tmp_path / "cache")
+    (judgement,) = await _judge(settings, IMAGES[:1])
+    alone = await _alone_on_torch(settings, IMAGES[:1])
+    assert np.abs(_members(judgement) - [each[0, 0] for each in alone]).max() <= BOUNDS["onnx"]
+    assert len(_exports(tmp_path / "cache")) == 2
