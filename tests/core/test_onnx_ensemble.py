@@ -167,7 +167,8 @@ async def test_the_cache_holds_one_export_per_model(
     of the ensemble reuses both exports."""
     settings = _settings(monkeypatch, pair, backend, tmp_path)
     first = await _judge(settings, IMAGES[:1])
-    folders = {cache_folder(settings.only(name), OPSET, GRAPH) for name in settings.names}
+    size = (32, 32)  # both tiny models' input
+    folders = {cache_folder(settings.only(n), size, OPSET, GRAPH) for n in settings.names}
     assert len(folders) == 2
     wanted = {FP32_FILE}
     if backend == "onnx-int8":
