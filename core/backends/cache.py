@@ -2,8 +2,10 @@
 
 The cache root is `onnx_cache_dir` when set, else beside the weights (a local model directory's
 `onnx/` folder, or `deepguard-onnx/<model>` in the hub cache). The folder name hashes the config
-and weights files and the exporting library versions, so changed weights (or a new torch) make
-a new export instead of serving a stale one; so does a new layout of the exported graph.
+and weights files, the input size the graph is exported at (from the processor: a convolutional
+model runs at any size, so the same weights may be served at several) and the exporting library
+versions, so changed weights or sizes (or a new torch) make a new export instead of serving a
+stale one; so does a new layout of the exported graph.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ _INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def cache_folder(settings: ModelSettings, opset: int, graph: int) -> Path:
-    """The folder for this model's exports (not created here).
+def cache_folder(
+    settings: ModelSettings, input_size: tuple[int, int], opset: int, graph: int
+) -> Path:
+    """The folder for this model's exports at `input_size` (width, height; not created here).
 
     `graph` numbers the exported graph's layout (its outputs): a new layout is a new folder,
     so a cache made before it is exported again rather than served without them.
     """
     files = _model_files(settings)
-    return _cache_root(settings) / _cache_key(files, opset, graph)
+    return _cache_root(settings) / _cache_key(files, input_size, opset, graph)
 
 
 def hub_options(settings: ModelSettings) -> dict[str, Any]:
@@ -82,13 +86,14 @@ def _cache_root(settings: ModelSettings) -> Path:
     return Path(hub) / "deepguard-onnx" / re.sub(r"[^A-Za-z0-9._-]+", "--", settings.name)
 
 
-def _cache_key(files: list[Path], opset: int, graph: int) -> str:
-    """Hash of the files' contents and of the exporter's versions, 16 hex digits."""
+def _cache_key(files: list[Path], input_size: tuple[int, int], opset: int, graph: int) -> str:
+    """Hash of the files' contents, the input size and the exporter's versions, 16 hex digits."""
     import torch
     import transformers
 
     parts = [f"torch={torch.__version__}", f"transformers={transformers.__version__}"]
-    parts += [f"opset={opset}", f"graph={graph}"]
+    width, height = input_size
+    parts += [f"opset={opset}", f"graph={graph}", f"input={width}x{height}"]
     parts += [f"{path.name}={file_digest(path)}" for path in files]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 

@@ -51,7 +51,7 @@ def onnx_model(
 
     `int8_reduce_range` is None for the float32 graph, else the int8 range to quantize to.
     """
-    folder = cache_folder(settings, OPSET, GRAPH)
+    folder = cache_folder(settings, input_size, OPSET, GRAPH)
     fp32 = folder / FP32_FILE
     if not fp32.exists():
         _export(settings, fp32, input_size)

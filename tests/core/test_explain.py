@@ -185,14 +185,14 @@ def test_exports_from_before_the_hidden_state_are_not_reused(
     settings = ModelSettings(
         name=str(model_dir), offline=True, threads=1, backend="onnx", onnx_cache_dir=tmp_path
     )
-    old = cache_folder(settings, OPSET, GRAPH - 1)
+    old = cache_folder(settings, (32, 32), OPSET, GRAPH - 1)
     old.mkdir(parents=True)
     (old / FP32_FILE).write_bytes(b"an old export, without last_hidden_state")
     classifier = load_classifier(settings)
     assert isinstance(classifier, Explainer)
     picture = _pictures()[0]
     assert classifier.explain(classifier.prepare(picture), picture.size)[1].rows == 4
-    new = cache_folder(settings, OPSET, GRAPH)
+    new = cache_folder(settings, (32, 32), OPSET, GRAPH)
     assert new != old
     assert (new / FP32_FILE).exists()
     assert (new / HEAD_FILE).exists()
